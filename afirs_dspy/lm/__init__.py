@@ -1,0 +1,1 @@
+"""LM backends: the embedded local llama.cpp model and any dspy.LM model string."""

@@ -1,0 +1,1 @@
+"""Compiling (prompt-tuning) the AF-IRS program with DSPy optimizers."""

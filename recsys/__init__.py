@@ -1,0 +1,1 @@
+"""The SASRec recommender tool that the AF-IRS program calls."""
