@@ -1,1 +1,19 @@
-"""DSPy signatures of AF-IRS: one per LLM step of the paper (section 4)."""
+"""DSPy signatures of AF-IRS: one per LLM step of the paper (section 4).
+
+Each docstring is the instruction and the typed fields are the contract. Item and node
+references are numbers into the list shown in the prompt, checked by the programs.
+"""
+from afirs_dspy.signatures.baselines import AgentTurn, AskFromConversation, ExtractAttributeFilter, ZeroShotTurn
+from afirs_dspy.signatures.decision import DecideAction, DecideFromConversation
+from afirs_dspy.signatures.node_selection import SelectNodes
+from afirs_dspy.signatures.preferences import SummarizePreferences, UserPreferences
+from afirs_dspy.signatures.question import AskQuestion
+from afirs_dspy.signatures.refinement import RefineCandidates
+from afirs_dspy.signatures.response import WriteResponse
+from afirs_dspy.signatures.tree_construction import Category, ClusterAttributes, GroupItems, ItemGroup, Subcategory
+
+__all__ = [
+    "AgentTurn", "AskFromConversation", "DecideFromConversation", "ExtractAttributeFilter", "ZeroShotTurn",
+    "AskQuestion", "Category", "ClusterAttributes", "DecideAction", "GroupItems", "ItemGroup",
+    "RefineCandidates", "SelectNodes", "Subcategory", "SummarizePreferences", "UserPreferences", "WriteResponse",
+]

@@ -16,7 +16,7 @@ def test_second_load_reads_the_cache_not_the_files(ml1m_dir, cache, monkeypatch)
 
     fmt = registry.DATASETS["ml-1m"].formats[0]
     monkeypatch.setitem(
-        registry.DATASETS, "ml-1m", registry.DatasetSource("ml-1m", "x", (registry.SourceFormat(fmt.name, fmt.files, fail),))
+        registry.DATASETS, "ml-1m", registry.DatasetSource("ml-1m", "x", "movies", (registry.SourceFormat(fmt.name, fmt.files, fail),))
     )
     second = load_dataset("ml-1m", raw_dir=ml1m_dir, cache_dir=cache, config=config)
     assert second.report == first.report

@@ -2,6 +2,9 @@
 import click
 
 from afirs_dspy.cli.data import data_group
+from afirs_dspy.cli.evaluate import eval_command
+from afirs_dspy.cli.train_recsys import train_recsys
+from afirs_dspy.cli.tree import build_tree_command, extract_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -10,4 +13,5 @@ def main() -> None:
     """AF-IRS interactive recommender: data, recommender tool, DSPy program."""
 
 
-main.add_command(data_group)
+for command in (data_group, train_recsys, build_tree_command, extract_command, eval_command):
+    main.add_command(command)

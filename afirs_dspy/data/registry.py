@@ -31,6 +31,7 @@ class DatasetSource:
 
     name: str
     description: str
+    domain: str  # what the items are, as the prompts say it
     formats: tuple[SourceFormat, ...]
     bundled: Path | None = None
     download: Callable[[Path], None] | None = None
@@ -45,18 +46,21 @@ DATASETS: dict[str, DatasetSource] = {
         DatasetSource(
             "ml-latest-small",
             "MovieLens latest-small, bundled with the package (the default)",
+            "movies",
             (SourceFormat("MovieLens CSV", ("ratings.csv", "movies.csv", "tags.csv"), movielens.read_latest_small),),
             bundled=movielens.BUNDLED_LATEST_SMALL,
         ),
         DatasetSource(
             "ml-1m",
             "MovieLens 1M, official ratings.dat/movies.dat (downloaded when online)",
+            "movies",
             (SourceFormat("MovieLens .dat", movielens.ML1M_FILES, movielens.read_ml1m),),
             download=movielens.download_ml1m,
         ),
         DatasetSource(
             "steam",
             "Steam: McAuley's review + game files, or the LLaRA-window subset",
+            "video games",
             (
                 SourceFormat("official McAuley files", steam.OFFICIAL_FILES, steam.read_official),
                 SourceFormat("LLaRA-window subset", steam.SUBSET_FILES, steam.read_subset),
@@ -65,6 +69,7 @@ DATASETS: dict[str, DatasetSource] = {
         DatasetSource(
             "beauty",
             "Amazon Beauty 2014: official 5-core reviews + metadata, or the S3Rec/IDGenRec subset",
+            "beauty products",
             (
                 SourceFormat("official Amazon 2014 files", beauty.OFFICIAL_FILES, beauty.read_official),
                 SourceFormat("S3Rec/IDGenRec subset", beauty.SUBSET_FILES, beauty.read_subset),

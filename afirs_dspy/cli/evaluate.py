@@ -1,0 +1,174 @@
+"""``afirs-dspy eval``: simulated sessions of one or more methods, the paper's metrics, tables and a plot."""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import click
+
+from afirs_dspy.cli.lm_options import LM_HELP
+from afirs_dspy.cli.options import DatasetSpec, dataset_options
+from afirs_dspy.context import MissingArtifact, load_context, tree_dir
+from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
+from afirs_dspy.evaluation.llm_simulator import LLMSimulators
+from afirs_dspy.evaluation.report import render_markdown, write_reports
+from afirs_dspy.evaluation.run_config import RUN_FILE, RunMismatch, check_resumable, read_run_config, write_run_config
+from afirs_dspy.evaluation.runner import Runner, TooManyErrors, plan_jobs
+from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.evaluation.summary import build_summary
+from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
+from afirs_dspy.lm.backends import LocalEngines, make_lm
+from afirs_dspy.lm.errors import LMSetupError
+from afirs_dspy.paths import artifacts_dir as resolve_artifacts
+from afirs_dspy.programs.afirs import AFIRSConfig
+from afirs_dspy.programs.registry import METHODS, build_program
+from afirs_dspy.recsys.artifacts import checkpoint_dir
+
+RESULT_FILES = (TRANSCRIPT, RUN_FILE, "results.md", "results.csv", "results.json", "sr_curve.png")
+
+
+def _methods(ctx, param, value: str) -> list[str]:
+    names = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown method(s) {', '.join(unknown) or '(none)'}; known: {', '.join(METHODS)}")
+    return list(dict.fromkeys(names))
+
+
+def _digest(paths: list[Path]) -> str:
+    sha = hashlib.sha256()
+    for path in paths:
+        sha.update(path.read_bytes() if path.is_file() else b"-")
+    return sha.hexdigest()[:16]
+
+
+def _lm(spec, api_base, engines, what):
+    try:
+        return make_lm(spec, api_base, engines=engines)
+    except LMSetupError as exc:
+        raise click.ClickException(f"{what}: {exc}") from None
+
+
+def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> None:
+    if read_run_config(out) is not None or (out / TRANSCRIPT).exists():
+        if overwrite:
+            for name in RESULT_FILES:
+                (out / name).unlink(missing_ok=True)
+        elif resume:
+            try:
+                check_resumable(out, config)
+            except RunMismatch as exc:
+                raise click.ClickException(str(exc)) from None
+        else:
+            raise click.ClickException(f"{out} already holds a run; --resume continues it, --overwrite starts it "
+                                       "over, --out puts this one elsewhere")
+    elif resume:
+        click.echo(f"nothing to resume in {out}; starting a new run", err=True)
+    write_run_config(out, config)
+
+
+@click.command("eval")
+@dataset_options
+@click.option("--method", "methods", default="afirs", show_default=True, callback=_methods,
+              help=f"Method, or several separated by commas (one table): {', '.join(METHODS)}.")
+@click.option("--simulator", type=click.Choice(["attribute", "llm"]), default="attribute", show_default=True,
+              help="attribute: deterministic, templated, no LM (fast, free, repeatable); llm: the paper's LLM "
+              "simulator (Figure 4) on --sim-lm.")
+@click.option("--n-sessions", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Sessions per method: a seeded sample of the split's users (0: all of them).")
+@click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the user sample and the simulators.")
+@click.option("--num-threads", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Sessions run in parallel (a local model still generates for one at a time).")
+@click.option("--max-turns", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--baseline", default=None,
+              help="Method the others are tested against (paired, same users). Default: the second method listed.")
+@click.option("--lm", "lm_spec", default=None, help=LM_HELP)
+@click.option("--api-base", default=None, help="Server URL for --lm, e.g. http://localhost:8000/v1.")
+@click.option("--sim-lm", "sim_lm_spec", default=None,
+              help="LM of the LLM simulator, in --lm's forms. Default: the same model as --lm (loaded once when local).")
+@click.option("--sim-api-base", default=None, help="Server URL for --sim-lm (default: --api-base when --sim-lm is not given).")
+@click.option("--n-candidates", type=click.IntRange(min=1), default=AFIRSConfig.n_candidates, show_default=True,
+              help="Items the tool passes to the LM (HR@n is measured on them).")
+@click.option("--n-recommend", type=click.IntRange(min=1), default=AFIRSConfig.n_recommend, show_default=True,
+              help="Items recommended per turn.")
+@click.option("--artifacts-dir", default=None, help="Artifacts root. Default: $AFIRS_ARTIFACTS_DIR or ./artifacts.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Results folder. Default: <artifacts>/<dataset>/eval/<methods>-<simulator>-<split>-n<N>-seed<S>.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out: finished sessions are not run again.")
+@click.option("--overwrite", is_flag=True, help="Delete the run in --out and start over.")
+@click.option("--max-errors", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Stop after this many sessions failed with an exception (e.g. an unreachable LM).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def eval_command(data: DatasetSpec, methods, simulator, n_sessions, split, seed, num_threads, max_turns, baseline,
+                 lm_spec, api_base, sim_lm_spec, sim_api_base, n_candidates, n_recommend, artifacts_dir, out,
+                 resume, overwrite, max_errors, no_progress) -> None:
+    """Simulate sessions (paper 5.1.2) and report SR@1/3/5, AT, DSR@5 and HR@n per method (5.1.4, 5.4).
+
+    Every finished session is appended to <out>/transcript.jsonl; the tables come from it, so --resume
+    after an interruption reports what an uninterrupted run would.
+    """
+    if resume and overwrite:
+        raise click.UsageError("--resume and --overwrite exclude each other")
+    baseline = baseline or (methods[1] if len(methods) > 1 else None)
+    if baseline is not None and baseline not in methods:
+        raise click.BadParameter(f"{baseline!r} is not among --method {','.join(methods)}", param_hint="--baseline")
+    dataset = data.load()
+    try:
+        context = load_context(dataset, artifacts_dir)
+    except MissingArtifact as exc:
+        raise click.ClickException(str(exc)) from None
+
+    with LocalEngines() as engines:
+        program_lm = _lm(lm_spec, api_base, engines, "--lm")
+        sim_lm = None
+        if simulator == "llm":
+            sim_lm = _lm(sim_lm_spec or lm_spec, sim_api_base or (None if sim_lm_spec else api_base), engines, "--sim-lm")
+        elif sim_lm_spec:
+            click.echo("--sim-lm is only used by --simulator llm; ignored", err=True)
+        config = {
+            "dataset": dataset.name, "dataset_key": dataset.report.get("cache_key"), "methods": methods,
+            "simulator": simulator, "split": split, "seed": seed, "n_sessions": n_sessions, "max_turns": max_turns,
+            "n_candidates": n_candidates, "n_recommend": n_recommend, "lm": program_lm.model,
+            "sim_lm": sim_lm.model if sim_lm else None,
+            "tree": _digest([tree_dir(dataset.name, artifacts_dir) / "tree.json"]),
+            "sasrec": _digest(sorted(checkpoint_dir(dataset.name, artifacts_dir).glob("*"))),
+        }
+        n_label = n_sessions or "all"
+        folder = Path(out) if out else (resolve_artifacts(artifacts_dir) / dataset.name / "eval"
+                                        / f"{'+'.join(methods)}-{simulator}-{split}-n{n_label}-seed{seed}")
+        _prepare_folder(folder, config, resume, overwrite)
+
+        sizes = AFIRSConfig(n_candidates=n_candidates, n_recommend=n_recommend)
+        programs = {method: build_program(method, context, sizes) for method in methods}
+        simulators = (AttributeSimulators(context, seed) if simulator == "attribute"
+                      else LLMSimulators(context, sim_lm))
+        jobs = plan_jobs(methods, sample_cases(dataset, split, n_sessions, seed))
+        runner = Runner(programs, simulators, Transcript(folder / TRANSCRIPT), program_lm, context.catalog.titles,
+                        max_turns, num_threads, max_errors, progress=not no_progress)
+        already = len(jobs) - len(runner.pending(jobs))
+        started = time.perf_counter()
+        try:
+            by_method = runner.run(jobs)
+        except KeyboardInterrupt:
+            click.echo(f"\ninterrupted; finished sessions are in {folder / TRANSCRIPT}: "
+                       "run the same command with --resume to continue", err=True)
+            raise click.exceptions.Exit(130) from None
+        except TooManyErrors as exc:
+            raise click.ClickException(f"stopped: {exc}\nFinished sessions are in {folder / TRANSCRIPT}; "
+                                       "fix the cause and run the same command with --resume") from None
+        elapsed = time.perf_counter() - started
+
+    title = f"{dataset.name} ({split}), {simulator} simulator, seed {seed}"
+    summary = build_summary(by_method, methods, max_turns, n_candidates, baseline, seed)
+    paths = write_reports(summary, config, folder, title)
+    click.echo(render_markdown(summary, title))
+    ran = len(jobs) - already
+    click.echo(f"{ran} sessions run in {elapsed:.1f} s ({elapsed / max(ran, 1):.1f} s per session)"
+               + (f"; {already} taken from the transcript" if already else ""))
+    errored = sum(row["errored"] for row in summary["rows"])
+    if errored:
+        click.echo(f"{errored} sessions errored (left out of the metrics; --resume retries them); "
+                   f"see status/error in {folder / TRANSCRIPT}", err=True)
+    click.echo(f"results in {folder}: {', '.join(p.name for p in paths.values())}, {TRANSCRIPT}")

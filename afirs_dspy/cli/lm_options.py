@@ -1,0 +1,34 @@
+"""--lm / --api-base for the commands that run the DSPy program."""
+from __future__ import annotations
+
+import functools
+
+import click
+import dspy
+
+from afirs_dspy.lm.backends import make_lm
+from afirs_dspy.lm.errors import LMSetupError
+
+LM_HELP = (
+    "LM for the program: none or 'local' for the embedded llama.cpp model, 'local:<name>', "
+    "'gguf:<path>[#sha256=<hex>]', or any dspy.LM model string (e.g. openai/gpt-4o-mini, ollama_chat/qwen2.5)."
+)
+
+
+def lm_options(command):
+    """Add --lm and --api-base; pass on ``lm`` (a function returning the configured dspy.LM)."""
+
+    @click.option("--lm", "lm_spec", default=None, help=LM_HELP)
+    @click.option("--api-base", default=None, help="Server URL for --lm, e.g. http://localhost:8000/v1.")
+    @functools.wraps(command)
+    def wrapper(lm_spec, api_base, **kwargs):
+        return command(lm=functools.partial(open_lm, lm_spec, api_base), **kwargs)
+
+    return wrapper
+
+
+def open_lm(spec: str | None, api_base: str | None) -> dspy.LM:
+    try:
+        return make_lm(spec, api_base)
+    except LMSetupError as exc:
+        raise click.ClickException(str(exc)) from None

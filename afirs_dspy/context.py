@@ -1,0 +1,88 @@
+"""Everything a program needs for one dataset, loaded from the artifacts directory.
+
+``<artifacts>/<dataset>/sasrec/`` holds the recommender (``afirs-dspy train-recsys``) and
+``<artifacts>/<dataset>/tree/`` the preference tree and cached embeddings (``afirs-dspy build-tree``).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from afirs_dspy.catalog import Catalog
+from afirs_dspy.data import DATASETS, PreparedDataset
+from afirs_dspy.embeddings import MiniLMEmbedder, TextEmbedder, cached_encode
+from afirs_dspy.paths import artifacts_dir
+from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.recsys.artifacts import load_tool
+from afirs_dspy.recsys.item_index import ItemIndex
+from afirs_dspy.recsys.tool import RecsysTool
+
+
+NODE_VECTORS = "node_vectors.npz"
+
+
+class MissingArtifact(Exception):
+    """A tree or checkpoint that has to be built first; the message says with which command."""
+
+
+def tree_dir(dataset_name: str, artifacts_root: str | os.PathLike | None = None) -> Path:
+    return artifacts_dir(artifacts_root) / dataset_name / "tree"
+
+
+def load_tree(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None = None) -> PreferenceTree:
+    """The saved tree of ``dataset``; MissingArtifact when absent or built on other data."""
+    path = tree_dir(dataset.name, artifacts_root) / "tree.json"
+    if not path.is_file():
+        raise MissingArtifact(f"no preference tree at {path}; run `afirs-dspy build-tree --dataset {dataset.name}`")
+    tree = PreferenceTree.load(path)
+    built_on = tree.meta.get("dataset", {}).get("cache_key")
+    if built_on != dataset.report.get("cache_key"):
+        raise MissingArtifact(
+            f"the tree at {path} was built on other data (dataset key {str(built_on)[:16]}, now "
+            f"{dataset.report.get('cache_key', '')[:16]}); rebuild it with `afirs-dspy build-tree --dataset {dataset.name} --force`"
+        )
+    return tree
+
+
+@dataclass
+class ProgramContext:
+    dataset: PreparedDataset
+    tree: PreferenceTree
+    tool: RecsysTool
+    embedder: TextEmbedder
+    folder: Path  # where the tree and the embedding caches live
+    catalog: Catalog = field(init=False)
+    domain: str = field(init=False)
+
+    def __post_init__(self):
+        self.catalog = Catalog(self.dataset.items)
+        self.domain = DATASETS[self.dataset.name].domain
+
+    def node_vectors(self) -> np.ndarray:
+        return cached_encode(self.tree.node_texts(), self.embedder, self.folder / NODE_VECTORS)
+
+    def item_vectors(self) -> np.ndarray:
+        """Row i - 1 is item i."""
+        lines = [self.catalog.line(i) for i in range(1, len(self.catalog) + 1)]
+        return cached_encode(lines, self.embedder, self.folder / "item_vectors.npz")
+
+    def attributes(self) -> tuple[list[str], np.ndarray]:
+        names = sorted({a for attrs in self.dataset.items.attributes for a in attrs})
+        return names, cached_encode(names, self.embedder, self.folder / "attribute_vectors.npz")
+
+
+def load_context(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None = None,
+                 embedder: TextEmbedder | None = None, device: str = "cpu") -> ProgramContext:
+    tree = load_tree(dataset, artifacts_root)
+    try:
+        tool = load_tool(dataset, artifacts_root, ItemIndex.from_mapping(tree.item_mapping(), dataset.n_items), device)
+    except FileNotFoundError:
+        raise MissingArtifact(
+            f"no recommender checkpoint for {dataset.name}; run `afirs-dspy train-recsys --dataset {dataset.name}`"
+        ) from None
+    except ValueError as exc:
+        raise MissingArtifact(str(exc)) from None
+    return ProgramContext(dataset, tree, tool, embedder or MiniLMEmbedder(), tree_dir(dataset.name, artifacts_root))

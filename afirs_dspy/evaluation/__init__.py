@@ -1,0 +1,1 @@
+"""Simulated users, the session loop, metrics and reports (paper section 5)."""

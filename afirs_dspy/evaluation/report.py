@@ -1,0 +1,121 @@
+"""A run's results as files: results.md (tables like the paper's Tables 2 and 3, significance, costs),
+results.csv (one row per method), results.json (everything) and sr_curve.png (SR@t against t)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from afirs_dspy.reporting import markdown_table
+
+METRICS = ("SR@1", "SR@3", "SR@5", "AT", "DSR@5")
+COSTS = {
+    "LM calls/turn": "lm_calls_per_turn", "prompt tok/turn": "prompt_tokens_per_turn",
+    "completion tok/turn": "completion_tokens_per_turn", "s/turn": "seconds_per_turn",
+    "s/session": "seconds_per_session", "sim LM calls/session": "simulator_lm_calls_per_session",
+    "parse failures": "parse_failures", "invalid outputs": "invalid_outputs", "fallbacks": "fallbacks",
+    "sim leaks": "simulator_leaks", "sim stripped": "simulator_stripped",
+}
+
+
+def _fmt(value, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _hr_column(summary: dict) -> str:
+    return next(k for k in summary["rows"][0] if k.startswith("HR@"))
+
+
+def results_table(summary: dict) -> str:
+    hr = _hr_column(summary)
+    rows = []
+    for row in summary["rows"]:
+        cells = {"Method": row["method"]}
+        for name in METRICS:
+            cells[name] = _fmt(row[name]) + ("*" if name in row["significant"] else "")
+        cells[hr] = _fmt(row[hr])
+        cells["sessions"] = row["sessions"]
+        cells["errored"] = row["errored"]
+        rows.append(cells)
+    return markdown_table(rows)
+
+
+def significance_table(summary: dict) -> str:
+    rows = []
+    for method, result in summary["comparisons"].items():
+        sr, at, mc = result["SR@5"], result["AT"], result["mcnemar"]["SR@5"]
+        ci = lambda r: "–" if r["ci95"] is None else f"[{r['ci95'][0]:+.2f}, {r['ci95'][1]:+.2f}]"  # noqa: E731
+        rows.append({
+            "Method": method, "vs": summary["baseline"], "pairs": result["pairs"],
+            "ΔSR@5": _fmt(sr["delta"]), "95% CI": ci(sr), "p (bootstrap)": _fmt(sr["p"], 4),
+            "McNemar b/c": f"{mc['b']}/{mc['c']}", "p (McNemar)": _fmt(mc["p"], 4),
+            "ΔAT": _fmt(at["delta"]), "AT 95% CI": ci(at), "p (AT)": _fmt(at["p"], 4),
+        })
+    return markdown_table(rows)
+
+
+def costs_table(summary: dict) -> str:
+    rows = []
+    for method, cost in summary["costs"].items():
+        row = {"Method": method}
+        for label, key in COSTS.items():
+            value = cost[key]
+            row[label] = value if value is None or isinstance(value, int) else _fmt(value, 2 if value < 100 else 0)
+        rows.append(row)
+    return markdown_table(rows)
+
+
+def render_markdown(summary: dict, title: str) -> str:
+    parts = [f"## {title}", "", results_table(summary), ""]
+    if summary["comparisons"]:
+        parts += [f"Paired tests against {summary['baseline']}:", "", significance_table(summary), ""]
+    parts += ["Costs (program LM per turn and session; simulator apart):", "", costs_table(summary), ""]
+    parts += [f"- {line}" for line in summary["notes"]]
+    return "\n".join(parts) + "\n"
+
+
+def csv_frame(summary: dict) -> pd.DataFrame:
+    rows = []
+    for row in summary["rows"]:
+        flat = {k: v for k, v in row.items() if k != "significant"}
+        flat["significant"] = " ".join(row["significant"])
+        result = summary["comparisons"].get(row["method"])
+        if result:
+            flat.update({"vs": summary["baseline"], "delta_SR@5": result["SR@5"]["delta"],
+                         "p_SR@5_bootstrap": result["SR@5"]["p"], "p_SR@5_mcnemar": result["mcnemar"]["SR@5"]["p"],
+                         "delta_AT": result["AT"]["delta"], "p_AT_bootstrap": result["AT"]["p"]})
+        flat.update(summary["costs"][row["method"]])
+        rows.append(flat)
+    return pd.DataFrame(rows)
+
+
+def plot_curves(summary: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for method, curve in summary["curves"].items():
+        turns = [t for t, v in enumerate(curve, start=1) if v is not None]
+        ax.plot(turns, [v for v in curve if v is not None], marker="o", label=method)
+    n_turns = max((len(c) for c in summary["curves"].values()), default=5)
+    ax.set(xlabel="turn t", ylabel="SR@t", ylim=(0, 1), xticks=range(1, n_turns + 1))
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_reports(summary: dict, config: dict, folder: Path, title: str) -> dict[str, Path]:
+    """Write the four result files into ``folder``; return their paths by kind."""
+    paths = {"markdown": folder / "results.md", "csv": folder / "results.csv", "json": folder / "results.json",
+             "plot": folder / "sr_curve.png"}
+    paths["markdown"].write_text(render_markdown(summary, title))
+    csv_frame(summary).to_csv(paths["csv"], index=False)
+    paths["json"].write_text(json.dumps({"config": config, **summary}, indent=1))
+    plot_curves(summary, paths["plot"], title)
+    return paths

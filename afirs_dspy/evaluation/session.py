@@ -1,0 +1,68 @@
+"""One simulated session (paper 5.1.2): the user opens, then up to ``max_turns`` program turns, each
+answered by the user. It succeeds at the first turn whose recommended ids contain the target; it also
+ends when the user says <END>. After the last turn, if it failed, the user is not asked again."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import dspy
+
+from afirs_dspy.evaluation.records import SessionRecord, TurnRecord, Usage
+from afirs_dspy.evaluation.simulator_base import SessionCase, UserSimulator, recommends_target
+from afirs_dspy.evaluation.usage import metered
+
+MAX_TURNS = 5
+
+
+class SessionStopped(Exception):
+    """The run is being stopped (interrupt or too many errors); the unfinished session is dropped."""
+
+
+def run_session(program: dspy.Module, simulator: UserSimulator, case: SessionCase, method: str,
+                program_lm: dspy.LM | None, title: str = "", max_turns: int = MAX_TURNS,
+                should_stop: Callable[[], bool] = lambda: False) -> SessionRecord:
+    """Run the session; exceptions from the program or simulator propagate (the runner records them)."""
+    started = time.perf_counter()
+    stats = simulator.stats
+    with metered() as opener_usage:
+        opener = simulator.open()
+    record = SessionRecord(method=method, user=case.user, target=case.target, history_length=len(case.history),
+                           simulator=getattr(simulator, "name", type(simulator).__name__), opener=opener,
+                           target_title=title, opener_usage=opener_usage)
+    dialogue = [{"role": "user", "content": opener}]
+    for number in range(1, max_turns + 1):
+        if should_stop():
+            raise SessionStopped
+        with metered() as program_usage, dspy.context(**({"lm": program_lm} if program_lm else {})):
+            out = program(dialogue=list(dialogue), history=list(case.history))
+        turn = TurnRecord(
+            turn=number, action=out["action"], items=[int(i) for i in out["items"]],
+            preselected=[int(i) for i in out.get("preselected", [])], candidates=[int(i) for i in out.get("candidates", [])],
+            preferences=list(out.get("preferences", [])), question=out.get("question", ""), reply=out["reply"],
+            accepted=recommends_target(out, case.target), trace=list(out.get("trace", [])), program_usage=program_usage,
+        )
+        record.turns.append(turn)
+        dialogue.append({"role": "assistant", "content": out["reply"]})
+        if turn.accepted or number < max_turns:
+            with metered() as simulator_usage:
+                turn.user_reply = simulator.respond(out, dialogue)
+            turn.simulator_usage = simulator_usage
+            turn.simulator_trace = list(simulator.trace)
+            dialogue.append({"role": "user", "content": turn.user_reply})
+        if turn.accepted:
+            record.ended_by = "accept"
+            break
+        if simulator.ended:
+            record.ended_by = "user_end"
+            break
+    record.simulator_stats = stats.as_dict()
+    record.seconds = time.perf_counter() - started
+    return record
+
+
+def errored_record(case: SessionCase, method: str, simulator: str, title: str, message: str,
+                   seconds: float) -> SessionRecord:
+    return SessionRecord(method=method, user=case.user, target=case.target, history_length=len(case.history),
+                         simulator=simulator, opener="", target_title=title, status="error", ended_by="error",
+                         error=message, seconds=seconds, opener_usage=Usage())

@@ -1,0 +1,176 @@
+"""A DSPy LM engine that runs a GGUF model in this process with llama.cpp (llama-cpp-python).
+
+Use it as ``dspy.LM("local/<name>", engine=LlamaEngine(...))``: DSPy keeps its cache, retries, history and
+usage tracking; the engine does one completion per call. It declares ``supports_response_schema``, so DSPy's
+JSONAdapter sends the output schema, which becomes a llama.cpp grammar: the decoded text is JSON of that shape.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from dspy.lm15 import Adaptation, Request, Response, response_to_events
+
+from afirs_dspy.lm.errors import LlamaCppMissing
+from afirs_dspy.lm.llama_mapping import (
+    JsonConstraint,
+    SamplingDefaults,
+    chat_messages,
+    context_overflow,
+    json_constraint,
+    response_from_completion,
+    sampling_arguments,
+    schema_fallback_adaptation,
+)
+from afirs_dspy.lm.model_files import ModelFile, model_file_from_state
+
+logger = logging.getLogger(__name__)
+
+LLAMA_CPP_REQUIREMENT = "llama-cpp-python==0.3.36"
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """Half the usable cores, at least one (llama-cpp-python's own rule too). Every llama.cpp thread waits for
+    the others at each token, so when other work holds a core, one thread per core stalls: on 2 busy shared
+    vCPUs, 2 threads generated 2-19x slower than 1 (bench/results/lm_speed.md)."""
+    return max(1, available_cores() // 2)
+
+
+@dataclass(frozen=True)
+class LlamaSettings:
+    """How the model is loaded and what a request that sets nothing gets."""
+
+    n_ctx: int = 4096
+    n_threads: int | None = None  # None: default_threads()
+    n_batch: int = 512
+    sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
+    verbose: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LlamaSettings:
+        return cls(**{**data, "sampling": SamplingDefaults(**data.get("sampling", {}))})
+
+
+def require_llama_cpp() -> None:
+    """Fail early with the install command when llama-cpp-python is absent (checked without loading it)."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise LlamaCppMissing(
+            "The embedded local LM needs llama-cpp-python, which is not installed. Install the local extra:\n"
+            '  CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip install -e ".[local]"   (from a checkout)\n'
+            f"or only the runtime: pip install {LLAMA_CPP_REQUIREMENT}. Either compiles llama.cpp (minutes). "
+            "Or use another LM with --lm, e.g. --lm ollama_chat/qwen2.5 or --lm openai/gpt-4o-mini."
+        )
+
+
+class LlamaCppRuntime:
+    """The only code that imports llama_cpp: loading a model and compiling JSON grammars."""
+
+    def load(self, path: Path, settings: LlamaSettings) -> Any:
+        require_llama_cpp()
+        from llama_cpp import Llama
+
+        threads = settings.n_threads or default_threads()
+        return Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=threads, n_threads_batch=threads,
+                     n_batch=settings.n_batch, seed=settings.sampling.seed, verbose=settings.verbose)
+
+    def grammar(self, constraint: JsonConstraint) -> tuple[Any, tuple[Adaptation, ...]]:
+        """The grammar for a JSON constraint; a schema llama.cpp cannot compile falls back to any JSON, recorded."""
+        require_llama_cpp()
+        from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+        if constraint.schema is not None:
+            # Compiled here, not via response_format, because llama-cpp-python would fall back silently.
+            try:
+                return LlamaGrammar.from_json_schema(json.dumps(constraint.schema), verbose=False), ()
+            except Exception as exc:  # its converter raises bare Exceptions for unsupported schema features
+                logger.warning("llama.cpp cannot compile this JSON schema (%s); constraining to any JSON object", exc)
+                return LlamaGrammar.from_string(JSON_GBNF, verbose=False), (schema_fallback_adaptation(),)
+        return LlamaGrammar.from_string(JSON_GBNF, verbose=False), ()
+
+
+class LlamaEngine:
+    """One llama.cpp model, loaded lazily on the first call after its file passes the checksum.
+
+    A llama.cpp context is not thread-safe, so one lock covers loading and every generation: parallel DSPy
+    threads (``dspy.Parallel``, ``Evaluate(num_threads=...)``) are served one at a time. Closing is the
+    owner's job (``dspy.LM.close`` leaves custom engines alone): call ``close()`` or use
+    ``afirs_dspy.lm.LocalEngines``.
+    """
+
+    supports_response_schema = True
+    supports_function_calling = False
+    supports_reasoning = False
+    supported_params = frozenset({"temperature", "max_tokens", "top_p", "top_k", "stop", "seed",
+                                  "frequency_penalty", "presence_penalty", "response_format"})
+
+    def __init__(self, model_file: ModelFile, settings: LlamaSettings | None = None,
+                 runtime: LlamaCppRuntime | None = None):
+        self.model_file = model_file
+        self.settings = settings or LlamaSettings()
+        self._runtime = runtime or LlamaCppRuntime()
+        self._lock = threading.Lock()
+        self._llama: Any = None
+        self.load_seconds: float | None = None  # file check + load, for benchmarks and logs
+
+    def _loaded_model(self) -> Any:
+        """Call with the lock held."""
+        if self._llama is None:
+            started = time.perf_counter()
+            path = self.model_file.resolve()  # assembles if needed and checks the SHA-256
+            self._llama = self._runtime.load(path, self.settings)
+            self.load_seconds = time.perf_counter() - started
+            logger.info("loaded %s in %.1f s", self.model_file.describe(), self.load_seconds)
+        return self._llama
+
+    def load(self) -> None:
+        """Load now rather than on the first call."""
+        with self._lock:
+            self._loaded_model()
+
+    def complete(self, request: Request) -> Response:
+        messages = chat_messages(request)
+        arguments = sampling_arguments(request.config, self.settings.sampling)
+        constraint = json_constraint(request.config)
+        grammar, adaptations = self._runtime.grammar(constraint) if constraint else (None, ())
+        with self._lock:
+            llama = self._loaded_model()
+            try:
+                completion = llama.create_chat_completion(messages=messages, grammar=grammar, **arguments)
+            except ValueError as exc:
+                overflow = context_overflow(exc)
+                if overflow is None:
+                    raise
+                raise overflow from exc
+        return response_from_completion(completion, request.model, adaptations)
+
+    def stream(self, request: Request) -> Iterator[Any]:
+        """The whole completion as one burst of stream events (llama.cpp token streaming is not wired in)."""
+        return response_to_events(self.complete(request))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
+
+    # Lets DSPy save an LM that uses this engine (loading it back needs allow_unsafe_lm_state=True).
+    def dump_state(self) -> dict[str, Any]:
+        return {"model_file": self.model_file.to_state(), "settings": asdict(self.settings)}
+
+    @classmethod
+    def load_state(cls, state: Mapping[str, Any]) -> LlamaEngine:
+        return cls(model_file_from_state(state["model_file"]), LlamaSettings.from_dict(state["settings"]))

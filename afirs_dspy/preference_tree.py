@@ -1,0 +1,118 @@
+"""The hierarchical preference tree (paper section 4.1.1) as a plain, saveable data structure.
+
+Levels: 0 root, 1 broad category, 2 subcategory, 3 attribute (the dataset's own), 4 item group
+(finer subcategories of an attribute's items). An attribute node carries every item that has
+the attribute; an item group carries a subset of its parent's items. The items of any node are
+the union over its subtree.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+LEVEL_NAMES = ("root", "category", "subcategory", "attribute", "item group")
+ATTRIBUTE_LEVEL = 3
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    id: int
+    name: str
+    level: int
+    parent: int | None
+    items: tuple[int, ...] = ()
+    # How the node got its place: "llm", "embedding" (nearest by similarity) or "fallback".
+    placed_by: str = "llm"
+
+
+@dataclass(eq=False)  # identity equality: trees are hashable and cacheable
+class PreferenceTree:
+    nodes: list[TreeNode]
+    n_items: int
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for position, node in enumerate(self.nodes):
+            if node.id != position:
+                raise ValueError(f"node ids must be their positions: node {node.id} at {position}")
+
+    @property
+    def root(self) -> TreeNode:
+        return self.nodes[0]
+
+    @cached_property
+    def _children(self) -> dict[int, list[int]]:
+        children: dict[int, list[int]] = {node.id: [] for node in self.nodes}
+        for node in self.nodes[1:]:
+            children[node.parent].append(node.id)
+        return children
+
+    def children(self, node_id: int) -> list[TreeNode]:
+        return [self.nodes[i] for i in self._children[node_id]]
+
+    def path(self, node_id: int) -> str:
+        """'Category > Subcategory > attribute' (the root left out)."""
+        names = []
+        node = self.nodes[node_id]
+        while node.parent is not None:
+            names.append(node.name)
+            node = self.nodes[node.parent]
+        return " > ".join(reversed(names))
+
+    def node_texts(self) -> list[str]:
+        """What each node is embedded as: its path (the root: its name)."""
+        return [self.path(node.id) or node.name for node in self.nodes]
+
+    @cached_property
+    def _subtree_items(self) -> list[np.ndarray]:
+        items: list[np.ndarray] = [np.asarray(node.items, dtype=np.int64) for node in self.nodes]
+        # Children always come after their parent, so a reverse pass folds leaves into parents.
+        for node in reversed(self.nodes[1:]):
+            items[node.parent] = np.union1d(items[node.parent], items[node.id])
+        return items
+
+    def node_items(self, node_id: int) -> np.ndarray:
+        """Sorted item indices under ``node_id``."""
+        return self._subtree_items[node_id]
+
+    def item_mapping(self) -> dict[str, np.ndarray]:
+        """Node id (as str) → items, for every node below the root: the recommender's inverted index."""
+        return {str(node.id): self.node_items(node.id) for node in self.nodes[1:]}
+
+    def attribute_nodes(self) -> list[TreeNode]:
+        return [node for node in self.nodes if node.level == ATTRIBUTE_LEVEL]
+
+    def coverage(self, attributes: set[str]) -> dict:
+        """How many of the catalog's attributes and items the tree reaches."""
+        placed = {node.name for node in self.attribute_nodes()}
+        reachable = self.node_items(0)
+        return {
+            "attributes": len(attributes),
+            "attributes_in_tree": len(attributes & placed),
+            "missing_attributes": sorted(attributes - placed),
+            "items": self.n_items,
+            "items_reachable": int(len(reachable)),
+            "nodes_per_level": {LEVEL_NAMES[lv]: sum(n.level == lv for n in self.nodes) for lv in range(len(LEVEL_NAMES))},
+            "placed_by": {how: sum(n.placed_by == how for n in self.nodes[1:]) for how in ("llm", "embedding", "fallback")},
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """JSON, written to a temporary file and renamed."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"n_items": self.n_items, "meta": self.meta, "nodes": [asdict(node) for node in self.nodes]}
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+            json.dump(payload, handle)
+        os.replace(handle.name, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> PreferenceTree:
+        payload = json.loads(Path(path).read_text())
+        nodes = [TreeNode(**{**node, "items": tuple(node["items"])}) for node in payload["nodes"]]
+        return cls(nodes=nodes, n_items=payload["n_items"], meta=payload["meta"])

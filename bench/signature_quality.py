@@ -1,0 +1,161 @@
+"""Per-signature quality and speed of an LM on AF-IRS's own signatures (hand-made cases).
+
+    python bench/signature_quality.py                          # both embedded local models
+    python bench/signature_quality.py --lm openai/gpt-4o-mini  # any dspy.LM model string
+
+Each case runs one AF-IRS signature through dspy.Predict with the adapter DSPy picks for the LM
+(for the embedded models the JSON schema becomes a llama.cpp grammar). A case counts as parsed
+when the first attempt parses, and as correct when its check holds. The cases are small and
+hand-made: they rank models for the narrow choices AF-IRS asks of the LM, nothing more.
+Writes bench/results/signature_quality.json and .md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import dspy
+from dspy.utils.exceptions import AdapterParseError
+
+from afirs_dspy.lm import LOCAL_MODELS, LMOptions, LocalEngines, make_lm
+from afirs_dspy.reporting import markdown_table
+from afirs_dspy.signatures import DecideAction, RefineCandidates, SelectNodes, SummarizePreferences, UserPreferences
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Case:
+    signature: type[dspy.Signature]
+    inputs: dict
+    check: Callable[[dspy.Prediction], bool]
+    label: str
+
+
+def first_is(*allowed: int) -> Callable[[dspy.Prediction], bool]:
+    return lambda p: bool(p.selected) and p.selected[0] in allowed
+
+
+MOVIES = [
+    "Toy Story (1995) — Animation, Children, Comedy", "Alien (1979) — Horror, Sci-Fi",
+    "The Notebook (2004) — Drama, Romance", "Dawn of the Dead (2004) — Horror, zombies",
+    "Notting Hill (1999) — Comedy, Romance", "Die Hard (1988) — Action, Thriller",
+    "Finding Nemo (2003) — Animation, Children", "Interstellar (2014) — Sci-Fi, space",
+    "The Hangover (2009) — Comedy", "Shaun of the Dead (2004) — Comedy, Horror, zombies",
+    "Amélie (2001) — Comedy, Romance, quirky", "Heat (1995) — Action, Crime",
+]
+
+
+def numbered(lines: list[str]) -> list[str]:
+    return [f"{n}. {line}" for n, line in enumerate(lines, start=1)]
+
+
+CASES = [
+    Case(SelectNodes, {"user_responses": "I'd like a scary movie that keeps me on edge",
+                       "nodes": numbered(["Genre > Comedy", "Genre > Horror", "Genre > Romance", "Genre > Documentary"])},
+         first_is(2), "select: scary → Horror"),
+    Case(SelectNodes, {"user_responses": "something animated my kids can watch",
+                       "nodes": numbered(["Genre > Thriller", "Genre > Animation", "Genre > War", "Audience > Children"])},
+         first_is(2, 4), "select: kids → Animation/Children"),
+    Case(SelectNodes, {"user_responses": "a space adventure with aliens",
+                       "nodes": numbered(["Genre > Western", "Genre > Musical", "Genre > Sci-Fi", "Genre > Crime"])},
+         first_is(3), "select: space → Sci-Fi"),
+    Case(SelectNodes, {"user_responses": "a co-op shooter to play with my friends",
+                       "nodes": numbered(["Players > Single-player", "Players > Co-op", "Genre > Puzzle", "Genre > FPS", "Genre > Visual Novel"])},
+         first_is(2, 4), "select: co-op shooter → Co-op/FPS"),
+    Case(SelectNodes, {"user_responses": "a moisturizer for dry skin on my face",
+                       "nodes": numbered(["Makeup > Nail Polish", "Skin Care > Creams & Moisturizers", "Hair Care > Shampoos", "Fragrance > Eau de Parfum"])},
+         first_is(2), "select: dry skin → Moisturizers"),
+    Case(SelectNodes, {"user_responses": "I love romantic comedies",
+                       "nodes": numbered(["Genre", "Decade", "Country", "Studio"])},
+         first_is(1), "select: top level → Genre"),
+    Case(DecideAction, {"conversation": "User: I want an animated movie for my kids, like Pixar films.",
+                        "items": ["Toy Story (1995)", "Finding Nemo (2003)", "Monsters, Inc. (2001)", "Up (2009)", "Cars (2006)"]},
+         lambda p: p.action == "recommend", "decide: Pixar request + Pixar items → recommend"),
+    Case(DecideAction, {"conversation": "User: Recommend me a movie.",
+                        "items": ["Heat (1995)", "The Notebook (2004)", "Alien (1979)", "Amélie (2001)", "Cars (2006)"]},
+         lambda p: p.action == "ask", "decide: vague request → ask"),
+    Case(DecideAction, {"conversation": "User: A zombie horror film, please.",
+                        "items": ["Notting Hill (1999)", "The Notebook (2004)", "Love Actually (2003)", "Amélie (2001)", "Pretty Woman (1990)"]},
+         lambda p: p.action == "ask", "decide: horror request + romances → ask"),
+    Case(DecideAction, {"conversation": "User: Sci-fi about space travel.\nRecommender: Something recent or classic?\nUser: Recent, after 2010.",
+                        "items": ["Interstellar (2014)", "Gravity (2013)", "The Martian (2015)", "Arrival (2016)", "Passengers (2016)"]},
+         lambda p: p.action == "recommend", "decide: specific + matching → recommend"),
+    Case(DecideAction, {"conversation": "User: Something fun.",
+                        "items": ["Heat (1995)", "Alien (1979)", "Schindler's List (1993)", "Se7en (1995)", "Psycho (1960)"]},
+         lambda p: p.action == "ask", "decide: vague + unfitting → ask"),
+    Case(RefineCandidates, {"preferences": UserPreferences(likes=["zombies", "comedy"]), "candidates": numbered(MOVIES), "k": 3},
+         first_is(10, 4), "refine: zombie comedy → Shaun/Dawn first"),
+    Case(RefineCandidates, {"preferences": UserPreferences(likes=["animation", "for children"]), "candidates": numbered(MOVIES), "k": 3},
+         first_is(1, 7), "refine: kids animation → Toy Story/Nemo first"),
+    Case(RefineCandidates, {"preferences": UserPreferences(likes=["romance"], dislikes=["drama"]), "candidates": numbered(MOVIES), "k": 3},
+         first_is(5, 11), "refine: romance, no drama → Notting Hill/Amélie first"),
+    Case(SummarizePreferences, {"conversation": "User: I want a horror movie but nothing with gore.\nRecommender: Old or new?\nUser: From the 80s."},
+         lambda p: any("horror" in x.lower() for x in p.preferences.likes + p.preferences.constraints)
+         and any("gore" in x.lower() for x in p.preferences.dislikes), "summarize: likes horror, dislikes gore"),
+]
+
+
+def run_case(case: Case) -> dict:
+    start = time.perf_counter()
+    try:
+        prediction = dspy.Predict(case.signature)(**case.inputs)
+        parsed, correct = True, bool(case.check(prediction))
+    except AdapterParseError:
+        parsed, correct = False, False
+    return {"case": case.label, "parsed": parsed, "correct": correct, "seconds": time.perf_counter() - start}
+
+
+def evaluate(spec: str | None, engines: LocalEngines) -> dict:
+    lm = make_lm(spec, options=LMOptions(cache=False), engines=engines)  # measure the model, not the cache
+    rows = []
+    with dspy.context(lm=lm):
+        for case in CASES:
+            rows.append(run_case(case))
+            print(f"  {rows[-1]}", flush=True)
+    by_signature = {}
+    for case, row in zip(CASES, rows):
+        by_signature.setdefault(case.signature.__name__, []).append(row)
+    summary = {
+        name: {"cases": len(r), "parsed": sum(x["parsed"] for x in r), "correct": sum(x["correct"] for x in r),
+               "seconds_per_call": sum(x["seconds"] for x in r) / len(r)}
+        for name, r in by_signature.items()
+    }
+    return {"lm": lm.model, "cases": rows, "by_signature": summary,
+            "correct": sum(r["correct"] for r in rows), "total": len(rows)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lm", action="append", help="LM spec (repeatable); default: every embedded local model")
+    args = parser.parse_args()
+    specs = args.lm or [f"local:{name}" for name in LOCAL_MODELS]
+    results = []
+    with LocalEngines() as engines:
+        for spec in specs:
+            print(f"{spec}:", flush=True)
+            results.append(evaluate(spec, engines))
+    machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine()}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "signature_quality.json").write_text(json.dumps({"machine": machine, "results": results}, indent=1))
+    rows = [
+        {"lm": r["lm"], "signature": name, "cases": s["cases"], "parsed": s["parsed"], "correct": s["correct"],
+         "s/call": round(s["seconds_per_call"], 1)}
+        for r in results for name, s in r["by_signature"].items()
+    ]
+    totals = [{"lm": r["lm"], "correct": f"{r['correct']}/{r['total']}",
+               "s/call": round(sum(c["seconds"] for c in r["cases"]) / r["total"], 1)} for r in results]
+    text = (f"# AF-IRS signatures: quality and speed per LM\n\nMachine: {machine['platform']}, "
+            f"{machine['processor']}. Cases: `bench/signature_quality.py`.\n\n"
+            + markdown_table(totals) + "\n\n" + markdown_table(rows) + "\n")
+    (RESULTS / "signature_quality.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""AF-IRS: one turn = action stage, then decision stage (paper section 4), and its ablations."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dspy
+import numpy as np
+
+from afirs_dspy.catalog import Catalog
+from afirs_dspy.embeddings import TextEmbedder
+from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.programs.action_stage import ActionStage
+from afirs_dspy.programs.decision_stage import DecisionStage
+from afirs_dspy.programs.dialogue import check_dialogue, render_conversation, user_responses
+from afirs_dspy.programs.guarded import guarded_call, non_empty
+from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
+from afirs_dspy.programs.turn import finish_turn
+from afirs_dspy.recsys.tool import RecsysTool
+from afirs_dspy.programs.predictors import predictor
+from afirs_dspy.signatures import WriteResponse
+
+
+@dataclass(frozen=True)
+class AFIRSConfig:
+    """Switches for the paper's ablations (section 5.3) and the sizes of section 5.1.5."""
+
+    n_candidates: int = 50      # items the tool passes to the LM
+    n_recommend: int = 10       # items recommended
+    action_first: bool = True   # False: "w/o Action-First" (decide from the dialogue, then act)
+    llm_to_rs: bool = True      # False: "w/o LLM2RS" (no preference extraction; the tool ranks the corpus)
+    llm_refine: bool = True     # False: "w/o LLM-refine" (the tool's top items are recommended as is)
+    top_children: int = 8       # tree nodes shown to the LM per level, pre-ranked by similarity
+    max_per_level: int = 1      # nodes the LM may pick per level (small LMs over-pick by position)
+    lm_reply: bool = False      # write the reply with the LM (signature 8) instead of a template
+
+
+class AFIRS(dspy.Module):
+    """``program(dialogue=[{"role", "content"}, …], history=[item ids, oldest first])`` →
+    Prediction(action, items, question, reply, preferences, candidates, preselected, trace)."""
+
+    def __init__(self, tree: PreferenceTree, tool: RecsysTool, catalog: Catalog, embedder: TextEmbedder,
+                 node_vectors: np.ndarray, config: AFIRSConfig = AFIRSConfig()):
+        super().__init__()
+        self.config = config
+        self.tree = tree
+        self.catalog = catalog
+        extractor = (
+            SessionPreferenceExtractor(tree, embedder, node_vectors, config.top_children, config.max_per_level)
+            if config.llm_to_rs else None
+        )
+        self.action_stage = ActionStage(extractor, tool, catalog, config.n_candidates, config.n_recommend)
+        self.decision_stage = DecisionStage(tree)
+        self.respond = predictor(WriteResponse)
+
+    def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
+        check_dialogue(dialogue)
+        conversation = render_conversation(dialogue)
+        trace: list[dict] = []
+        decision = self.decision_stage
+        if not self.config.action_first:
+            action = decision.choose(conversation, None, trace)
+        acted = self.action_stage(
+            conversation=conversation, user_responses=user_responses(dialogue), history=list(history),
+            refine=self.config.llm_refine and (self.config.action_first or action == "recommend"),
+        )
+        trace += acted.trace
+        if self.config.action_first:
+            action = decision.choose(conversation, [self.catalog.line(i) for i in acted.preselected], trace)
+        question = decision.question(acted.preferences, acted.candidates, trace)[0] if action == "ask" else ""
+        turn = finish_turn(
+            self.catalog, action, acted.preselected, question, trace,
+            preferences=[self.tree.path(n) for n in acted.preference_nodes], user_preferences=acted.preferences,
+            candidates=acted.candidates, preselected=acted.preselected,
+        )
+        if self.config.lm_reply:
+            turn.reply = guarded_call(self.respond, lambda p: non_empty(p.reply), lambda: turn.reply, trace, "reply",
+                                      conversation=conversation, action=turn.action, content=turn.reply)
+        return turn

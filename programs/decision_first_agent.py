@@ -1,0 +1,57 @@
+"""Decision-first tool agents (paper section 3's paradigm): decide from the dialogue, then act.
+
+Subclasses choose how candidates are retrieved; recommending refines them with the LM, asking
+writes a question from the conversation. Shared by the LLMCRS- and InteRecAgent-style baselines.
+"""
+from __future__ import annotations
+
+import dspy
+
+from afirs_dspy.catalog import Catalog
+from afirs_dspy.programs.dialogue import check_dialogue, render_conversation, user_responses
+from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
+from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn
+from afirs_dspy.recsys.tool import RecsysTool
+from afirs_dspy.programs.predictors import predictor
+from afirs_dspy.signatures import (
+    AskFromConversation, DecideFromConversation, RefineCandidates, SummarizePreferences, UserPreferences,
+)
+
+
+class DecisionFirstAgent(dspy.Module):
+    def __init__(self, tool: RecsysTool, catalog: Catalog, n_candidates: int = 50, n_recommend: int = 10):
+        super().__init__()
+        self.tool = tool
+        self.catalog = catalog
+        self.n_candidates = n_candidates
+        self.n_recommend = n_recommend
+        self.decide = predictor(DecideFromConversation)
+        self.summarize = predictor(SummarizePreferences)
+        self.refine = predictor(RefineCandidates)
+        self.ask = predictor(AskFromConversation)
+
+    def retrieve(self, user_text: str, history: list[int], trace: list[dict]) -> tuple[list[int], list[str]]:
+        """(candidate item ids, the preferences used to get them)."""
+        raise NotImplementedError
+
+    def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
+        check_dialogue(dialogue)
+        conversation = render_conversation(dialogue)
+        trace: list[dict] = []
+        action = guarded_call(self.decide, lambda p: p.action, lambda: "ask", trace, "decide", conversation=conversation)
+        # Candidates are retrieved on every turn, so HR@50 and DSR see the list it would recommend.
+        candidates, preferences = self.retrieve(user_responses(dialogue), list(history), trace)
+        preselected = candidates[: self.n_recommend]
+        question = ""
+        if action == "recommend":
+            wanted = guarded_call(self.summarize, lambda p: p.preferences, UserPreferences, trace, "summarize",
+                                  conversation=conversation)
+            preselected = guarded_call(
+                self.refine, lambda p: ranked_picks(p.selected, candidates, self.n_recommend), lambda: candidates[: self.n_recommend],
+                trace, "refine", preferences=wanted, candidates=self.catalog.numbered(candidates), k=self.n_recommend,
+            ) if len(candidates) > self.n_recommend else candidates
+        else:
+            question = guarded_call(self.ask, lambda p: non_empty(p.question), lambda: GENERIC_QUESTION, trace, "ask",
+                                    conversation=conversation)
+        return finish_turn(self.catalog, action, preselected, question, trace, preferences=preferences,
+                           candidates=candidates, preselected=preselected)

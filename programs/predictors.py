@@ -1,0 +1,33 @@
+"""Predictors with an output-token budget per signature.
+
+Small local models sometimes repeat themselves inside a JSON list until the token limit; a
+budget a little above what a good answer needs bounds the cost of such a call (the truncated
+output then fails to parse and takes the retry/fallback path)."""
+from __future__ import annotations
+
+import dspy
+
+from afirs_dspy.signatures import (
+    AskFromConversation, AskQuestion, ClusterAttributes, DecideAction, DecideFromConversation, ExtractAttributeFilter,
+    GroupItems, RefineCandidates, SelectNodes, SummarizePreferences, WriteResponse, ZeroShotTurn,
+)
+
+OUTPUT_TOKENS: dict[type[dspy.Signature], int] = {
+    SelectNodes: 64,
+    SummarizePreferences: 192,
+    RefineCandidates: 96,
+    DecideAction: 96,
+    DecideFromConversation: 96,
+    AskQuestion: 96,
+    AskFromConversation: 96,
+    WriteResponse: 160,
+    ExtractAttributeFilter: 96,
+    ZeroShotTurn: 320,
+    ClusterAttributes: 768,
+    GroupItems: 512,
+}
+
+
+def predictor(signature: type[dspy.Signature]) -> dspy.Predict:
+    """``dspy.Predict(signature)`` capped at the signature's output budget."""
+    return dspy.Predict(signature, max_tokens=OUTPUT_TOKENS[signature])

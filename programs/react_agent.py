@@ -1,0 +1,60 @@
+"""ReAct baseline (Yao et al. 2023; paper 5.1.3): dspy.ReAct reasons and acts with two tools —
+a catalog search and the SASRec recommender for the current user — then recommends item ids or
+asks. Ids are checked against the catalog; unknown ids are dropped and listed in the trace."""
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+import dspy
+import numpy as np
+
+from afirs_dspy.catalog import Catalog
+from afirs_dspy.embeddings import TextEmbedder, top_k_similar
+from afirs_dspy.programs.dialogue import check_dialogue, render_conversation
+from afirs_dspy.programs.guarded import guarded_call
+from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn
+from afirs_dspy.recsys.tool import RecsysTool
+from afirs_dspy.signatures import AgentTurn
+# The history of the session being served; a context variable keeps parallel sessions apart.
+_HISTORY: ContextVar[list[int]] = ContextVar("react_history")
+
+
+class ReActAgent(dspy.Module):
+    def __init__(self, tool: RecsysTool, catalog: Catalog, embedder: TextEmbedder, item_vectors: np.ndarray,
+                 n_recommend: int = 10, max_iters: int = 4, results_per_tool: int = 10):
+        super().__init__()
+        self.tool = tool
+        self.catalog = catalog
+        self.embedder = embedder
+        self.item_vectors = item_vectors  # row i-1 is item i
+        self.n_recommend = n_recommend
+        self.results = results_per_tool
+        self.agent = dspy.ReAct(AgentTurn, tools=[self.search_catalog, self.recommend_for_user], max_iters=max_iters)
+
+    def _listing(self, items) -> str:
+        return "\n".join(f"id {i}: {self.catalog.line(int(i))}" for i in items) or "no items"
+
+    def search_catalog(self, query: str) -> str:
+        """Find catalog items whose title and attributes match the query; returns 'id N: title — attributes' lines."""
+        query_vector = self.embedder.encode([query])[0]
+        return self._listing(top_k_similar(query_vector, self.item_vectors, self.results) + 1)
+
+    def recommend_for_user(self) -> str:
+        """Items the user's past behaviour suggests (SASRec); returns 'id N: title — attributes' lines."""
+        return self._listing(self.tool.recommend(_HISTORY.get(), None, k=self.results).items)
+
+    def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
+        check_dialogue(dialogue)
+        trace: list[dict] = []
+        token = _HISTORY.set(list(history))
+        try:
+            action, ids, question = guarded_call(
+                self.agent, lambda p: (p.action, p.item_ids, p.question), lambda: ("ask", [], GENERIC_QUESTION),
+                trace, "react", conversation=render_conversation(dialogue), k=self.n_recommend,
+            )
+        finally:
+            _HISTORY.reset(token)
+        valid = [i for i in dict.fromkeys(ids) if 1 <= i <= len(self.catalog) and i not in set(history)]
+        trace.append({"step": "check_ids", "status": "ok", "dropped": [i for i in ids if i not in valid]})
+        items = valid[: self.n_recommend]
+        return finish_turn(self.catalog, action, items, question, trace, preferences=[], candidates=[], preselected=items)

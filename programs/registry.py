@@ -1,0 +1,42 @@
+"""The methods ``afirs-dspy eval --method`` knows: AF-IRS, its ablations (paper 5.3) and the
+baselines (paper 5.1.3), each built on the same tree, tool, catalog and LM."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import dspy
+
+from afirs_dspy.context import ProgramContext
+from afirs_dspy.programs.afirs import AFIRS, AFIRSConfig
+from afirs_dspy.programs.interecagent import InteRecAgent
+from afirs_dspy.programs.llmcrs import LLMCRS
+from afirs_dspy.programs.react_agent import ReActAgent
+from afirs_dspy.programs.zero_shot import ZeroShot
+
+ABLATIONS = {
+    "afirs": {},
+    "decision-first": {"action_first": False},
+    "no-llm2rs": {"llm_to_rs": False},
+    "no-refine": {"llm_refine": False},
+}
+BASELINES = ("zero-shot", "react", "llmcrs", "interecagent")
+METHODS = (*ABLATIONS, *BASELINES)
+
+
+def build_program(method: str, context: ProgramContext, config: AFIRSConfig = AFIRSConfig()) -> dspy.Module:
+    """A fresh program for ``method``; ``config`` sets the sizes (and, for AF-IRS, its switches)."""
+    sizes = {"n_candidates": config.n_candidates, "n_recommend": config.n_recommend}
+    if method in ABLATIONS:
+        vectors = context.node_vectors()
+        return AFIRS(context.tree, context.tool, context.catalog, context.embedder, vectors,
+                     replace(config, **ABLATIONS[method]))
+    if method == "zero-shot":
+        return ZeroShot(context.catalog, context.domain, config.n_recommend)
+    if method == "react":
+        return ReActAgent(context.tool, context.catalog, context.embedder, context.item_vectors(), config.n_recommend)
+    if method == "llmcrs":
+        return LLMCRS(context.tool, context.catalog, **sizes)
+    if method == "interecagent":
+        names, vectors = context.attributes()
+        return InteRecAgent(context.tool, context.catalog, context.embedder, names, vectors, **sizes)
+    raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")

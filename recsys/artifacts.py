@@ -1,0 +1,103 @@
+"""Where a dataset's trained recommender lives, and getting one: load it if it matches, else train and save."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from afirs_dspy.data.tables import PreparedDataset
+from afirs_dspy.paths import artifacts_dir
+from afirs_dspy.recsys.checkpoint import (Checkpoint, dataset_fingerprint, load_checkpoint, mismatch,
+                                          save_checkpoint)
+from afirs_dspy.recsys.config import SASRecConfig
+from afirs_dspy.recsys.evaluator import evaluate
+from afirs_dspy.recsys.item_index import ItemIndex
+from afirs_dspy.recsys.machine import machine_info
+from afirs_dspy.recsys.popularity import PopularityRanker
+from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
+from afirs_dspy.recsys.tool import RecsysTool
+from afirs_dspy.recsys.trainer import TrainingResult, train_sasrec
+
+
+def checkpoint_dir(dataset_name: str, artifacts_root: str | os.PathLike | None = None) -> Path:
+    """``<artifacts>/<dataset>/sasrec``."""
+    return artifacts_dir(artifacts_root) / dataset_name / "sasrec"
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """"auto" picks CUDA when present, else CPU; "cuda" without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA GPU")
+    return torch.device(device)
+
+
+def evaluation_report(dataset: PreparedDataset, result: TrainingResult, device: torch.device) -> dict:
+    """Valid/test metrics of the trained model beside popularity, and how training went."""
+    ranker = SASRecRanker(result.model, device)
+    popularity = PopularityRanker.from_sequences(list(dataset.train["sequence"]), dataset.n_items)
+    return {
+        "dataset": dataset.name,
+        "valid": evaluate(ranker, dataset.valid),
+        "test": evaluate(ranker, dataset.test),
+        "popularity": {"valid": evaluate(popularity, dataset.valid), "test": evaluate(popularity, dataset.test)},
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.epochs),
+        "seconds_per_epoch": result.seconds_per_epoch,
+        "train_seconds": result.train_seconds,
+        "total_seconds": result.total_seconds,
+        "machine": machine_info(device),
+        "epochs": result.epochs,
+    }
+
+
+def train_and_save(dataset: PreparedDataset, config: SASRecConfig, directory: str | os.PathLike,
+                   device: torch.device, progress: bool = True) -> Checkpoint:
+    result = train_sasrec(dataset, config, device, progress=progress)
+    metrics = evaluation_report(dataset, result, device)
+    fingerprint = dataset_fingerprint(dataset)
+    save_checkpoint(directory, result.model, config, fingerprint, metrics)
+    return Checkpoint(result.model, config, fingerprint, metrics)
+
+
+def load_or_train(dataset: PreparedDataset, config: SASRecConfig,
+                  artifacts_root: str | os.PathLike | None = None, device: torch.device = torch.device("cpu"),
+                  force: bool = False, progress: bool = True) -> tuple[Checkpoint, str]:
+    """The checkpoint for ``dataset`` and ``config``, and why it was (re)trained or that it was loaded.
+
+    An existing checkpoint is reused only when both its data fingerprint and its
+    config match; otherwise it is retrained and overwritten.
+    """
+    directory = checkpoint_dir(dataset.name, artifacts_root)
+    if force:
+        reason = "retrained (--force)"
+    else:
+        try:
+            existing = load_checkpoint(directory, device)
+        except FileNotFoundError:
+            reason = "trained (no checkpoint yet)"
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            reason = f"retrained: the checkpoint in {directory} could not be read ({exc})"
+        else:
+            why = mismatch(existing, dataset, config)
+            if why is None:
+                return existing, f"loaded from {directory}"
+            reason = f"retrained: the checkpoint in {directory} did not match, {why}"
+    return train_and_save(dataset, config, directory, device, progress), reason
+
+
+def load_tool(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None = None,
+              preference_index: ItemIndex | None = None, device: str = "cpu") -> RecsysTool:
+    """The recommender tool for ``dataset`` from its saved checkpoint (never trains).
+
+    Raises FileNotFoundError without a checkpoint, ValueError when it belongs to other data.
+    """
+    directory = checkpoint_dir(dataset.name, artifacts_root)
+    checkpoint = load_checkpoint(directory, device)
+    why = mismatch(checkpoint, dataset)
+    if why is not None:
+        raise ValueError(f"the checkpoint in {directory} cannot serve {dataset.name}: {why}; "
+                         f"run `afirs-dspy train-recsys --dataset {dataset.name}`")
+    return RecsysTool.from_dataset(checkpoint.model, dataset, preference_index, device)

@@ -1,0 +1,89 @@
+"""Saving and loading a trained SASRec as a directory: model.pt, config.json, metrics.json."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from afirs_dspy.data.tables import PreparedDataset
+from afirs_dspy.recsys.batches import flatten
+from afirs_dspy.recsys.config import SASRecConfig
+from afirs_dspy.recsys.model import SASRec
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.pt"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+
+
+def dataset_fingerprint(dataset: PreparedDataset) -> dict:
+    """What ties a checkpoint to its data: name, size, the loader's cache key and a hash of every split.
+
+    The content hash catches re-prepared data even when no cache key is reported.
+    """
+    digest = hashlib.sha256()
+    columns = [dataset.train["sequence"], dataset.valid["history"], [dataset.valid["target"]],
+               dataset.test["history"], [dataset.test["target"]]]
+    for column in columns:
+        flat, lengths = flatten(list(column))
+        digest.update(flat.tobytes())
+        digest.update(lengths.tobytes())
+    digest.update("\n".join(map(str, dataset.items["item_id"])).encode())
+    return {
+        "name": dataset.name,
+        "n_items": dataset.n_items,
+        "cache_key": dataset.report.get("cache_key"),
+        "content_sha256": digest.hexdigest(),
+    }
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    model: SASRec
+    config: SASRecConfig
+    dataset: dict
+    metrics: dict
+
+
+def save_checkpoint(directory: str | Path, model: SASRec, config: SASRecConfig, dataset: dict,
+                    metrics: dict) -> Path:
+    """Write the three files; config.json goes last, so a directory with it is complete."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, directory / MODEL_FILE)
+    (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    header = {"format_version": FORMAT_VERSION, "model": "SASRec", "n_items": model.n_items,
+              "config": config.to_dict(), "dataset": dataset}
+    (directory / CONFIG_FILE).write_text(json.dumps(header, indent=2) + "\n")
+    return directory
+
+
+def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+    """Rebuild the model from a directory written by :func:`save_checkpoint`."""
+    directory = Path(directory)
+    if not (directory / CONFIG_FILE).exists():
+        raise FileNotFoundError(f"no SASRec checkpoint in {directory} ({CONFIG_FILE} missing)")
+    header = json.loads((directory / CONFIG_FILE).read_text())
+    if header.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{directory}: checkpoint format {header.get('format_version')}, expected {FORMAT_VERSION}")
+    config = SASRecConfig.from_dict(header["config"])
+    model = SASRec(header["n_items"], config)
+    model.load_state_dict(torch.load(directory / MODEL_FILE, map_location="cpu", weights_only=True))
+    metrics = json.loads((directory / METRICS_FILE).read_text())
+    return Checkpoint(model.to(device).eval(), config, header["dataset"], metrics)
+
+
+def mismatch(checkpoint: Checkpoint, dataset: PreparedDataset, config: SASRecConfig | None = None) -> str | None:
+    """Why ``checkpoint`` does not belong to ``dataset`` (and ``config``, if given), or None if it does."""
+    expected = dataset_fingerprint(dataset)
+    changed = [key for key in expected if checkpoint.dataset.get(key) != expected[key]]
+    if changed:
+        return f"it was trained on different data ({', '.join(changed)} differ)"
+    if config is not None and checkpoint.config != config:
+        old, new = checkpoint.config.to_dict(), config.to_dict()
+        diffs = [f"{key} {old[key]} -> {new[key]}" for key in new if old[key] != new[key]]
+        return f"the training config changed ({'; '.join(diffs)})"
+    return None

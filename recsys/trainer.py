@@ -1,0 +1,122 @@
+"""Training SASRec on a prepared dataset, with early stopping on validation NDCG@10."""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from afirs_dspy.data.tables import PreparedDataset
+from afirs_dspy.recsys.batches import bucketed_batches, left_pad, trim_padding
+from afirs_dspy.recsys.config import SASRecConfig
+from afirs_dspy.recsys.evaluator import evaluate
+from afirs_dspy.recsys.model import SASRec
+from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
+from afirs_dspy.recsys.seeding import seed_everything
+
+STOP_METRIC = "NDCG@10"
+
+
+@dataclass
+class TrainingResult:
+    """The best model (by validation NDCG@10) and how training went.
+
+    ``epochs`` holds one dict per epoch: epoch, loss, seconds (training steps
+    only) and, on evaluated epochs, the validation metrics.
+    """
+
+    model: SASRec
+    config: SASRecConfig
+    best_epoch: int
+    best_valid: dict[str, float]
+    epochs: list[dict] = field(default_factory=list)
+    train_seconds: float = 0.0
+    total_seconds: float = 0.0
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return self.train_seconds / max(len(self.epochs), 1)
+
+
+def training_array(sequences, max_len: int) -> np.ndarray:
+    """(N, max_len + 1) left-padded sequences with at least two items: inputs are [:, :-1], targets [:, 1:]."""
+    usable = [s for s in sequences if len(s) >= 2]
+    return left_pad(usable, max_len + 1)
+
+
+def sequence_loss(model: SASRec, batch: torch.Tensor, config: SASRecConfig) -> torch.Tensor:
+    """Next-item loss at every non-padding position of every prefix, in one forward pass."""
+    inputs, targets = batch[:, :-1], batch[:, 1:]
+    valid = inputs != 0
+    hidden = model(inputs)[valid]
+    targets = targets[valid]
+    if config.loss == "ce":
+        logits = model.item_logits(hidden)
+        logits[:, 0] = -torch.inf  # padding is never the answer
+        return F.cross_entropy(logits, targets)
+    # Uniform negatives over all items except the positive: draw from n-1 and skip it.
+    negatives = torch.randint(1, model.n_items, (targets.size(0), config.n_negatives), device=batch.device)
+    negatives += (negatives >= targets.unsqueeze(1)).long()
+    weights = model.item_emb.weight
+    pos_logits = (hidden * weights[targets]).sum(-1)
+    neg_logits = torch.einsum("nd,nkd->nk", hidden, weights[negatives])
+    return (F.binary_cross_entropy_with_logits(pos_logits, torch.ones_like(pos_logits))
+            + F.binary_cross_entropy_with_logits(neg_logits, torch.zeros_like(neg_logits)))
+
+
+def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | torch.device = "cpu",
+                 progress: bool = True) -> TrainingResult:
+    """Train on ``dataset.train`` and keep the epoch with the best validation NDCG@10.
+
+    Patience counts evaluations without improvement (one every ``eval_every`` epochs).
+    """
+    started = time.perf_counter()
+    rng = seed_everything(config.seed)
+    device = torch.device(device)
+    model = SASRec(dataset.n_items, config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    data = training_array(dataset.train["sequence"], config.max_len)
+    if not len(data):
+        raise ValueError(f"{dataset.name}: no training sequence has two or more items")
+    lengths = (data != 0).sum(1)
+
+    result = TrainingResult(model=model, config=config, best_epoch=0, best_valid={})
+    best_state, stale = None, 0
+    bar = tqdm(range(1, config.max_epochs + 1), desc=f"SASRec {dataset.name}", unit="epoch",
+               disable=not progress)
+    for epoch in bar:
+        tick = time.perf_counter()
+        model.train()
+        losses = []
+        for rows in bucketed_batches(lengths, config.batch_size, rng):
+            batch = torch.from_numpy(trim_padding(data[rows])).to(device)
+            loss = sequence_loss(model, batch, config)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        log = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - tick}
+        result.train_seconds += log["seconds"]
+        result.epochs.append(log)
+        postfix = {"loss": f"{log['loss']:.4f}"}
+        if epoch % config.eval_every == 0 or epoch == config.max_epochs:
+            log["valid"] = evaluate(SASRecRanker(model, device), dataset.valid)
+            score = log["valid"][STOP_METRIC]
+            if best_state is None or score > result.best_valid[STOP_METRIC]:
+                best_state = copy.deepcopy(model.state_dict())
+                result.best_epoch, result.best_valid, stale = epoch, log["valid"], 0
+            else:
+                stale += 1
+            postfix.update({"val_ndcg@10": f"{score:.4f}", "best": f"{result.best_valid[STOP_METRIC]:.4f}"})
+        bar.set_postfix(postfix)
+        if stale >= config.patience:
+            break
+    bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    result.total_seconds = time.perf_counter() - started
+    return result

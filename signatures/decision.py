@@ -1,0 +1,28 @@
+"""Signature 6: the action-aware decision (paper section 4.2.1)."""
+from __future__ import annotations
+
+from typing import Literal
+
+import dspy
+
+
+class DecideAction(dspy.Signature):
+    """You are a recommender talking with a user. Decide the next action from the conversation
+    and the items you would recommend now. Recommend when these items clearly match what the user
+    asked for; ask a clarification question when the user's needs are still unclear or the items
+    do not fit them."""
+
+    conversation: str = dspy.InputField()
+    items: list[str] = dspy.InputField(desc="the items that would be recommended now")
+    reason: str = dspy.OutputField(desc="one short sentence")
+    action: Literal["recommend", "ask"] = dspy.OutputField()
+
+
+class DecideFromConversation(dspy.Signature):
+    """You are a recommender talking with a user. Decide the next action from the conversation
+    alone: recommend when you know enough about what the user wants, otherwise ask a
+    clarification question."""
+
+    conversation: str = dspy.InputField()
+    reason: str = dspy.OutputField(desc="one short sentence")
+    action: Literal["recommend", "ask"] = dspy.OutputField()

@@ -1,0 +1,73 @@
+"""The deterministic attribute simulator on the toy world (item i: GENRES[i % 4], MOODS[i % 3])."""
+from __future__ import annotations
+
+import dspy
+import pytest
+
+from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators, spoken_list
+from afirs_dspy.evaluation.leakage import names_title
+from afirs_dspy.evaluation.simulator_base import SessionCase
+from toy_world import toy_context
+
+ASK = dspy.Prediction(action="ask", items=[], question="Which genre do you like: Comedy, Drama or Horror?")
+WRONG = dspy.Prediction(action="recommend", items=[1, 2], question="")
+RIGHT = dspy.Prediction(action="recommend", items=[1, 5], question="")
+
+
+@pytest.fixture
+def context(tmp_path):
+    return toy_context(tmp_path)
+
+
+def user(context, target=5, n_open=1, seed=0, user_id="u"):
+    return AttributeSimulators(context, seed, n_open=n_open, n_answer=1)(SessionCase(user_id, target, (1, 2)))
+
+
+def test_spoken_list():
+    assert spoken_list(["a"]) == "a" and spoken_list(["a", "b", "c"]) == "a, b and c"
+
+
+def test_it_opens_with_target_attributes(context):
+    sim = user(context, n_open=1)  # item 5: Drama, tense
+    opener = sim.open()
+    assert len(sim.revealed) == 1 and sim.revealed[0] in opener and sim.revealed[0] in ("Drama", "tense")
+    assert user(context, n_open=0).open() == "Can you recommend some movies?"
+
+
+def test_a_question_is_answered_with_the_most_related_attribute(context):
+    sim = user(context, n_open=0)
+    sim.open()
+    answer = sim.respond(ASK, [])
+    assert sim.revealed == ["Drama"] and "Drama" in answer and "tense" not in answer
+    assert "tense" in sim.respond(ASK, [])  # the genre is known: the next most related attribute
+    assert "Drama" in sim.respond(ASK, [])  # all said: the most related one again
+
+
+def test_ranking_follows_the_question(context):
+    sim = user(context)
+    assert sim.ranked("Which genre?")[0] == "Drama"
+    assert sim.ranked("What mood? Any feel?")[0] == "tense"
+
+
+def test_acceptance_is_by_ids_and_a_refusal_reveals_one_more_attribute(context):
+    sim = user(context)
+    sim.open()
+    refusal = sim.respond(WRONG, [])
+    assert len(sim.revealed) == 2 and sim.revealed[1] in refusal
+    assert sim.respond(WRONG, []) in ("No, none of those is it.", "Not what I want, sorry.")  # nothing left to say
+    assert sim.respond(RIGHT, []) in ("Yes, that's exactly what I was looking for!", "Great, I'll take that one.")
+    assert not sim.ended
+
+
+def test_same_seed_same_words_and_other_seeds_vary(context):
+    assert user(context).open() == user(context).open()
+    openers = {user(context, seed=s, n_open=2).open() for s in range(12)}
+    assert len(openers) > 1
+
+
+def test_it_never_names_the_title(context):
+    items = context.dataset.items
+    context.catalog.attributes[5] = ["Drama", "Film 5", "tense"]  # an attribute that would name the title
+    sim = user(context, n_open=3)
+    said = [sim.open(), sim.respond(ASK, []), sim.respond(WRONG, [])]
+    assert "Film 5" not in sim.order and not any(names_title(s, items.title[4]) for s in said)

@@ -1,0 +1,86 @@
+"""Title leakage: fuzzy detection and stripping, and the LLM simulator's guard (regenerate, then strip)."""
+from __future__ import annotations
+
+import dspy
+import pytest
+
+from afirs_dspy.evaluation.leakage import find_title, names_title, strip_title, title_variants
+from afirs_dspy.evaluation.llm_simulator import FALLBACK_REPLY, LLMSimulators
+from afirs_dspy.evaluation.simulator_base import SessionCase
+from scripted import ScriptedLM, field
+from toy_world import toy_context
+
+SIM = "[[ ## target_recommended ## ]]"
+
+
+def test_variants_cover_moved_articles_and_alternative_titles():
+    assert title_variants("Matrix, The (1999)") == ["Matrix, The", "The Matrix"]
+    assert title_variants("Seven (a.k.a. Se7en) (1995)") == ["Seven (a.k.a. Se7en)", "Seven", "Se7en"]
+
+
+@pytest.mark.parametrize("text, title, leaks", [
+    ("I'd love something like the matrix.", "Matrix, The (1999)", True),
+    ("Maybe Lord of the Rings: Fellowship of the Ring?", "Lord of the Rings: The Fellowship of the Ring, The (2001)", True),
+    ("Something like Toy Storey", "Toy Story (1995)", True),  # a typo is still the title
+    ("A story about toys", "Toy Story (1995)", False),
+    ("Let's mix it up a bit", "Up (2009)", False),  # short titles only count written as in the title
+    ("I want Up again", "Up (2009)", True),
+    ("Something about aliens", "Alien (1979)", False),
+])
+def test_fuzzy_detection(text, title, leaks):
+    assert names_title(text, title) is leaks
+
+
+def test_stripping_replaces_every_mention():
+    text = "I loved The Matrix! Something like the matrix, please."
+    assert [text[a:b] for a, b in find_title(text, "Matrix, The (1999)")] == ["The Matrix", "the matrix"]
+    assert strip_title(text, "Matrix, The (1999)") == "I loved that title! Something like that title, please."
+
+
+@pytest.fixture
+def context(tmp_path):
+    return toy_context(tmp_path)
+
+
+def simulator(context, replies, **options):
+    """An LLM simulator for target 5 ("Film 5 (1995)") whose LM answers ``replies`` in turn (the last repeats)."""
+    seen = []
+
+    def answer(prompt):
+        seen.append(prompt)
+        return {"reply": replies[min(len(seen) - 1, len(replies) - 1)]}
+
+    lm = ScriptedLM({SIM: answer})
+    return LLMSimulators(context, lm, **options)(SessionCase("u", 5, (1, 2))), seen
+
+
+def test_a_leaking_reply_is_regenerated(context):
+    sim, seen = simulator(context, ["I want Film 5!", "I want a dark horror film."])
+    assert sim.open() == "I want a dark horror film."
+    assert (sim.stats.leaks, sim.stats.regenerations, sim.stats.stripped) == (1, 1, 0)
+    assert sim.trace[0]["status"] == "retried" and len(seen) == 2
+    assert "Film 5 (1995)" in field(seen[0], "target") and field(seen[0], "target_info") == "Attributes: Drama, tense."
+
+
+def test_a_reply_still_leaking_after_the_bounded_regenerations_is_stripped(context):
+    sim, seen = simulator(context, ["It's film 5, obviously."], max_regenerations=2)
+    assert sim.open() == "It's that title, obviously."
+    assert (sim.stats.leaks, sim.stats.regenerations, sim.stats.stripped) == (3, 2, 1) and len(seen) == 3
+    assert sim.trace[0]["status"] == "fallback"
+
+
+def test_the_simulator_is_told_by_ids_whether_the_target_was_recommended_and_may_end(context):
+    sim, seen = simulator(context, ["Hi", "No thanks <END>"])
+    sim.open()
+    recommended = dspy.Prediction(action="recommend", items=[4, 5], question="", reply="Try Film 4, Film 5")
+    assert sim.respond(recommended, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "x"}]) == "No thanks"
+    assert sim.ended and field(seen[-1], "target_recommended") == "True"
+    assert field(seen[-1], "conversation") == "You: Hi" and field(seen[-1], "recommender_message") == "x"
+
+
+def test_unparsable_output_falls_back_to_a_neutral_reply(context):
+    lm = ScriptedLM({SIM: "no fields at all"})
+    sim = LLMSimulators(context, lm, max_regenerations=1)(SessionCase("u", 5, ()))
+    assert sim.respond(dspy.Prediction(action="ask", items=[], question="?"), [{"role": "assistant", "content": "?"}]) \
+        == FALLBACK_REPLY
+    assert sim.stats.parse_failures == 2 and sim.stats.fallbacks == 1

@@ -1,0 +1,91 @@
+"""Every metric against values computed by hand, and the summary/report built from them."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from afirs_dspy.evaluation.metrics import (average_turns, candidate_hit_rate, costs, decision_success_rate,
+                                           success_curve, success_rate, summarize)
+from afirs_dspy.evaluation.records import SessionRecord, TurnRecord, Usage
+from afirs_dspy.evaluation.report import render_markdown, write_reports
+from afirs_dspy.evaluation.summary import build_summary
+
+
+def turn(n, action, items=(), preselected=None, candidates=(), target=None, trace=()):
+    items = list(items)
+    return TurnRecord(turn=n, action=action, items=items, preselected=list(items if preselected is None else preselected),
+                      candidates=list(candidates), preferences=[], question="", reply="",
+                      accepted=action == "recommend" and target in items, trace=list(trace),
+                      program_usage=Usage(2, 100, 10, 0.5), simulator_usage=Usage(1, 20, 5, 0.1))
+
+
+def session(user, target, turns, status="ok", method="m"):
+    return SessionRecord(method=method, user=user, target=target, history_length=3, simulator="s", opener="hi",
+                         turns=turns, status=status, simulator_stats={"leaks": 1, "stripped": 1}, seconds=2.0)
+
+
+PARSE = {"step": "decide", "status": "retried", "errors": ["AdapterParseError: no fields"]}
+INVALID = {"step": "refine", "status": "fallback", "errors": ["InvalidOutput: numbers [99]", "InvalidOutput: again"]}
+
+RECORDS = [
+    # success at turn 2; both decisions correct; both candidate lists hold the target
+    session("a", 7, [turn(1, "ask", preselected=[1, 2], candidates=[7, 3], trace=[PARSE]),
+                     turn(2, "recommend", [7, 9], candidates=[7], target=7)]),
+    # failure: recommend without the target (wrong), ask with the target preselected (wrong), 3 correct asks;
+    # only turn 2 passed candidates, without the target
+    session("b", 5, [turn(1, "recommend", [1, 2], target=5, trace=[INVALID]), turn(2, "ask", preselected=[5], candidates=[9, 8]),
+                     turn(3, "ask", preselected=[]), turn(4, "ask", preselected=[]), turn(5, "ask", preselected=[])]),
+    # success at turn 1
+    session("c", 3, [turn(1, "recommend", [3], candidates=[3, 4], target=3)]),
+    # errored: left out of everything
+    session("d", 4, [turn(1, "recommend", [4], target=4)], status="error"),
+]
+
+
+def test_success_rates_and_average_turns():
+    assert [success_rate(RECORDS, t) for t in (1, 3, 5)] == pytest.approx([1 / 3, 2 / 3, 2 / 3])
+    assert success_curve(RECORDS, 5) == pytest.approx([1 / 3, 2 / 3, 2 / 3, 2 / 3, 2 / 3])
+    assert average_turns(RECORDS, 5) == pytest.approx((2 + 6 + 1) / 3)
+
+
+def test_decision_success_rate_pools_decisions_up_to_t():
+    assert decision_success_rate(RECORDS, 5) == pytest.approx(6 / 8)
+    assert decision_success_rate(RECORDS, 1) == pytest.approx(2 / 3)
+
+
+def test_hit_rate_counts_turns_whose_tool_passed_candidates():
+    assert candidate_hit_rate(RECORDS) == pytest.approx(3 / 4)
+    assert candidate_hit_rate([session("x", 1, [turn(1, "ask")])]) is None
+
+
+def test_no_sessions_gives_no_numbers():
+    assert summarize([], 5)["SR@5"] is None and average_turns([], 5) is None
+
+
+def test_costs():
+    cost = costs(RECORDS)
+    assert (cost["sessions"], cost["errored"], cost["turns"]) == (3, 1, 8)
+    assert cost["lm_calls_per_turn"] == 2 and cost["prompt_tokens_per_turn"] == 100
+    assert cost["lm_calls_per_session"] == pytest.approx(16 / 3) and cost["seconds_per_session"] == 2.0
+    assert cost["simulator_lm_calls_per_session"] == pytest.approx(8 / 3)
+    assert (cost["parse_failures"], cost["invalid_outputs"], cost["retried_steps"], cost["fallbacks"]) == (1, 2, 1, 1)
+    assert (cost["simulator_leaks"], cost["simulator_stripped"]) == (3, 3)
+
+
+def test_summary_marks_significant_improvements_and_writes_every_file(tmp_path):
+    strong = [session(str(u), u, [turn(1, "recommend", [u], target=u)], method="ours") for u in range(10)]
+    weak = [session(str(u), u, [turn(k, "ask") for k in range(1, 6)], method="base") for u in range(10)]
+    summary = build_summary({"ours": strong, "base": weak}, ["ours", "base"], 5, 50, baseline="base")
+    ours, base = summary["rows"]
+    assert ours["significant"] == ["AT", "SR@1", "SR@3", "SR@5"] and base["significant"] == []
+    assert (ours["SR@1"], ours["AT"], base["AT"], ours["HR@50"]) == (1.0, 1.0, 6.0, None)
+    text = render_markdown(summary, "toy")
+    assert "| ours | 1.00* | 1.00* | 1.00* | 1.00* | 1.00 | – | 10 | 0 |" in text
+    assert "failed session counts as 6" in text
+    paths = write_reports(summary, {"seed": 0}, tmp_path, "toy")
+    table = pd.read_csv(paths["csv"])
+    assert list(table.method) == ["ours", "base"] and table.loc[0, "p_SR@5_mcnemar"] == pytest.approx(2 / 2 ** 10)
+    assert json.loads(paths["json"].read_text())["config"] == {"seed": 0}
+    assert paths["plot"].read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,154 @@
+"""The runner: threads, transcript, resume after an interruption, errored sessions, and a short real run
+of the attribute simulator against the AF-IRS program (toy world, scripted LM)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
+from afirs_dspy.evaluation.run_config import RunMismatch, check_resumable, write_run_config
+from afirs_dspy.evaluation.runner import Runner, TooManyErrors, plan_jobs
+from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.evaluation.simulator_base import SessionCase
+from afirs_dspy.evaluation.summary import build_summary
+from afirs_dspy.evaluation.transcript import Transcript
+from afirs_dspy.programs.afirs import AFIRSConfig
+from afirs_dspy.programs.registry import build_program
+from scripted import ScriptedLM, field
+from test_eval_session import FakeProgram, ScriptedUser
+from toy_world import GENRES, MOODS, toy_context, toy_dataset
+
+CASES = [SessionCase(str(u), u, (1, 2)) for u in range(1, 9)]
+SUCCESS = {1: 1, 2: 2, 3: 3, 5: 5, 6: 1, 8: 2}  # targets 4 and 7 never succeed
+JOBS = plan_jobs(["fast", "slow"], CASES)
+
+
+def programs(fail_for=()):
+    return {"fast": FakeProgram(SUCCESS, set(fail_for)), "slow": FakeProgram({t: 5 for t in SUCCESS}, set(fail_for))}
+
+
+def runner(path, fail_for=(), **options):
+    return Runner(programs(fail_for), ScriptedUser, Transcript(path), num_threads=2, progress=False, **options)
+
+
+def numbers(by_method):
+    return build_summary(by_method, ["fast", "slow"], 5, 50, baseline="slow")["rows"]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_numbers_without_duplicates(tmp_path):
+    expected = numbers(runner(tmp_path / "whole.jsonl").run(JOBS))
+    assert expected[0]["SR@1"] == 2 / 8 and expected[0]["AT"] == (1 + 2 + 3 + 6 + 5 + 1 + 6 + 2) / 8
+
+    seen = []
+
+    def interrupt_after_five(record):
+        seen.append(record)
+        if len(seen) == 5:
+            raise Interrupt
+
+    path = tmp_path / "resumed.jsonl"
+    with pytest.raises(Interrupt):
+        runner(path, on_record=interrupt_after_five).run(JOBS)
+    saved = Transcript(path).read()
+    assert 5 <= len(saved) < len(JOBS)
+
+    again = runner(path)
+    assert len(again.pending(JOBS)) == len(JOBS) - len(saved)
+    assert numbers(again.run(JOBS)) == expected
+    keys = [r.key for r in Transcript(path).read()]
+    assert len(keys) == len(set(keys)) == len(JOBS)
+
+
+def test_a_failing_session_is_recorded_left_out_and_retried_on_resume(tmp_path):
+    path = tmp_path / "t.jsonl"
+    by_method = runner(path, fail_for={4}).run(JOBS)
+    errored = [r for r in by_method["fast"] if r.status == "error"]
+    assert len(errored) == 1 and errored[0].error == "RuntimeError: LM unreachable for 4"
+    row = numbers(by_method)[0]
+    assert (row["sessions"], row["errored"]) == (7, 1) and row["SR@5"] == 6 / 7
+
+    resumed = runner(path).run(JOBS)  # fixed: the errored sessions run again and replace their error
+    assert all(r.status == "ok" for rs in resumed.values() for r in rs)
+    assert len(Transcript(path).read()) == len(JOBS) + 2
+
+
+def test_too_many_errors_stop_the_run(tmp_path):
+    with pytest.raises(TooManyErrors, match="3 sessions failed"):
+        runner(tmp_path / "t.jsonl", fail_for=set(range(1, 9)), max_errors=3).run(JOBS)
+
+
+def test_a_truncated_last_line_is_skipped_and_the_next_record_starts_a_new_line(tmp_path):
+    path = tmp_path / "t.jsonl"
+    runner(path).run(JOBS[:2])
+    with open(path, "a") as handle:
+        handle.write('{"method": "fast", "user": "2", "tar')
+    transcript = Transcript(path)
+    assert len(transcript.read()) == 2 and transcript.skipped_lines == 1
+    runner(path).run(JOBS[:4])
+    assert len(Transcript(path).read()) == 4
+
+
+def test_run_config_must_match_to_resume(tmp_path):
+    write_run_config(tmp_path, {"seed": 0, "methods": ("afirs",)})
+    check_resumable(tmp_path, {"seed": 0, "methods": ["afirs"]})
+    with pytest.raises(RunMismatch, match="seed: 0 there, 1 now"):
+        check_resumable(tmp_path, {"seed": 1, "methods": ["afirs"]})
+
+
+def test_sampling_is_seeded_and_a_prefix_of_larger_samples():
+    dataset = toy_dataset()
+    small, large = sample_cases(dataset, "test", 4, seed=1), sample_cases(dataset, "test", 8, seed=1)
+    assert small == large[:4] and small != sample_cases(dataset, "test", 4, seed=2)
+    assert len(sample_cases(dataset, "valid", 0)) == 12
+
+
+def toy_lm():
+    """A scripted LM that plays AF-IRS sensibly: it selects the tree nodes of the attributes the user named,
+    refines to the candidates that have them, recommends once a genre and a mood are known, else asks."""
+    def named(prompt):
+        text = field(prompt, "user_responses").casefold()
+        return {a for a in GENRES + MOODS if a.casefold() in text}
+
+    def select(prompt):
+        wanted = named(prompt)
+        groups = {"Genre": set(GENRES), "Main genres": set(GENRES), "Mood": set(MOODS), "Feel": set(MOODS)}
+        picks = []
+        for line in json.loads(field(prompt, "nodes")):
+            number, path = line.split(". ", 1)
+            name = path.split(" > ")[-1]
+            if name in wanted or groups.get(name, set()) & wanted:
+                picks.append(int(number))
+        return {"selected": json.dumps(picks)}
+
+    def decide(prompt):
+        text = field(prompt, "conversation").casefold()
+        known = any(g.casefold() in text for g in GENRES) and any(m in text for m in MOODS)
+        return {"reason": "r", "action": "recommend" if known else "ask"}
+
+    return ScriptedLM({
+        "[[ ## nodes ## ]]": select,
+        "`[[ ## preferences ## ]]`": {"preferences": json.dumps({"likes": [], "dislikes": [], "constraints": []})},
+        "[[ ## candidates ## ]]": {"selected": "[1, 2]"},
+        "[[ ## items ## ]]": decide,
+        "[[ ## candidate_distribution ## ]]": {"question": "Which mood: funny, dark or tense?"},
+    })
+
+
+def test_a_short_real_run_of_the_attribute_simulator_against_afirs(tmp_path):
+    context = toy_context(tmp_path)
+    program = build_program("afirs", context, AFIRSConfig(n_candidates=6, n_recommend=3))
+    cases = sample_cases(context.dataset, "test", 6, seed=0)
+    run = Runner({"afirs": program}, AttributeSimulators(context, seed=0, n_open=1), Transcript(tmp_path / "t.jsonl"),
+                 toy_lm(), context.catalog.titles, num_threads=2, progress=False)
+    records = run.run(plan_jobs(["afirs"], cases))["afirs"]
+    assert [r.user for r in records] == [c.user for c in cases] and all(r.status == "ok" for r in records)
+    row = numbers({"fast": records, "slow": []})[0]
+    assert row["SR@5"] > 0.5 and row["HR@50"] is not None and 0 <= row["DSR@5"] <= 1
+    asked = [t for r in records for t in r.turns if t.action == "ask"]
+    assert asked and all(t.user_reply for t in asked)
+    assert all(t.program_usage.lm_calls > 0 for r in records for t in r.turns)

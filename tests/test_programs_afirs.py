@@ -1,0 +1,142 @@
+"""AF-IRS turns with a scripted LM: control flow, id validation, fallbacks and the ablations."""
+from __future__ import annotations
+
+import json
+
+import dspy
+import pytest
+
+from afirs_dspy.programs.afirs import AFIRSConfig
+from afirs_dspy.programs.registry import build_program
+from scripted import ScriptedLM, field
+from toy_world import toy_context
+
+PREFS = {"preferences": json.dumps({"likes": ["comedy"], "dislikes": [], "constraints": []})}
+DIALOGUE = [{"role": "user", "content": "I want a Comedy, something funny"}]
+
+
+def pick_by_name(*names):
+    """Select the shown nodes whose path ends with one of ``names``."""
+    def rule(prompt):
+        shown = json.loads(field(prompt, "nodes"))
+        numbered = (line.split(". ", 1) for line in shown)
+        return {"selected": json.dumps([int(n) for n, path in numbered if path.split(" > ")[-1] in names])}
+    return rule
+
+
+def rules(**overrides):
+    base = {
+        "[[ ## nodes ## ]]": pick_by_name("Genre", "Main genres", "Comedy"),
+        "`[[ ## preferences ## ]]`": PREFS,
+        "[[ ## candidates ## ]]": {"selected": "[2, 1]"},
+        "[[ ## items ## ]]": {"reason": "they match", "action": "recommend"},
+        "[[ ## candidate_distribution ## ]]": {"question": "Funny or dark?"},
+        "`[[ ## reason ## ]]`": {"reason": "not sure yet", "action": "ask"},
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.fixture
+def context(tmp_path):
+    return toy_context(tmp_path)
+
+
+def run(context, lm, method="afirs", config=AFIRSConfig(n_candidates=6, n_recommend=3), history=(1, 2)):
+    program = build_program(method, context, config)
+    with dspy.context(lm=lm):
+        return program(dialogue=DIALOGUE, history=list(history))
+
+
+def test_full_turn_recommends_refined_items_under_the_extracted_preference(context):
+    lm = ScriptedLM(rules())
+    out = run(context, lm)
+    comedy = set(context.tree.node_items(3).tolist())
+    assert out.action == "recommend"
+    assert out.preferences == ["Genre > Main genres > Comedy"]
+    assert set(out.candidates) <= comedy and len(out.candidates) == 6
+    assert out["items"][:2] == [out.candidates[1], out.candidates[0]]  # the LM's picks first, then tool order
+    assert len(out["items"]) == 3 and not set(out["items"]) & {1, 2}
+    assert out.reply.startswith("You might like: Film")
+    assert [e["step"] for e in out.trace] == [
+        "select_level_1", "select_level_2", "select_level_3", "select_level_4", "tool", "summarize", "refine", "decide",
+    ]
+    # "Main genres" is Genre's only child: taken without asking the LM.
+    assert lm.calls["[[ ## nodes ## ]]"] == 3
+    assert out.trace[1]["note"] == "single child taken without an LM call"
+
+
+def test_ask_builds_the_question_on_the_candidate_distribution(context):
+    seen = {}
+
+    def question(prompt):
+        seen["distribution"] = field(prompt, "candidate_distribution")
+        return {"question": "Funny or dark?"}
+
+    lm = ScriptedLM(rules(**{"[[ ## items ## ]]": {"reason": "unclear", "action": "ask"},
+                             "[[ ## candidate_distribution ## ]]": question}))
+    out = run(context, lm)
+    assert (out.action, out["items"], out.question, out.reply) == ("ask", [], "Funny or dark?", "Funny or dark?")
+    assert len(out.preselected) == 3
+    # All candidates are comedies, so the genre aspect splits nothing; moods split them evenly.
+    assert seen["distribution"] == "Mood > Feel: funny (2 of 6), dark (2 of 6), tense (2 of 6)"
+
+
+def test_out_of_range_refinement_is_retried_then_replaced_by_the_tool_order(context):
+    lm = ScriptedLM(rules(**{"[[ ## candidates ## ]]": {"selected": "[99]"}}))
+    out = run(context, lm)
+    refine = next(e for e in out.trace if e["step"] == "refine")
+    assert refine["status"] == "fallback" and len(refine["errors"]) == 2
+    assert out["items"] == out.candidates[:3]
+    assert lm.calls["[[ ## candidates ## ]]"] == 2
+
+
+def test_unparseable_decision_falls_back_to_asking_with_a_template_question(context):
+    lm = ScriptedLM(rules(**{"[[ ## items ## ]]": "no fields here",
+                             "[[ ## candidate_distribution ## ]]": "still nothing"}))
+    out = run(context, lm)
+    assert out.action == "ask"
+    assert out.question.startswith("Do you have a preference regarding")
+    statuses = {e["step"]: e["status"] for e in out.trace}
+    assert statuses["decide"] == "fallback" and statuses["ask"] == "fallback"
+
+
+def test_nothing_selected_means_plain_ranking(context):
+    lm = ScriptedLM(rules(**{"[[ ## nodes ## ]]": {"selected": "[]"}}))
+    out = run(context, lm)
+    assert out.preferences == [] and lm.calls["[[ ## nodes ## ]]"] == 1
+    assert "Plain SASRec ranking" in next(e["note"] for e in out.trace if e["step"] == "tool")
+
+
+def test_decision_first_decides_before_acting_and_skips_refinement_when_asking(context):
+    lm = ScriptedLM(rules())
+    out = run(context, lm, "decision-first")
+    steps = [e["step"] for e in out.trace]
+    assert steps[0] == "decide" and "refine" not in steps and out.action == "ask"
+    assert lm.calls["[[ ## items ## ]]"] == 0
+
+
+def test_no_llm2rs_skips_extraction(context):
+    lm = ScriptedLM(rules())
+    out = run(context, lm, "no-llm2rs")
+    assert lm.calls["[[ ## nodes ## ]]"] == 0 and out.preferences == []
+    assert len(out.candidates) == 6
+
+
+def test_no_refine_recommends_the_tool_top_items(context):
+    lm = ScriptedLM(rules())
+    out = run(context, lm, "no-refine")
+    assert lm.calls["[[ ## candidates ## ]]"] == 0
+    assert out["items"] == out.candidates[:3]
+
+
+def test_lm_reply_uses_the_response_signature(context):
+    lm = ScriptedLM(rules(**{"[[ ## content ## ]]": {"reply": "Try these comedies!"}}))
+    out = run(context, lm, config=AFIRSConfig(n_candidates=6, n_recommend=3, lm_reply=True))
+    assert out.reply == "Try these comedies!"
+
+
+def test_bad_dialogue_is_rejected(context):
+    program = build_program("afirs", context)
+    with pytest.raises(ValueError, match="must end with a user message"):
+        program(dialogue=[{"role": "assistant", "content": "hi"}], history=[])

@@ -1,0 +1,65 @@
+"""Code-side helpers of the programs: the candidate distribution, title matching, guarded calls."""
+from __future__ import annotations
+
+import dspy
+import pytest
+
+from afirs_dspy.candidate_distribution import split_aspects
+from afirs_dspy.catalog import Catalog
+from afirs_dspy.programs.decision_stage import fallback_question
+from afirs_dspy.programs.guarded import InvalidOutput, guarded_call, ranked_picks, valid_numbers
+from afirs_dspy.signatures import SelectNodes
+from scripted import ScriptedLM
+from toy_world import toy_items, toy_tree
+
+
+def test_split_aspects_scores_even_splits_highest():
+    tree = toy_tree(toy_items())
+    # Items 4, 8, 12 are comedies, 1 a drama; moods: 4 and 1 dark, 8 tense, 12 funny.
+    aspects = split_aspects(tree, [4, 8, 12, 1])
+    assert [a.path for a in aspects] == ["Mood > Feel", "Genre > Main genres"]
+    mood, genre = aspects
+    assert dict(mood.options) == {"dark": 2, "tense": 1, "funny": 1} and mood.total == 4
+    assert dict(genre.options) == {"Comedy": 3, "Drama": 1}
+    # H(1/2) + 2 H(1/4) = 1 + 2 * 0.8113 bits; H(3/4) + H(1/4) = 2 * 0.8113 bits.
+    assert mood.bits == pytest.approx(1 + 2 * 0.811278, abs=1e-5)
+    assert genre.bits == pytest.approx(2 * 0.811278, abs=1e-5)
+    assert mood.render() == "Mood > Feel: dark (2 of 4), funny (1 of 4), tense (1 of 4)"
+    assert fallback_question(aspects) == "Do you have a preference regarding feel, such as dark, funny or tense?"
+
+
+def test_split_aspects_of_identical_items_is_empty():
+    tree = toy_tree(toy_items())
+    assert split_aspects(tree, [4, 16]) == []  # both dark comedies: nothing splits them
+    assert split_aspects(tree, []) == []
+    assert fallback_question([]) == "Could you tell me more about what you are looking for?"
+
+
+def test_catalog_title_matching():
+    catalog = Catalog(toy_items())
+    assert catalog.match_title("Film 3 (1993)") == 3
+    assert catalog.match_title("film 3") == 3  # year and case ignored
+    assert catalog.match_title("Film 13!") == 13
+    assert catalog.match_title("The Godfather") is None
+    assert catalog.numbered([2, 3])[1] == "2. Film 3 (1993) — Science Fiction, funny"
+
+
+def test_valid_numbers_and_ranked_picks():
+    assert valid_numbers([3, 1, 3], 3) == [2, 0]
+    with pytest.raises(InvalidOutput, match=r"numbers \[4\] are not among 1..3"):
+        valid_numbers([1, 4], 3)
+    assert ranked_picks([3], ["a", "b", "c", "d"], 3) == ["c", "a", "b"]
+    with pytest.raises(InvalidOutput):
+        ranked_picks([], ["a"], 1)
+
+
+def test_guarded_call_retries_with_a_fresh_rollout_then_succeeds():
+    answers = iter([{"selected": "[9]"}, {"selected": "[1]"}])
+    lm = ScriptedLM({"[[ ## nodes ## ]]": lambda _: next(answers)})
+    trace = []
+    with dspy.context(lm=lm):
+        picks = guarded_call(dspy.Predict(SelectNodes), lambda p: valid_numbers(p.selected, 2), list, trace, "select",
+                             user_responses="x", nodes=["1. a", "2. b"])
+    assert picks == [0]
+    assert trace == [{"step": "select", "status": "retried", "errors": ["InvalidOutput: numbers [9] are not among 1..2"]}]
+    assert lm.history[-1]["kwargs"].get("rollout_id") == 1
