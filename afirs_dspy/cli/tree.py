@@ -16,6 +16,7 @@ from afirs_dspy.embeddings import MiniLMEmbedder, cached_encode
 from afirs_dspy.lm.failures import lm_failures_explained
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildConfig
+from afirs_dspy.recsys.popularity import PopularityRanker
 
 ARTIFACTS_HELP = "Artifacts root. Default: $AFIRS_ARTIFACTS_DIR or ./artifacts."
 
@@ -56,8 +57,7 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, attributes_p
     config = TreeBuildConfig(attributes_per_call, max_llm_attributes, min_items_to_group=min_items_to_group,
                              max_group_calls=max_group_calls)
     embedder = MiniLMEmbedder()
-    popularity = np.bincount(np.concatenate([np.asarray(s, dtype=np.int64) for s in dataset.train.sequence]),
-                             minlength=dataset.n_items + 1)
+    popularity = PopularityRanker.from_sequences(list(dataset.train.sequence), dataset.n_items).counts
     model = lm()
     with dspy.context(lm=model), lm_failures_explained(model):
         built = PreferenceTreeBuilder(embedder, config)(
