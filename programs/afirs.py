@@ -66,7 +66,7 @@ class AFIRS(dspy.Module):
         trace += acted.trace
         if self.config.action_first:
             action = decision.choose(conversation, [self.catalog.line(i) for i in acted.preselected], trace)
-        question = decision.question(acted.preferences, acted.candidates, trace)[0] if action == "ask" else ""
+        question = decision.question(acted.preferences, acted.candidates, trace) if action == "ask" else ""
         turn = finish_turn(
             self.catalog, action, acted.preselected, question, trace,
             preferences=[self.tree.path(n) for n in acted.preference_nodes], user_preferences=acted.preferences,

@@ -22,6 +22,9 @@ def fallback_question(aspects: list[Aspect]) -> str:
 
 
 class DecisionStage(dspy.Module):
+    """Called step by step (``choose``, then ``question`` when asking), so the program can put
+    the decision before or after the action stage."""
+
     def __init__(self, tree: PreferenceTree):
         super().__init__()
         self.tree = tree
@@ -38,18 +41,10 @@ class DecisionStage(dspy.Module):
         return guarded_call(self.decide, lambda p: p.action, lambda: "ask", trace, "decide",
                             conversation=conversation, items=items)
 
-    def question(self, preferences: UserPreferences, candidates: list[int], trace: list[dict]) -> tuple[str, list[Aspect]]:
+    def question(self, preferences: UserPreferences, candidates: list[int], trace: list[dict]) -> str:
         aspects = split_aspects(self.tree, candidates)
         distribution = "\n".join(a.render() for a in aspects) or "no aspect splits the candidates"
-        question = guarded_call(
+        return guarded_call(
             self.ask, lambda p: non_empty(p.question), lambda: fallback_question(aspects), trace, "ask",
             preferences=preferences, candidate_distribution=distribution,
         )
-        return question, aspects
-
-    def forward(self, conversation: str, items: list[str] | None, preferences: UserPreferences,
-                candidates: list[int]) -> dspy.Prediction:
-        trace: list[dict] = []
-        action = self.choose(conversation, items, trace)
-        question, aspects = self.question(preferences, candidates, trace) if action == "ask" else ("", [])
-        return dspy.Prediction(action=action, question=question, aspects=aspects, trace=trace)
