@@ -6,6 +6,8 @@ import re
 
 import pandas as pd
 
+from afirs_dspy.shared_resource import SharedResource
+
 _YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
 
 
@@ -14,11 +16,12 @@ def _title_key(title: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", _YEAR.sub("", title).casefold()).split())
 
 
-class Catalog:
+class Catalog(SharedResource):
     """Read-only view of a dataset's items table (idx 1..n, title, description, attributes)."""
 
     def __init__(self, items: pd.DataFrame):
         self.titles = [""] + items.title.tolist()
+        self.descriptions = [""] + items.description.fillna("").tolist()
         self.attributes = [[]] + items.attributes.tolist()
         self._by_key: dict[str, int] = {}
         for idx, title in enumerate(self.titles[1:], start=1):

@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from afirs_dspy.shared_resource import SharedResource
+
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
@@ -24,7 +26,7 @@ class TextEmbedder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
-class MiniLMEmbedder:
+class MiniLMEmbedder(SharedResource):
     """all-MiniLM-L6-v2 on the CPU via sentence-transformers, loaded on first use."""
 
     name = "all-MiniLM-L6-v2"

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from afirs_dspy.shared_resource import SharedResource
+
 LEVEL_NAMES = ("root", "category", "subcategory", "attribute", "item group")
 ATTRIBUTE_LEVEL = 3
 
@@ -32,7 +34,7 @@ class TreeNode:
 
 
 @dataclass(eq=False)  # identity equality: trees are hashable and cacheable
-class PreferenceTree:
+class PreferenceTree(SharedResource):
     nodes: list[TreeNode]
     n_items: int
     meta: dict = field(default_factory=dict)

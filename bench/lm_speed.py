@@ -28,8 +28,8 @@ import dspy
 from afirs_dspy.lm import LOCAL_MODELS, LMOptions, LocalEngines, LocalModelMissing, make_lm
 from afirs_dspy.lm.llama_engine import LlamaCppRuntime, LlamaSettings, available_cores, default_threads
 from afirs_dspy.lm.model_files import RegistryModelFile, model_cache_dir
+from results_files import write_results
 
-RESULTS = Path(__file__).parent / "results"
 CANDIDATES = "\n".join([
     "1: Toy Story (Animation, Children, Comedy)", "2: Alien (Horror, Sci-Fi)", "3: The Notebook (Drama, Romance)",
     "4: Finding Nemo (Animation, Children)", "5: The Martian (Drama, Sci-Fi)", "6: Die Hard (Action, Thriller)",
@@ -271,10 +271,7 @@ def main() -> None:
                                check=True, capture_output=True, text=True)
         report["models"].append(json.loads(child.stdout.strip().splitlines()[-1]))
     report["load_average_at_end"] = os.getloadavg()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "lm_speed.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "lm_speed.md").write_text(markdown(report))
-    print(markdown(report))
+    write_results("lm_speed", report, markdown(report))
 
 
 if __name__ == "__main__":

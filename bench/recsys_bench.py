@@ -8,7 +8,6 @@ read or written) and evaluated by full ranking beside a popularity ranker.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from afirs_dspy.data import load_dataset
@@ -20,8 +19,8 @@ from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
 from afirs_dspy.recsys.threads import torch_threads
 from afirs_dspy.recsys.trainer import train_sasrec
 from afirs_dspy.reporting import markdown_table
+from results_files import RESULTS, write_results
 
-RESULTS = Path(__file__).parent / "results"
 DATASETS = ("ml-latest-small", "steam", "beauty")
 ANCHORS = """Reference points (full ranking on ML-1M, not these data sets): SASRec+ NDCG@10 0.1821 /
 HR@10 0.3152 and gSASRec NDCG@10 0.1726 (Klenitskiy & Vasilev, RecSys 2023). Popularity is the floor."""
@@ -84,11 +83,7 @@ def main() -> None:
     with torch_threads(args.threads):
         entries = [bench_dataset(name, device) for name in args.datasets]
         machine = machine_info(device)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "recsys.json").write_text(json.dumps({"machine": machine, "results": entries}, indent=1) + "\n")
-    text = markdown(entries, machine)
-    (args.out / "recsys.md").write_text(text)
-    print(text)
+    write_results("recsys", {"machine": machine, "results": entries}, markdown(entries, machine), args.out)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,9 @@ Writes bench/results/signature_quality.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import dspy
@@ -24,9 +22,9 @@ from dspy.utils.exceptions import AdapterParseError
 
 from afirs_dspy.lm import LOCAL_MODELS, LMOptions, LocalEngines, make_lm
 from afirs_dspy.reporting import markdown_table
+from results_files import write_results
 from afirs_dspy.signatures import DecideAction, RefineCandidates, SelectNodes, SummarizePreferences, UserPreferences
 
-RESULTS = Path(__file__).parent / "results"
 
 
 @dataclass(frozen=True)
@@ -141,8 +139,6 @@ def main() -> None:
             print(f"{spec}:", flush=True)
             results.append(evaluate(spec, engines))
     machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine()}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "signature_quality.json").write_text(json.dumps({"machine": machine, "results": results}, indent=1))
     rows = [
         {"lm": r["lm"], "signature": name, "cases": s["cases"], "parsed": s["parsed"], "correct": s["correct"],
          "s/call": round(s["seconds_per_call"], 1)}
@@ -153,8 +149,7 @@ def main() -> None:
     text = (f"# AF-IRS signatures: quality and speed per LM\n\nMachine: {machine['platform']}, "
             f"{machine['processor']}. Cases: `bench/signature_quality.py`.\n\n"
             + markdown_table(totals) + "\n\n" + markdown_table(rows) + "\n")
-    (RESULTS / "signature_quality.md").write_text(text)
-    print(text)
+    write_results("signature_quality", {"machine": machine, "results": results}, text)
 
 
 if __name__ == "__main__":

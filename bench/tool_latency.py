@@ -12,7 +12,6 @@ holds a core.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -25,8 +24,8 @@ from afirs_dspy.recsys.model import SASRec
 from afirs_dspy.recsys.synthetic import synthetic_index
 from afirs_dspy.recsys.tool import RecsysTool
 from afirs_dspy.reporting import markdown_table
+from results_files import RESULTS, write_results
 
-RESULTS = Path(__file__).parent / "results"
 N_KEYS = 200
 TARGETS_MS = {10_000: 5, 1_000_000: 100}
 
@@ -83,9 +82,6 @@ def main() -> None:
     args = parser.parse_args()
     rows = [row for n in args.sizes for row in bench_size(n, args.calls)]
     machine = machine_info("cpu")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "tool_latency.json").write_text(json.dumps({"machine": machine, "calls": args.calls,
-                                                            "results": rows}, indent=1) + "\n")
     table = [{**row, "stages": ", ".join(f"{s}: {c}" for s, c in row["stages"].items()),
               **{k: f"{row[k]:.2f}" for k in ("median ms", "p95 ms", "max ms")}} for row in rows]
     text = "\n".join([
@@ -97,8 +93,7 @@ def main() -> None:
         markdown_table(table),
         "",
     ])
-    (args.out / "tool_latency.md").write_text(text)
-    print(text)
+    write_results("tool_latency", {"machine": machine, "calls": args.calls, "results": rows}, text, args.out)
 
 
 if __name__ == "__main__":

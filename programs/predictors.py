@@ -8,8 +8,10 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.signatures import (
-    AskFromConversation, AskQuestion, ClusterAttributes, DecideAction, DecideFromConversation, ExtractAttributeFilter,
-    GroupItems, RefineCandidates, SelectNodes, SummarizePreferences, WriteResponse, ZeroShotTurn,
+    AnalyseUser, AskFromConversation, AskQuestion, AskWithKnowledge, ClusterAttributes, DecideAction,
+    DecideFromConversation, DecideFromProfile, ExtractAttributeFilter, GroupItems, LearnUserProfile, ManageStep,
+    PlanDialogueGoal, ProposeItems, ProposeQuestion, RecommendFromProfile, RecommendWithKnowledge, RefineCandidates,
+    ReflectOnAnswer, SelectNodes, SummarizePreferences, WriteResponse, ZeroShotTurn,
 )
 
 OUTPUT_TOKENS: dict[type[dspy.Signature], int] = {
@@ -25,6 +27,17 @@ OUTPUT_TOKENS: dict[type[dspy.Signature], int] = {
     ZeroShotTurn: 320,
     ClusterAttributes: 768,
     GroupItems: 512,
+    PlanDialogueGoal: 64,
+    RecommendWithKnowledge: 96,
+    AskWithKnowledge: 96,
+    LearnUserProfile: 192,
+    DecideFromProfile: 96,
+    RecommendFromProfile: 320,
+    ManageStep: 48,
+    AnalyseUser: 128,
+    ProposeItems: 96,
+    ProposeQuestion: 96,
+    ReflectOnAnswer: 96,
 }
 
 

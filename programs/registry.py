@@ -8,8 +8,11 @@ import dspy
 
 from afirs_dspy.context import ProgramContext
 from afirs_dspy.programs.afirs import AFIRS, AFIRSConfig
+from afirs_dspy.programs.chatcrs import ChatCRS
 from afirs_dspy.programs.interecagent import InteRecAgent
 from afirs_dspy.programs.llmcrs import LLMCRS
+from afirs_dspy.programs.macrec import MACRec
+from afirs_dspy.programs.rah import RAH
 from afirs_dspy.programs.react_agent import ReActAgent
 from afirs_dspy.programs.zero_shot import ZeroShot
 
@@ -19,7 +22,7 @@ ABLATIONS = {
     "no-llm2rs": {"llm_to_rs": False},
     "no-refine": {"llm_refine": False},
 }
-BASELINES = ("zero-shot", "react", "llmcrs", "interecagent")
+BASELINES = ("zero-shot", "react", "llmcrs", "interecagent", "chatcrs", "rah", "macrec")
 METHODS = (*ABLATIONS, *BASELINES)
 
 
@@ -39,4 +42,11 @@ def build_program(method: str, context: ProgramContext, config: AFIRSConfig = AF
     if method == "interecagent":
         names, vectors = context.attributes()
         return InteRecAgent(context.tool, context.catalog, context.embedder, names, vectors, **sizes)
+    if method == "chatcrs":
+        return ChatCRS(context.catalog, context.embedder, context.item_vectors(), config.n_recommend)
+    if method == "rah":
+        return RAH(context.catalog, context.domain, config.n_recommend)
+    if method == "macrec":
+        names, vectors = context.attributes()
+        return MACRec(context.tool, context.catalog, context.embedder, names, vectors, **sizes)
     raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")

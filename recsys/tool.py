@@ -26,6 +26,7 @@ from afirs_dspy.recsys.model import SASRec
 from afirs_dspy.recsys.popularity import PopularityRanker
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
 from afirs_dspy.recsys.threads import torch_threads
+from afirs_dspy.shared_resource import SharedResource
 
 PREFERENCES = "preferences"
 SASREC = "sasrec"
@@ -93,7 +94,7 @@ def _split_known(keys: Sequence[str], index: ItemIndex) -> tuple[list[str], list
     return [key for key in unique if key in index], [key for key in unique if key not in index]
 
 
-class RecsysTool:
+class RecsysTool(SharedResource):
     """User/item embeddings and filtered top-k recommendation over one catalog.
 
     ``preference_index`` maps session preferences (preference-tree nodes) to

@@ -4,6 +4,10 @@ Each docstring is the instruction and the typed fields are the contract. Item an
 references are numbers into the list shown in the prompt, checked by the programs.
 """
 from afirs_dspy.signatures.baselines import AgentTurn, AskFromConversation, ExtractAttributeFilter, ZeroShotTurn
+from afirs_dspy.signatures.crs_baselines import (
+    AnalyseUser, AskWithKnowledge, DecideFromProfile, LearnUserProfile, ManageStep, PlanDialogueGoal, ProposeItems,
+    ProposeQuestion, RecommendFromProfile, RecommendWithKnowledge, ReflectOnAnswer,
+)
 from afirs_dspy.signatures.decision import DecideAction, DecideFromConversation
 from afirs_dspy.signatures.node_selection import SelectNodes
 from afirs_dspy.signatures.preferences import SummarizePreferences, UserPreferences
@@ -16,4 +20,6 @@ __all__ = [
     "AgentTurn", "AskFromConversation", "DecideFromConversation", "ExtractAttributeFilter", "ZeroShotTurn",
     "AskQuestion", "Category", "ClusterAttributes", "DecideAction", "GroupItems", "ItemGroup",
     "RefineCandidates", "SelectNodes", "Subcategory", "SummarizePreferences", "UserPreferences", "WriteResponse",
+    "AnalyseUser", "AskWithKnowledge", "DecideFromProfile", "LearnUserProfile", "ManageStep", "PlanDialogueGoal",
+    "ProposeItems", "ProposeQuestion", "RecommendFromProfile", "RecommendWithKnowledge", "ReflectOnAnswer",
 ]

@@ -44,6 +44,16 @@ def test_catalog_title_matching():
     assert catalog.numbered([2, 3])[1] == "2. Film 3 (1993) — Science Fiction, funny"
 
 
+def test_catalog_descriptions_by_item_id_empty_when_missing():
+    items = toy_items()
+    items.loc[items.idx == 3, "description"] = "A robot story"
+    items.loc[items.idx == 4, "description"] = None
+    catalog = Catalog(items)
+    assert catalog.descriptions[3] == "A robot story"
+    assert catalog.descriptions[0] == catalog.descriptions[4] == catalog.descriptions[5] == ""
+    assert len(catalog.descriptions) == len(catalog) + 1
+
+
 def test_valid_numbers_and_ranked_picks():
     assert valid_numbers([3, 1, 3], 3) == [2, 0]
     with pytest.raises(InvalidOutput, match=r"numbers \[4\] are not among 1..3"):

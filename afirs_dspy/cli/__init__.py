@@ -1,6 +1,8 @@
 """The ``afirs-dspy`` command line."""
 import click
 
+from afirs_dspy.cli.chat import chat_command
+from afirs_dspy.cli.compile import compile_command
 from afirs_dspy.cli.data import data_group
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.cli.train_recsys import train_recsys
@@ -13,5 +15,6 @@ def main() -> None:
     """AF-IRS interactive recommender: data, recommender tool, DSPy program."""
 
 
-for command in (data_group, train_recsys, build_tree_command, extract_command, eval_command):
+for command in (data_group, train_recsys, build_tree_command, extract_command, compile_command, eval_command,
+                chat_command):
     main.add_command(command)

@@ -1,7 +1,6 @@
 """``afirs-dspy eval``: simulated sessions of one or more methods, the paper's metrics, tables and a plot."""
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -9,7 +8,8 @@ import click
 
 from afirs_dspy.cli.lm_options import LM_HELP
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
-from afirs_dspy.context import MissingArtifact, load_context, tree_dir
+from afirs_dspy.compiled import restore_program
+from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.llm_simulator import LLMSimulators
 from afirs_dspy.evaluation.report import render_markdown, write_reports
@@ -20,27 +20,22 @@ from afirs_dspy.evaluation.summary import build_summary
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
 from afirs_dspy.lm.backends import LocalEngines, make_lm
 from afirs_dspy.lm.errors import LMSetupError
+from afirs_dspy.manifest import ManifestMismatch, artifact_files, files_digest
 from afirs_dspy.paths import artifacts_dir as resolve_artifacts
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import METHODS, build_program
-from afirs_dspy.recsys.artifacts import checkpoint_dir
 
 RESULT_FILES = (TRANSCRIPT, RUN_FILE, "results.md", "results.csv", "results.json", "sr_curve.png")
 
 
-def _methods(ctx, param, value: str) -> list[str]:
+def _methods(ctx, param, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
     names = [m.strip() for m in value.split(",") if m.strip()]
     unknown = [m for m in names if m not in METHODS]
     if unknown or not names:
         raise click.BadParameter(f"unknown method(s) {', '.join(unknown) or '(none)'}; known: {', '.join(METHODS)}")
     return list(dict.fromkeys(names))
-
-
-def _digest(paths: list[Path]) -> str:
-    sha = hashlib.sha256()
-    for path in paths:
-        sha.update(path.read_bytes() if path.is_file() else b"-")
-    return sha.hexdigest()[:16]
 
 
 def _lm(spec, api_base, engines, what):
@@ -70,13 +65,18 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
 
 @click.command("eval")
 @dataset_options
-@click.option("--method", "methods", default="afirs", show_default=True, callback=_methods,
-              help=f"Method, or several separated by commas (one table): {', '.join(METHODS)}.")
+@click.option("--method", "methods", default=None, callback=_methods,
+              help=f"Method, or several separated by commas (one table): {', '.join(METHODS)}. "
+              "Default: afirs, unless --program is given.")
+@click.option("--program", "program_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="A compiled program (`afirs-dspy compile`) to evaluate beside the methods; repeatable. "
+              "It is named <file stem> in the table and must match the dataset and artifacts (checked).")
 @click.option("--simulator", type=click.Choice(["attribute", "llm"]), default="attribute", show_default=True,
               help="attribute: deterministic, templated, no LM (fast, free, repeatable); llm: the paper's LLM "
               "simulator (Figure 4) on --sim-lm.")
-@click.option("--n-sessions", type=click.IntRange(min=0), default=20, show_default=True,
-              help="Sessions per method: a seeded sample of the split's users (0: all of them).")
+@click.option("--n-sessions", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Sessions per method: a seeded sample of the split's users (0: all of them). The default is a "
+              "quick check: with the embedded local model on a CPU a session takes minutes.")
 @click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the user sample and the simulators.")
 @click.option("--num-threads", type=click.IntRange(min=1), default=2, show_default=True,
@@ -101,7 +101,7 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
 @click.option("--max-errors", type=click.IntRange(min=1), default=10, show_default=True,
               help="Stop after this many sessions failed with an exception (e.g. an unreachable LM).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def eval_command(data: DatasetSpec, methods, simulator, n_sessions, split, seed, num_threads, max_turns, baseline,
+def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_sessions, split, seed, num_threads, max_turns, baseline,
                  lm_spec, api_base, sim_lm_spec, sim_api_base, n_candidates, n_recommend, artifacts_dir, out,
                  resume, overwrite, max_errors, no_progress) -> None:
     """Simulate sessions (paper 5.1.2) and report SR@1/3/5, AT, DSR@5 and HR@n per method (5.1.4, 5.4).
@@ -111,6 +111,12 @@ def eval_command(data: DatasetSpec, methods, simulator, n_sessions, split, seed,
     """
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
+    compiled = {Path(p).stem: Path(p) for p in program_paths}
+    clash = set(compiled) & set(METHODS)
+    if clash:
+        raise click.BadParameter(f"rename {', '.join(clash)}: a compiled program may not be named like a method",
+                                 param_hint="--program")
+    methods = [*(methods if methods is not None else ([] if compiled else ["afirs"])), *compiled]
     baseline = baseline or (methods[1] if len(methods) > 1 else None)
     if baseline is not None and baseline not in methods:
         raise click.BadParameter(f"{baseline!r} is not among --method {','.join(methods)}", param_hint="--baseline")
@@ -132,8 +138,8 @@ def eval_command(data: DatasetSpec, methods, simulator, n_sessions, split, seed,
             "simulator": simulator, "split": split, "seed": seed, "n_sessions": n_sessions, "max_turns": max_turns,
             "n_candidates": n_candidates, "n_recommend": n_recommend, "lm": program_lm.model,
             "sim_lm": sim_lm.model if sim_lm else None,
-            "tree": _digest([tree_dir(dataset.name, artifacts_dir) / "tree.json"]),
-            "sasrec": _digest(sorted(checkpoint_dir(dataset.name, artifacts_dir).glob("*"))),
+            **{name: files_digest(paths)[:16] for name, paths in artifact_files(dataset.name, artifacts_dir).items()},
+            "programs": {name: files_digest([path])[:16] for name, path in compiled.items()},
         }
         n_label = n_sessions or "all"
         folder = Path(out) if out else (resolve_artifacts(artifacts_dir) / dataset.name / "eval"
@@ -141,7 +147,12 @@ def eval_command(data: DatasetSpec, methods, simulator, n_sessions, split, seed,
         _prepare_folder(folder, config, resume, overwrite)
 
         sizes = AFIRSConfig(n_candidates=n_candidates, n_recommend=n_recommend)
-        programs = {method: build_program(method, context, sizes) for method in methods}
+        programs = {method: build_program(method, context, sizes) for method in methods if method not in compiled}
+        for name, path in compiled.items():
+            try:
+                programs[name] = restore_program(path, context, artifacts_dir)[0]
+            except ManifestMismatch as exc:
+                raise click.ClickException(str(exc)) from None
         simulators = (AttributeSimulators(context, seed) if simulator == "attribute"
                       else LLMSimulators(context, sim_lm))
         jobs = plan_jobs(methods, sample_cases(dataset, split, n_sessions, seed))

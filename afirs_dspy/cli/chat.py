@@ -1,0 +1,101 @@
+"""``afirs-dspy chat``: talk to a (compiled) program in the terminal, as a user would."""
+from __future__ import annotations
+
+import contextlib
+
+import click
+import dspy
+
+from afirs_dspy.catalog import Catalog
+from afirs_dspy.cli.lm_options import LM_HELP
+from afirs_dspy.cli.options import DatasetSpec, dataset_options
+from afirs_dspy.compiled import load_program
+from afirs_dspy.context import MissingArtifact, load_context
+from afirs_dspy.data import PreparedDataset
+from afirs_dspy.lm.backends import LocalEngines, make_lm
+from afirs_dspy.lm.errors import LMSetupError
+from afirs_dspy.manifest import ManifestMismatch
+from afirs_dspy.programs.registry import METHODS, build_program
+
+QUIT = {"", "quit", "exit", "bye"}
+
+
+def user_history(dataset: PreparedDataset, user: str | None, split: str) -> list[int]:
+    """The user's history before their ``split`` target (their target stays unknown to the program)."""
+    if user is None:
+        return []
+    table = dataset.split(split)
+    rows = table[table.user.astype(str) == str(user)]
+    if rows.empty:
+        raise click.BadParameter(f"no user {user!r} in the {split} split of {dataset.name} "
+                                 f"(e.g. {', '.join(map(str, table.user[:3]))})", param_hint="--user")
+    return [int(i) for i in rows.history.iloc[0]]
+
+
+def show_details(turn: dspy.Prediction, catalog: Catalog) -> None:
+    """What --verbose prints under each reply: the decision, preferences, candidates and the trace."""
+    dim = lambda text: click.style(text, dim=True)  # noqa: E731
+    click.echo(dim(f"  action: {turn['action']}"))
+    if turn.get("preferences"):
+        click.echo(dim(f"  session preferences: {'; '.join(turn['preferences'])}"))
+    candidates = turn.get("candidates") or []
+    if candidates:
+        shown = ", ".join(catalog.titles[i] for i in candidates[:10])
+        click.echo(dim(f"  candidates ({len(candidates)}): {shown}{' …' if len(candidates) > 10 else ''}"))
+    click.echo(dim(f"  recommended ids: {list(turn['items'])}"))
+    steps = ", ".join(f"{e['step']}:{e['status']}" for e in turn.get("trace", []) if "status" in e)
+    click.echo(dim(f"  trace: {steps}"))
+
+
+@click.command("chat")
+@dataset_options
+@click.option("--program", "program_path", type=click.Path(dir_okay=False), default=None,
+              help="A compiled program (`afirs-dspy compile`); its manifest gives the dataset and the LM.")
+@click.option("--method", type=click.Choice(METHODS), default="afirs", show_default=True,
+              help="Without --program: the (uncompiled) method to talk to.")
+@click.option("--user", default=None, help="Play this user of the dataset: the program sees their history.")
+@click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True,
+              help="Which history of --user (the one before their test or validation item).")
+@click.option("--verbose", "-v", is_flag=True, help="Show the decision, preferences, candidates and trace per turn.")
+@click.option("--lm", "lm_spec", default=None, help=LM_HELP + " With --program: overrides the manifest's LM.")
+@click.option("--api-base", default=None, help="Server URL for --lm.")
+@click.option("--artifacts-dir", default=None, help="Artifacts root. Default: the manifest's, else ./artifacts.")
+def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, lm_spec, api_base,
+                 artifacts_dir) -> None:
+    """Talk to the recommender. Type a message; an empty line, 'quit' or Ctrl-D ends."""
+    with contextlib.ExitStack() as stack:
+        try:
+            if program_path:
+                program = stack.enter_context(load_program(program_path, lm_spec, api_base, artifacts_dir,
+                                                           data.raw_dir, data.cache_dir))
+                dataset, catalog, label = program.context.dataset, program.context.catalog, program_path
+                if click.get_current_context().get_parameter_source("name").name != "DEFAULT" and data.name != dataset.name:
+                    raise click.UsageError(f"{program_path} was compiled on {dataset.name}, not {data.name}")
+            else:
+                dataset = data.load()
+                context = load_context(dataset, artifacts_dir)
+                lm = make_lm(lm_spec, api_base, engines=stack.enter_context(LocalEngines()))
+                built, catalog, label = build_program(method, context), context.catalog, method
+
+                def program(**turn):
+                    with dspy.context(lm=lm):
+                        return built(**turn)
+        except (MissingArtifact, ManifestMismatch, LMSetupError) as exc:
+            raise click.ClickException(str(exc)) from None
+        history = user_history(dataset, user, split)
+        who = f"user {user} ({len(history)} items in their history)" if user else "a new user (no history)"
+        click.echo(f"{label} on {dataset.name}, as {who}. An empty line or 'quit' ends.")
+        dialogue: list[dict] = []
+        while True:
+            try:
+                text = click.prompt("you", default="", show_default=False, prompt_suffix="> ").strip()
+            except click.Abort:  # Ctrl-D / end of input
+                break
+            if text.lower() in QUIT:
+                break
+            dialogue.append({"role": "user", "content": text})
+            turn = program(dialogue=list(dialogue), history=history)
+            click.echo(f"recommender> {turn['reply']}")
+            if verbose:
+                show_details(turn, catalog)
+            dialogue.append({"role": "assistant", "content": turn["reply"]})

@@ -1,0 +1,119 @@
+"""``afirs-dspy compile``: tune the program's prompts on validation sessions and save it with a manifest."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from afirs_dspy.cli.lm_options import LM_HELP
+from afirs_dspy.cli.options import DatasetSpec, dataset_options
+from afirs_dspy.compiled import new_manifest, save_program
+from afirs_dspy.context import MissingArtifact, load_context
+from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
+from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.lm.backends import LocalEngines, make_lm
+from afirs_dspy.lm.errors import LMSetupError
+from afirs_dspy.optimize.compiler import CompileSettings, compile_program
+from afirs_dspy.optimize.optimizers import OPTIMIZERS, OptimizerSettings, OptimizerUnavailable
+from afirs_dspy.optimize.tasks import DEFAULT_MODULES, TASKS
+from afirs_dspy.paths import artifacts_dir as resolve_artifacts
+from afirs_dspy.programs.afirs import AFIRSConfig
+from afirs_dspy.programs.registry import ABLATIONS, build_program
+
+
+def _modules(ctx, param, value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(m.strip() for m in value.split(",") if m.strip()))
+    unknown = [m for m in names if m not in TASKS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown module(s) {', '.join(unknown) or '(none)'}; known: {', '.join(TASKS)}")
+    return names
+
+
+def _lm(spec, api_base, engines, what):
+    if spec is None and what != "--lm":
+        return None
+    try:
+        return make_lm(spec, api_base, engines=engines)
+    except LMSetupError as exc:
+        raise click.ClickException(f"{what}: {exc}") from None
+
+
+@click.command("compile")
+@dataset_options
+@click.option("--method", type=click.Choice(list(ABLATIONS)), default="afirs", show_default=True,
+              help="The AF-IRS variant to compile.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="bootstrap", show_default=True,
+              help="bootstrap: BootstrapFewShot; bootstrap-rs: with random search; mipro-*: MIPROv2 auto "
+              "light/medium/heavy (instructions and demos); gepa: GEPA (reflective instruction search, uses the "
+              "metrics' textual feedback).")
+@click.option("--modules", default=",".join(DEFAULT_MODULES), show_default=True, callback=_modules,
+              help=f"Modules to tune, comma-separated: {'; '.join(f'{t.name} = {t.description}' for t in TASKS.values())}.")
+@click.option("--n-sessions", type=click.IntRange(min=2), default=4, show_default=True,
+              help="Validation users simulated: the first half gives the training examples, the second half "
+              "the dev examples and the before/after session score. The main cost of a compile.")
+@click.option("--budget", type=click.IntRange(min=1), default=24, show_default=True,
+              help="Most metric calls per module for the searching optimizers (GEPA, random search).")
+@click.option("--max-demos", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Few-shot demos per predictor (bootstrapped and labelled each).")
+@click.option("--no-session-eval", is_flag=True,
+              help="Skip simulating the dev users again after compiling (saves about half the time).")
+@click.option("--max-turns", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the user sample, the simulator and the optimizer.")
+@click.option("--num-threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Parallel sessions and metric calls (useful with a served or hosted LM).")
+@click.option("--lm", "lm_spec", default=None, help=LM_HELP)
+@click.option("--api-base", default=None, help="Server URL for --lm.")
+@click.option("--teacher-lm", "teacher_spec", default=None,
+              help="LM that bootstraps the demos and proposes instructions (MIPROv2), in --lm's forms. Default: --lm.")
+@click.option("--reflection-lm", "reflection_spec", default=None,
+              help="GEPA's reflection LM, in --lm's forms. Default: --teacher-lm, else --lm.")
+@click.option("--artifacts-dir", default=None, help="Artifacts root. Default: $AFIRS_ARTIFACTS_DIR or ./artifacts.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Where to save the program (DSPy JSON state; the manifest goes beside it as <stem>.manifest.json). "
+              "Default: <artifacts>/<dataset>/compiled/<method>-<optimizer>.json.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def compile_command(data: DatasetSpec, method, optimizer, modules, n_sessions, budget, max_demos, no_session_eval,
+                    max_turns, seed, num_threads, lm_spec, api_base, teacher_spec, reflection_spec, artifacts_dir, out,
+                    no_progress) -> None:
+    """Compile the program with a DSPy optimizer on validation sessions (never test targets), save it with
+    a manifest, and print the validation scores before and after.
+
+    Per module, the recorded calls of the program are labelled against the session's target (tree nodes
+    leading to it, whether it is among the items shown, its rank among the candidates); the session score
+    is success with a turn penalty. Use the result with `afirs-dspy eval --program PATH`,
+    `afirs-dspy chat --program PATH` or `afirs_dspy.load_program(PATH)`.
+    """
+    dataset = data.load()
+    try:
+        context = load_context(dataset, artifacts_dir)
+    except MissingArtifact as exc:
+        raise click.ClickException(str(exc)) from None
+    out = Path(out) if out else resolve_artifacts(artifacts_dir) / dataset.name / "compiled" / f"{method}-{optimizer}.json"
+    settings = CompileSettings(modules=modules, max_turns=max_turns, session_eval=not no_session_eval,
+                               num_threads=num_threads,
+                               optimizer=OptimizerSettings(optimizer, max_demos, budget, seed, num_threads))
+    config = AFIRSConfig()
+    program = build_program(method, context, config)
+    cases = sample_cases(dataset, "valid", n_sessions, seed)
+    with LocalEngines() as engines:
+        lm = _lm(lm_spec, api_base, engines, "--lm")
+        teacher = _lm(teacher_spec, None, engines, "--teacher-lm")
+        reflection = _lm(reflection_spec, None, engines, "--reflection-lm")
+        try:
+            report = compile_program(program, context.tree, context.catalog, AttributeSimulators(context, seed), cases,
+                                     lm, settings, teacher, reflection, progress=not no_progress,
+                                     log=lambda line: click.echo(line, err=True))
+        except OptimizerUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+    manifest = new_manifest(
+        method, config, context, data.raw_dir, data.config, artifacts_dir, lm_spec, api_base,
+        optimizer={"name": optimizer, "modules": list(modules), "n_sessions": n_sessions, "budget": budget,
+                   "max_demos": max_demos, "seed": seed, "teacher_lm": teacher_spec, "reflection_lm": reflection_spec},
+        scores=report.to_dict(),
+    )
+    program_path, manifest_file = save_program(program, out, manifest)
+    click.echo(report.render())
+    verdict = {True: "improved", False: "did not improve", None: "was not measured (--no-session-eval)"}[report.improved]
+    click.echo(f"\ncompiled in {report.seconds / 60:.1f} min; the program {'changed' if report.changed else 'did not change'}"
+               f" and its dev session score {verdict}")
+    click.echo(f"saved {program_path} and {manifest_file}")

@@ -1,0 +1,100 @@
+"""The manifest saved beside a compiled program: what it was compiled on and with, and how well it did.
+
+A compiled program's demos and instructions are only meaningful with the same data, preference tree
+and recommender checkpoint, so loading checks their hashes and refuses a mismatch (``ManifestMismatch``)
+rather than building a silently different program.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from afirs_dspy import __version__
+from afirs_dspy.context import tree_dir
+from afirs_dspy.paths import artifacts_dir
+from afirs_dspy.recsys.artifacts import checkpoint_dir
+
+FORMAT = 1
+
+
+class ManifestMismatch(Exception):
+    """The installed data or artifacts are not the ones the program was compiled with (or are missing)."""
+
+
+def manifest_path(program_path: str | os.PathLike) -> Path:
+    path = Path(program_path)
+    return path.with_name(f"{path.stem}.manifest.json")
+
+
+def files_digest(paths: list[Path]) -> str:
+    """SHA-256 over the files' bytes, in order; a missing file counts as "-"."""
+    sha = hashlib.sha256()
+    for path in paths:
+        sha.update(path.read_bytes() if path.is_file() else b"-")
+    return sha.hexdigest()
+
+
+def artifact_files(dataset_name: str, artifacts_root: str | os.PathLike | None) -> dict[str, list[Path]]:
+    """The files a program of ``dataset_name`` is built from: its tree and its recommender checkpoint."""
+    return {"tree": [tree_dir(dataset_name, artifacts_root) / "tree.json"],
+            "recsys": sorted(checkpoint_dir(dataset_name, artifacts_root).glob("*"))}
+
+
+@dataclass
+class Manifest:
+    method: str
+    config: dict                 # AFIRSConfig fields
+    dataset: dict                # name, raw_dir, preprocess, cache_key
+    artifacts: dict              # root, and per artifact: files, sha256
+    lm: dict                     # spec, api_base (None: the embedded default)
+    optimizer: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict)
+    created: str = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    versions: dict = field(default_factory=dict)
+    format: int = FORMAT
+
+    @staticmethod
+    def describe_artifacts(dataset_name: str, artifacts_root: str | os.PathLike | None) -> dict:
+        described = {"root": str(artifacts_dir(artifacts_root).resolve())}
+        for name, paths in artifact_files(dataset_name, artifacts_root).items():
+            described[name] = {"files": [p.name for p in paths if p.is_file()], "sha256": files_digest(paths)}
+        return described
+
+    def save(self, path: str | os.PathLike) -> Path:
+        target = manifest_path(path)
+        target.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return target
+
+    @classmethod
+    def load(cls, program_path: str | os.PathLike) -> Manifest:
+        path = manifest_path(program_path)
+        if not Path(program_path).is_file():
+            raise ManifestMismatch(f"no compiled program at {program_path}")
+        if not path.is_file():
+            raise ManifestMismatch(f"no manifest at {path}: a compiled program is saved with one by `afirs-dspy compile`")
+        data = json.loads(path.read_text())
+        if data.get("format") != FORMAT:
+            raise ManifestMismatch(f"{path} has manifest format {data.get('format')}; this afirs-dspy "
+                                   f"({__version__}) reads format {FORMAT}")
+        return cls(**data)
+
+    def check(self, dataset_key: str, artifacts_root: str | os.PathLike | None) -> None:
+        """Raise ManifestMismatch unless the data and artifacts are the ones compiled with."""
+        name = self.dataset["name"]
+        if dataset_key != self.dataset["cache_key"]:
+            raise ManifestMismatch(
+                f"the prepared {name} data differ from those the program was compiled on (dataset key "
+                f"{self.dataset['cache_key'][:16]} there, {str(dataset_key)[:16]} here): use the same files and "
+                f"preprocessing ({self.dataset['preprocess']}) or compile again")
+        found = self.describe_artifacts(name, artifacts_root)
+        for artifact in ("tree", "recsys"):
+            if found[artifact]["sha256"] != self.artifacts[artifact]["sha256"]:
+                raise ManifestMismatch(
+                    f"the {artifact} artifact in {found['root']} ({', '.join(found[artifact]['files']) or 'missing'}) "
+                    f"is not the one the program was compiled with (sha256 {self.artifacts[artifact]['sha256'][:16]} "
+                    f"there, {found[artifact]['sha256'][:16]} here): point --artifacts-dir at the artifacts it was "
+                    "compiled with, or compile again")

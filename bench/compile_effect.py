@@ -1,0 +1,81 @@
+"""Compile effect: validation and test SR@5 / AT of AF-IRS before and after `afirs-dspy compile`.
+
+    python bench/compile_effect.py [--dataset ml-latest-small] [--optimizer bootstrap] [--compile-sessions 4]
+                                   [--n-sessions 6] [--program COMPILED.json] [--lm …] [--api-base …] [--seed 0]
+
+Compiles with the given (by default the cheapest) optimizer — or takes an already compiled program
+(``--program``, e.g. from `afirs-dspy compile`; its manifest gives the compile's settings and scores) —
+then evaluates the program as built and the compiled one on the same seeded users of the validation
+split (drawn with another seed than the compile's; any overlap is reported) and of the test split.
+Writes bench/results/compile_effect.{md,json}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from afirs_dspy.cli.compile import compile_command
+from afirs_dspy.cli.evaluate import eval_command
+from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
+from afirs_dspy.manifest import manifest_path
+from afirs_dspy.reporting import markdown_table
+from lm_arguments import add_lm_arguments, lm_flags
+from results_files import RESULTS, write_results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="ml-latest-small")
+    parser.add_argument("--optimizer", default="bootstrap")
+    parser.add_argument("--compile-sessions", type=int, default=4)
+    parser.add_argument("--n-sessions", type=int, default=6)
+    add_lm_arguments(parser)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--program", type=Path, default=None, help="A compiled program to evaluate (no compiling).")
+    args = parser.parse_args()
+    folder = RESULTS / "compile_effect" / f"{args.dataset}-seed{args.seed}"
+    program = args.program or folder / f"afirs-{args.optimizer}.json"
+    lm = lm_flags(args)
+    if args.program is None:
+        compile_command.main(["--dataset", args.dataset, "--optimizer", args.optimizer, "--n-sessions",
+                              str(args.compile_sessions), "--seed", str(args.seed), "--out", str(program), *lm],
+                             standalone_mode=False)
+    manifest = json.loads(manifest_path(program).read_text())
+    scores, settings = manifest["scores"], manifest["optimizer"]
+    rows, runs = [], {}
+    compile_users = set(scores["train_users"]) | set(scores["dev_users"])
+    overlap = {}
+    for split in ("valid", "test"):
+        out = folder / f"eval-{split}"
+        # Seed + 1 on valid: other users than the ones the compile simulated.
+        seed = args.seed + 1 if split == "valid" else args.seed
+        eval_command.main(["--dataset", args.dataset, "--method", "afirs", "--program", str(program), "--split", split,
+                           "--n-sessions", str(args.n_sessions), "--seed", str(seed), "--out", str(out),
+                           "--resume", *lm], standalone_mode=False)
+        runs[split] = json.loads((out / "results.json").read_text())
+        users = {record.user for record in Transcript(out / TRANSCRIPT).read()}
+        overlap[split] = sorted(users & compile_users)
+        for row in runs[split]["rows"]:
+            rows.append({"split": split, "program": "compiled" if row["method"] != "afirs" else "as built",
+                         "SR@1": row["SR@1"], "SR@3": row["SR@3"], "SR@5": row["SR@5"], "AT": row["AT"],
+                         "DSR@5": row["DSR@5"], "sessions": row["sessions"]})
+    text = "\n".join([
+        f"# Compile effect ({args.dataset}, {settings['name']}, seed {settings['seed']})", "",
+        f"Compile ({program}): {settings['n_sessions']} validation users simulated ({len(scores['train_users'])} "
+        f"train, {len(scores['dev_users'])} dev), modules {', '.join(settings['modules'])}, "
+        f"{scores['seconds'] / 60:.1f} min; LM {manifest['lm']['spec'] or 'embedded default'}.",
+        "", "Per module on the compile's dev examples, and its dev sessions:", "",
+        markdown_table([{k: m[k] for k in ("name", "n_train", "n_dev", "before", "after", "changed", "demos")}
+                        for m in scores["modules"]]),
+        "", f"Dev session score before {scores['before']['score'] if scores['before'] else '–'}, after "
+        f"{scores['after']['score'] if scores['after'] else '–'} (success with a turn penalty).",
+        "", f"Evaluation on {args.n_sessions} users per split (attribute simulator); users the compile also "
+        f"simulated: valid {overlap['valid'] or 'none'}, test {overlap['test'] or 'none'} (on test only their "
+        "test item is asked for, which the compile never saw).", "", markdown_table(rows), "",
+    ])
+    write_results("compile_effect", {"args": vars(args), "manifest": manifest, "evaluations": runs}, text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Table 2 (methods), Table 3 (ablations), Figure 5 (DSR@5) and per-turn costs, from `afirs-dspy eval`.
+
+    python bench/interactive.py [--datasets ml-latest-small steam beauty] [--n-sessions 10]
+                                [--simulator attribute|llm] [--lm …] [--sim-lm …] [--api-base …] [--seed 0]
+
+Per dataset, one `afirs-dspy eval` run of every method on the same seeded test users (resumable: its
+folder under bench/results/interactive/ keeps the transcript), then the tables with the paired tests
+against the best baseline by SR@5, the paper's numbers beside ours, and a replay of a few sessions
+with every LM answer from DSPy's cache, which measures the non-LLM milliseconds of a turn.
+Writes bench/results/interactive_<simulator>.{md,json} and dsr_<simulator>.png.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+from afirs_dspy.cli.evaluate import eval_command
+from afirs_dspy.evaluation.metrics import ok
+from afirs_dspy.evaluation.summary import build_summary
+from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
+from afirs_dspy.reporting import markdown_table
+from lm_arguments import add_lm_arguments, lm_flags
+from paper_numbers import PAPER_DATASET, TABLE2, TABLE3
+from results_files import RESULTS, write_results
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+BASELINES = ("zero-shot", "react", "chatcrs", "rah", "llmcrs", "interecagent", "macrec")
+ABLATIONS = ("decision-first", "no-llm2rs", "no-refine")
+METHODS = (*BASELINES, "afirs", *ABLATIONS)
+REPLAY_SESSIONS = 2
+
+
+def run_eval(dataset: str, out: Path, n_sessions: int, args, extra: tuple[str, ...] = ()) -> None:
+    options = ["--dataset", dataset, "--method", ",".join(args.methods), "--n-sessions", str(n_sessions),
+               "--simulator", args.simulator, "--seed", str(args.seed), "--out", str(out), "--num-threads",
+               str(args.num_threads), *lm_flags(args), *extra]
+    eval_command.main(options, standalone_mode=False)
+
+
+def summarise(folder: Path, methods: list[str], seed: int) -> dict:
+    """The run's summary, tested against the baseline with the best SR@5 (ties: lower AT)."""
+    latest = Transcript(folder / TRANSCRIPT).latest()
+    by_method = {m: [r for (method, _), r in latest.items() if method == m] for m in methods}
+    plain = build_summary(by_method, methods, 5, 50, None, seed)
+    rows = {row["method"]: row for row in plain["rows"]}
+    candidates = [m for m in methods if m in BASELINES and rows[m]["SR@5"] is not None]
+    best = max(candidates, key=lambda m: (rows[m]["SR@5"], -rows[m]["AT"]), default=None)
+    return build_summary(by_method, methods, 5, 50, best, seed)
+
+
+def replay_ms(dataset: str, folder: Path, args) -> dict[str, float | None]:
+    """Non-LLM milliseconds per turn: the first sessions again, every LM answer from DSPy's cache."""
+    replay = folder / "replay"
+    shutil.rmtree(replay, ignore_errors=True)
+    run_eval(dataset, replay, min(REPLAY_SESSIONS, args.n_sessions), args, ("--no-progress",))
+    records = Transcript(replay / TRANSCRIPT).read()
+    shutil.rmtree(replay)
+    per_method = {}
+    for method in args.methods:
+        turns = [t for r in ok(records) if r.method == method for t in r.turns]
+        per_method[method] = 1000 * sum(t.program_usage.seconds for t in turns) / len(turns) if turns else None
+    return per_method
+
+
+def table(summaries: dict, methods, paper: dict) -> str:
+    rows = []
+    for method in methods:
+        row = {"method": method}
+        for dataset, summary in summaries.items():
+            ours = next((r for r in summary["rows"] if r["method"] == method), None)
+            star = lambda key: "*" if ours and key in ours["significant"] else ""  # noqa: E731
+            for key in ("SR@1", "SR@3", "SR@5", "AT"):
+                value = ours[key] if ours else None
+                row[f"{dataset} {key}"] = "–" if value is None else f"{value:.2f}{star(key)}"
+            row[f"{dataset} n"] = ours["sessions"] if ours else 0
+            published = paper.get(method, {}).get(PAPER_DATASET.get(dataset, ""), None)
+            row[f"paper {PAPER_DATASET.get(dataset, '?')} SR@5/AT"] = f"{published[2]:.2f} / {published[3]:.2f}" if published else "–"
+        rows.append(row)
+    return markdown_table(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["ml-latest-small", "steam", "beauty"])
+    parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))
+    parser.add_argument("--n-sessions", type=int, default=10)
+    parser.add_argument("--simulator", choices=["attribute", "llm"], default="attribute")
+    add_lm_arguments(parser, simulator=True)
+    parser.add_argument("--num-threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    summaries, costs, replays = {}, {}, {}
+    for dataset in args.datasets:
+        subset = "" if args.methods == list(METHODS) else "-" + "+".join(args.methods)
+        folder = RESULTS / "interactive" / f"{dataset}-{args.simulator}-n{args.n_sessions}-seed{args.seed}{subset}"
+        run_eval(dataset, folder, args.n_sessions, args, ("--resume",) if (folder / TRANSCRIPT).exists() else ())
+        summaries[dataset] = summarise(folder, args.methods, args.seed)
+        costs[dataset] = summaries[dataset]["costs"]
+        replays[dataset] = replay_ms(dataset, folder, args)
+    cost_rows = [{"dataset": d, "method": m, "LM calls/turn": c["lm_calls_per_turn"],
+                  "prompt tokens/turn": c["prompt_tokens_per_turn"], "completion tokens/turn": c["completion_tokens_per_turn"],
+                  "s/turn": c["seconds_per_turn"], "non-LLM ms/turn": replays[d][m]}
+                 for d, per in costs.items() for m, c in per.items()]
+    baselines = {d: s["baseline"] for d, s in summaries.items()}
+    text = "\n".join([
+        f"# Interactive evaluation: {args.simulator} simulator, {args.n_sessions} test users per dataset, seed {args.seed}",
+        "", f"LM: {args.lm or 'embedded local model (see bench/README.md)'}; simulator LM: {args.sim_lm or '-'}.",
+        "* : significantly better than the best baseline by SR@5 "
+        + ", ".join(f"({d}: {b})" for d, b in baselines.items()) + ", p < 0.01 (McNemar for SR, bootstrap for AT).",
+        "", "## Table 2: methods", "", table(summaries, [m for m in args.methods if m not in ABLATIONS], TABLE2),
+        "", "## Table 3: ablations", "", table(summaries, [m for m in args.methods if m == "afirs" or m in ABLATIONS], TABLE3),
+        "", "## Figure 5: DSR@5", "", markdown_table([{"method": m, **{d: next(r["DSR@5"] for r in s["rows"] if r["method"] == m)
+                                                                         for d, s in summaries.items()}} for m in args.methods]),
+        "", "## Cost per turn (program LM; non-LLM ms from a cached replay of "
+        f"{REPLAY_SESSIONS} sessions)", "", markdown_table(cost_rows), "",
+    ])
+    write_results(f"interactive_{args.simulator}", {"args": vars(args), "summaries": summaries, "non_llm_ms": replays}, text)
+    figure, axis = plt.subplots(figsize=(max(6, len(args.methods)), 3.5))
+    width = 0.8 / len(summaries)
+    for k, (dataset, summary) in enumerate(summaries.items()):
+        values = [next(r["DSR@5"] for r in summary["rows"] if r["method"] == m) or 0 for m in args.methods]
+        axis.bar([i + k * width for i in range(len(args.methods))], values, width, label=dataset)
+    axis.set_xticks([i + width * (len(summaries) - 1) / 2 for i in range(len(args.methods))], args.methods, rotation=30)
+    axis.set(ylabel="DSR@5", ylim=(0, 1), title="Decision success rate (Figure 5)")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(RESULTS / f"dsr_{args.simulator}.png", dpi=120)
+
+
+if __name__ == "__main__":
+    main()
