@@ -66,7 +66,8 @@ def main() -> None:
         f"train, {len(scores['dev_users'])} dev), modules {', '.join(settings['modules'])}, "
         f"{scores['seconds'] / 60:.1f} min; LM {manifest['lm']['spec'] or 'embedded default'}.",
         "", "Per module on the compile's dev examples, and its dev sessions:", "",
-        markdown_table([{k: m[k] for k in ("name", "n_train", "n_dev", "before", "after", "changed", "demos")}
+        markdown_table([{**{k: m[k] for k in ("name", "n_train", "n_dev", "before", "after", "demos")},
+                         "changed": "yes" if m["changed"] else "no"}
                         for m in scores["modules"]]),
         "", f"Dev session score before {scores['before']['score'] if scores['before'] else '–'}, after "
         f"{scores['after']['score'] if scores['after'] else '–'} (success with a turn penalty).",

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 import afirs_dspy.cli.evaluate as evaluate
+import afirs_dspy.cli.lm_options as lm_options
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.cli.options import DatasetSpec
 from test_eval_runner import toy_lm
@@ -22,7 +23,7 @@ def toy_data(monkeypatch):
 def toy_world(monkeypatch, tmp_path, toy_data):
     context = toy_context(tmp_path / "tree")
     monkeypatch.setattr(evaluate, "load_context", lambda dataset, artifacts_dir: context)
-    monkeypatch.setattr(evaluate, "make_lm", lambda spec, api_base, engines: toy_lm())
+    monkeypatch.setattr(lm_options, "make_lm", lambda spec, api_base, engines=None: toy_lm())
 
 
 def test_help_lists_the_options():

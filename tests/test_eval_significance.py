@@ -20,9 +20,11 @@ def test_paired_bootstrap_is_seeded_and_centred():
     first, again = paired_bootstrap(a, b, 2000, seed=3), paired_bootstrap(a, b, 2000, seed=3)
     assert first == again and first["delta"] == pytest.approx(3 / 8)
     assert first["ci95"][0] <= 3 / 8 <= first["ci95"][1]
-    assert paired_bootstrap([1, 0], [1, 0])["p"] == 1.0  # no difference at all
-    constant = paired_bootstrap([1] * 6, [0] * 6, 999)
+    assert paired_bootstrap([1, 0] * 5, [1, 0] * 5)["p"] == 1.0  # no difference at all
+    constant = paired_bootstrap([1] * 12, [0] * 12, 999)
     assert constant["p"] == pytest.approx(1 / 1000) and constant["ci95"] == [1.0, 1.0]
+    few = paired_bootstrap([1] * 9, [0] * 9, 999)  # too few pairs for a bootstrap p-value
+    assert few["p"] is None and few["delta"] == 1.0
     assert paired_bootstrap([], [])["delta"] is None
 
 

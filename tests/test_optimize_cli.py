@@ -9,6 +9,7 @@ from click.testing import CliRunner
 import afirs_dspy.cli.chat as chat
 import afirs_dspy.cli.compile as compile_cli
 import afirs_dspy.cli.evaluate as evaluate
+import afirs_dspy.cli.lm_options as lm_options
 import afirs_dspy.compiled as compiled
 from afirs_dspy.cli.chat import chat_command
 from afirs_dspy.cli.compile import compile_command
@@ -30,7 +31,7 @@ def toy(monkeypatch, tmp_path):
     monkeypatch.setattr(compiled, "load_dataset", lambda *args, **kwargs: toy_dataset())
     for module in (compile_cli, evaluate, chat, compiled):
         monkeypatch.setattr(module, "load_context", lambda dataset, artifacts_dir=None: context)
-    for module in (compile_cli, evaluate, chat, compiled):
+    for module in (lm_options, compiled):
         monkeypatch.setattr(module, "make_lm", lambda spec, api_base=None, engines=None: toy_lm())
     return root
 

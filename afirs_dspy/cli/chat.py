@@ -7,12 +7,12 @@ import click
 import dspy
 
 from afirs_dspy.catalog import Catalog
-from afirs_dspy.cli.lm_options import LM_HELP
+from afirs_dspy.cli.lm_options import LM_HELP, open_lm
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
 from afirs_dspy.compiled import load_program
 from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.data import PreparedDataset
-from afirs_dspy.lm.backends import LocalEngines, make_lm
+from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.lm.errors import LMSetupError
 from afirs_dspy.manifest import ManifestMismatch
 from afirs_dspy.programs.registry import METHODS, build_program
@@ -74,7 +74,7 @@ def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, 
             else:
                 dataset = data.load()
                 context = load_context(dataset, artifacts_dir)
-                lm = make_lm(lm_spec, api_base, engines=stack.enter_context(LocalEngines()))
+                lm = open_lm(lm_spec, api_base, stack.enter_context(LocalEngines()))
                 built, catalog, label = build_program(method, context), context.catalog, method
 
                 def program(**turn):

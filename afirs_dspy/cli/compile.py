@@ -5,14 +5,13 @@ from pathlib import Path
 
 import click
 
-from afirs_dspy.cli.lm_options import LM_HELP
+from afirs_dspy.cli.lm_options import LM_HELP, open_lm
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
 from afirs_dspy.compiled import new_manifest, save_program
 from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.sampling import sample_cases
-from afirs_dspy.lm.backends import LocalEngines, make_lm
-from afirs_dspy.lm.errors import LMSetupError
+from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.optimize.compiler import CompileSettings, compile_program
 from afirs_dspy.optimize.optimizers import OPTIMIZERS, OptimizerSettings, OptimizerUnavailable
 from afirs_dspy.optimize.tasks import DEFAULT_MODULES, TASKS
@@ -27,15 +26,6 @@ def _modules(ctx, param, value: str) -> tuple[str, ...]:
     if unknown or not names:
         raise click.BadParameter(f"unknown module(s) {', '.join(unknown) or '(none)'}; known: {', '.join(TASKS)}")
     return names
-
-
-def _lm(spec, api_base, engines, what):
-    if spec is None and what != "--lm":
-        return None
-    try:
-        return make_lm(spec, api_base, engines=engines)
-    except LMSetupError as exc:
-        raise click.ClickException(f"{what}: {exc}") from None
 
 
 @click.command("compile")
@@ -96,9 +86,9 @@ def compile_command(data: DatasetSpec, method, optimizer, modules, n_sessions, b
     program = build_program(method, context, config)
     cases = sample_cases(dataset, "valid", n_sessions, seed)
     with LocalEngines() as engines:
-        lm = _lm(lm_spec, api_base, engines, "--lm")
-        teacher = _lm(teacher_spec, None, engines, "--teacher-lm")
-        reflection = _lm(reflection_spec, None, engines, "--reflection-lm")
+        lm = open_lm(lm_spec, api_base, engines)
+        teacher = open_lm(teacher_spec, None, engines, "--teacher-lm") if teacher_spec else None
+        reflection = open_lm(reflection_spec, None, engines, "--reflection-lm") if reflection_spec else None
         try:
             report = compile_program(program, context.tree, context.catalog, AttributeSimulators(context, seed), cases,
                                      lm, settings, teacher, reflection, progress=not no_progress,

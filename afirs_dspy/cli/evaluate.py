@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from afirs_dspy.cli.lm_options import LM_HELP
+from afirs_dspy.cli.lm_options import LM_HELP, open_lm
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
 from afirs_dspy.compiled import restore_program
 from afirs_dspy.context import MissingArtifact, load_context
@@ -18,8 +18,7 @@ from afirs_dspy.evaluation.runner import Runner, TooManyErrors, plan_jobs
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.summary import build_summary
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
-from afirs_dspy.lm.backends import LocalEngines, make_lm
-from afirs_dspy.lm.errors import LMSetupError
+from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.manifest import ManifestMismatch, artifact_files, files_digest
 from afirs_dspy.paths import artifacts_dir as resolve_artifacts
 from afirs_dspy.programs.afirs import AFIRSConfig
@@ -36,13 +35,6 @@ def _methods(ctx, param, value: str | None) -> list[str] | None:
     if unknown or not names:
         raise click.BadParameter(f"unknown method(s) {', '.join(unknown) or '(none)'}; known: {', '.join(METHODS)}")
     return list(dict.fromkeys(names))
-
-
-def _lm(spec, api_base, engines, what):
-    try:
-        return make_lm(spec, api_base, engines=engines)
-    except LMSetupError as exc:
-        raise click.ClickException(f"{what}: {exc}") from None
 
 
 def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> None:
@@ -127,10 +119,11 @@ def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_session
         raise click.ClickException(str(exc)) from None
 
     with LocalEngines() as engines:
-        program_lm = _lm(lm_spec, api_base, engines, "--lm")
+        program_lm = open_lm(lm_spec, api_base, engines)
         sim_lm = None
         if simulator == "llm":
-            sim_lm = _lm(sim_lm_spec or lm_spec, sim_api_base or (None if sim_lm_spec else api_base), engines, "--sim-lm")
+            sim_lm = open_lm(sim_lm_spec or lm_spec, sim_api_base or (None if sim_lm_spec else api_base), engines,
+                             "--sim-lm")
         elif sim_lm_spec:
             click.echo("--sim-lm is only used by --simulator llm; ignored", err=True)
         config = {

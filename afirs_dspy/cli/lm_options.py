@@ -6,7 +6,7 @@ import functools
 import click
 import dspy
 
-from afirs_dspy.lm.backends import make_lm
+from afirs_dspy.lm.backends import LocalEngines, make_lm
 from afirs_dspy.lm.errors import LMSetupError
 
 LM_HELP = (
@@ -27,8 +27,10 @@ def lm_options(command):
     return wrapper
 
 
-def open_lm(spec: str | None, api_base: str | None) -> dspy.LM:
+def open_lm(spec: str | None, api_base: str | None, engines: LocalEngines | None = None,
+            option: str = "--lm") -> dspy.LM:
+    """``make_lm`` with set-up errors (missing install or model file, bad spec) as one-line CLI errors."""
     try:
-        return make_lm(spec, api_base)
+        return make_lm(spec, api_base, engines=engines)
     except LMSetupError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{option}: {exc}") from None

@@ -6,6 +6,8 @@
 - Paired bootstrap of ΔSR@5 and ΔAT (method − baseline): sessions resampled with replacement
   (seeded), a percentile 95% interval, and p = (1 + #{|Δ* − Δ| ≥ |Δ|}) / (B + 1), the share of
   resampled differences, shifted to a null of no difference, at least as extreme as the observed one.
+  Below MIN_BOOTSTRAP_PAIRS pairs the resamples cannot stand for the sampling distribution (one pair
+  always resamples to itself, giving p ≈ 1/B), so no p-value is given and nothing is marked.
 
 The table marks a method's SR@t with * when it beats the baseline with McNemar p < ALPHA, and its AT
 when it is lower with bootstrap p < ALPHA, as the paper marks p < 0.01.
@@ -21,6 +23,7 @@ from afirs_dspy.evaluation.metrics import ok, succeeded_by, turns_taken
 from afirs_dspy.evaluation.records import SessionRecord
 
 ALPHA = 0.01
+MIN_BOOTSTRAP_PAIRS = 10
 SR_TURNS = (1, 3, 5)
 
 
@@ -43,7 +46,8 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], n_boot: int = 10_00
     deltas = diff[samples].mean(axis=1)
     extreme = np.abs(deltas - observed) >= abs(observed) - 1e-12
     low, high = np.percentile(deltas, [2.5, 97.5])
-    return {"delta": observed, "ci95": [float(low), float(high)], "p": float((1 + extreme.sum()) / (n_boot + 1))}
+    p = float((1 + extreme.sum()) / (n_boot + 1)) if diff.size >= MIN_BOOTSTRAP_PAIRS else None
+    return {"delta": observed, "ci95": [float(low), float(high)], "p": p}
 
 
 def paired_sessions(method: Sequence[SessionRecord], baseline: Sequence[SessionRecord]) -> list[tuple[SessionRecord, SessionRecord]]:
@@ -71,6 +75,6 @@ def significant_improvements(comparison: dict, alpha: float = ALPHA) -> set[str]
     """The columns where the method is significantly better than the baseline."""
     better = {name for name, test in comparison["mcnemar"].items() if test["b"] > test["c"] and test["p"] < alpha}
     at = comparison["AT"]
-    if at["delta"] is not None and at["delta"] < 0 and at["p"] < alpha:
+    if at["delta"] is not None and at["delta"] < 0 and at["p"] is not None and at["p"] < alpha:
         better.add("AT")
     return better

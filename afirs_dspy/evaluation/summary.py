@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 
 from afirs_dspy.evaluation.metrics import costs, success_curve, summarize
 from afirs_dspy.evaluation.records import SessionRecord
-from afirs_dspy.evaluation.significance import ALPHA, compare, significant_improvements
+from afirs_dspy.evaluation.significance import ALPHA, MIN_BOOTSTRAP_PAIRS, compare, significant_improvements
 
 
 def notes(max_turns: int, n_candidates: int, baseline: str | None) -> list[str]:
@@ -20,7 +20,7 @@ def notes(max_turns: int, n_candidates: int, baseline: str | None) -> list[str]:
     ]
     if baseline:
         lines.append(f"* : significantly better than {baseline} on the same users, p < {ALPHA} "
-                     "(SR@t: exact McNemar; AT: paired bootstrap).")
+                     f"(SR@t: exact McNemar; AT: paired bootstrap, from {MIN_BOOTSTRAP_PAIRS} paired sessions on).")
     return lines
 
 
