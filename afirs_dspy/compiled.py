@@ -35,12 +35,17 @@ def restore_program(path: str | os.PathLike, context: ProgramContext,
                     artifacts_root: str | os.PathLike | None = None) -> tuple[dspy.Module, Manifest]:
     """The compiled program at ``path`` rebuilt on ``context``, after checking the manifest against it."""
     manifest = Manifest.load(path)
+    return _rebuild(path, manifest, context, artifacts_root), manifest
+
+
+def _rebuild(path: str | os.PathLike, manifest: Manifest, context: ProgramContext,
+             artifacts_root: str | os.PathLike | None) -> dspy.Module:
     if manifest.dataset["name"] != context.dataset.name:
         raise ManifestMismatch(f"{path} was compiled on {manifest.dataset['name']}, not {context.dataset.name}")
     manifest.check(context.dataset.report.get("cache_key"), artifacts_root)
     program = build_program(manifest.method, context, AFIRSConfig(**manifest.config))
     program.load(str(path))
-    return program, manifest
+    return program
 
 
 class CompiledProgram(dspy.Module):
@@ -83,7 +88,7 @@ def load_program(path: str | os.PathLike, lm: str | dspy.LM | None = None, api_b
     dataset = load_dataset(data["name"], raw_dir or data.get("raw_dir"), cache_dir, PreprocessConfig(**data["preprocess"]))
     root = artifacts_dir or manifest.artifacts["root"]
     context = load_context(dataset, root)
-    program, manifest = restore_program(path, context, root)
+    program = _rebuild(path, manifest, context, root)
     engines = LocalEngines()
     if not isinstance(lm, dspy.LM):
         spec = lm if lm is not None else manifest.lm.get("spec")

@@ -24,6 +24,11 @@ from afirs_dspy.recsys.tool import RecsysTool
 NODE_VECTORS = "node_vectors.npz"
 
 
+def node_vectors(tree: PreferenceTree, embedder: TextEmbedder, folder: Path) -> np.ndarray:
+    """Row i embeds node i's path; cached in ``folder`` (the tree's folder) beside the tree."""
+    return cached_encode(tree.node_texts(), embedder, folder / NODE_VECTORS)
+
+
 class MissingArtifact(Exception):
     """A tree or checkpoint that has to be built first; the message says with which command."""
 
@@ -62,7 +67,7 @@ class ProgramContext:
         self.domain = DATASETS[self.dataset.name].domain
 
     def node_vectors(self) -> np.ndarray:
-        return cached_encode(self.tree.node_texts(), self.embedder, self.folder / NODE_VECTORS)
+        return node_vectors(self.tree, self.embedder, self.folder)
 
     def item_vectors(self) -> np.ndarray:
         """Row i - 1 is item i."""

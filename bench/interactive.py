@@ -19,7 +19,7 @@ from pathlib import Path
 import matplotlib
 
 from afirs_dspy.cli.evaluate import eval_command
-from afirs_dspy.evaluation.metrics import ok
+from afirs_dspy.evaluation.metrics import ok, summarize
 from afirs_dspy.evaluation.summary import build_summary
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
 from afirs_dspy.reporting import markdown_table
@@ -47,8 +47,7 @@ def summarise(folder: Path, methods: list[str], seed: int) -> dict:
     """The run's summary, tested against the baseline with the best SR@5 (ties: lower AT)."""
     latest = Transcript(folder / TRANSCRIPT).latest()
     by_method = {m: [r for (method, _), r in latest.items() if method == m] for m in methods}
-    plain = build_summary(by_method, methods, 5, 50, None, seed)
-    rows = {row["method"]: row for row in plain["rows"]}
+    rows = {m: summarize(by_method[m], 5) for m in methods}
     candidates = [m for m in methods if m in BASELINES and rows[m]["SR@5"] is not None]
     best = max(candidates, key=lambda m: (rows[m]["SR@5"], -rows[m]["AT"]), default=None)
     return build_summary(by_method, methods, 5, 50, best, seed)
@@ -96,18 +95,17 @@ def main() -> None:
     parser.add_argument("--num-threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    summaries, costs, replays = {}, {}, {}
+    summaries, replays = {}, {}
     for dataset in args.datasets:
         subset = "" if args.methods == list(METHODS) else "-" + "+".join(args.methods)
         folder = RESULTS / "interactive" / f"{dataset}-{args.simulator}-n{args.n_sessions}-seed{args.seed}{subset}"
         run_eval(dataset, folder, args.n_sessions, args, ("--resume",) if (folder / TRANSCRIPT).exists() else ())
         summaries[dataset] = summarise(folder, args.methods, args.seed)
-        costs[dataset] = summaries[dataset]["costs"]
         replays[dataset] = replay_ms(dataset, folder, args)
     cost_rows = [{"dataset": d, "method": m, "LM calls/turn": c["lm_calls_per_turn"],
                   "prompt tokens/turn": c["prompt_tokens_per_turn"], "completion tokens/turn": c["completion_tokens_per_turn"],
                   "s/turn": c["seconds_per_turn"], "non-LLM ms/turn": replays[d][m]}
-                 for d, per in costs.items() for m, c in per.items()]
+                 for d, s in summaries.items() for m, c in s["costs"].items()]
     baselines = {d: s["baseline"] for d, s in summaries.items()}
     text = "\n".join([
         f"# Interactive evaluation: {args.simulator} simulator, {args.n_sessions} test user(s) per dataset and "

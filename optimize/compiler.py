@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -127,8 +128,7 @@ def compile_program(program: dspy.Module, tree: PreferenceTree, catalog: Catalog
     log(f"simulating {len(cases)} validation sessions with the program as it is")
     recorded = run(cases, "record")
     train, dev = recorded[:split], recorded[split:]
-    golds: dict[int, TargetGold] = {}
-    gold = lambda target: golds.setdefault(target, TargetGold(tree, catalog, target))  # noqa: E731
+    gold = functools.cache(lambda target: TargetGold(tree, catalog, target))
     predictors = dict(program.named_predictors())
     report = CompileReport([], [s.case.user for s in train], [s.case.user for s in dev])
     with dspy.context(lm=lm):

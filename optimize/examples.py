@@ -56,8 +56,10 @@ def build_examples(calls: Iterable[Call], predictor: str, label: Label,
         if call.predictor != predictor:
             continue
         key = repr(sorted(call.inputs.items()))
+        if key in seen:
+            continue
         outputs = label(call.inputs, gold(call.target))
-        if outputs is None or key in seen:
+        if outputs is None:
             continue
         seen.add(key)
         examples.append(dspy.Example(**call.inputs, **outputs).with_inputs(*call.inputs))

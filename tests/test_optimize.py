@@ -24,7 +24,7 @@ from afirs_dspy.optimize.recording import record_sessions
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import build_program
 from test_eval_runner import toy_lm
-from toy_world import toy_context
+from toy_world import toy_context, write_toy_artifacts
 
 SIZES = AFIRSConfig(n_candidates=6, n_recommend=3)
 
@@ -33,11 +33,7 @@ SIZES = AFIRSConfig(n_candidates=6, n_recommend=3)
 def world(tmp_path):
     """The toy context, with its tree and a stand-in checkpoint written where the manifest hashes them."""
     context = toy_context(tmp_path / "cache")
-    root = tmp_path / "artifacts"
-    context.tree.save(root / "ml-latest-small" / "tree" / "tree.json")
-    (root / "ml-latest-small" / "sasrec").mkdir(parents=True)
-    (root / "ml-latest-small" / "sasrec" / "model.pt").write_bytes(b"toy weights")
-    return context, root
+    return context, write_toy_artifacts(context, tmp_path / "artifacts")
 
 
 def test_gold_labels_come_from_the_tree_and_the_catalog(world):

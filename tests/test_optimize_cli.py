@@ -16,17 +16,14 @@ from afirs_dspy.cli.compile import compile_command
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.cli.options import DatasetSpec
 from test_eval_runner import toy_lm
-from toy_world import toy_context, toy_dataset
+from toy_world import toy_context, toy_dataset, write_toy_artifacts
 
 
 @pytest.fixture
 def toy(monkeypatch, tmp_path):
     """Every command sees the toy world; the tree and a stand-in checkpoint lie where manifests hash them."""
     context = toy_context(tmp_path / "cache")
-    root = tmp_path / "artifacts"
-    context.tree.save(root / "ml-latest-small" / "tree" / "tree.json")
-    (root / "ml-latest-small" / "sasrec").mkdir(parents=True)
-    (root / "ml-latest-small" / "sasrec" / "model.pt").write_bytes(b"toy weights")
+    root = write_toy_artifacts(context, tmp_path / "artifacts")
     monkeypatch.setattr(DatasetSpec, "load", lambda self, force=False: toy_dataset())
     monkeypatch.setattr(compiled, "load_dataset", lambda *args, **kwargs: toy_dataset())
     for module in (compile_cli, evaluate, chat, compiled):

@@ -65,10 +65,19 @@ def toy_tool(dataset: PreparedDataset, tree: PreferenceTree) -> RecsysTool:
                       np.arange(dataset.n_items + 1, dtype=np.float32))
 
 
+def write_toy_artifacts(context: ProgramContext, root: Path) -> Path:
+    """The toy tree and a stand-in checkpoint where a compiled program's manifest hashes them; returns ``root``."""
+    context.tree.save(root / "ml-latest-small" / "tree" / "tree.json")
+    (root / "ml-latest-small" / "sasrec").mkdir(parents=True)
+    (root / "ml-latest-small" / "sasrec" / "model.pt").write_bytes(b"toy weights")
+    return root
+
+
 def toy_context(folder: Path) -> ProgramContext:
     dataset = toy_dataset()
     tree = toy_tree(dataset.items)
     return ProgramContext(dataset, tree, toy_tool(dataset, tree), BagOfWordsEmbedder(), folder)
 
 
-__all__ = ["Catalog", "GENRES", "MOODS", "toy_context", "toy_dataset", "toy_items", "toy_tool", "toy_tree"]
+__all__ = ["Catalog", "GENRES", "MOODS", "toy_context", "toy_dataset", "toy_items", "toy_tool", "toy_tree",
+           "write_toy_artifacts"]

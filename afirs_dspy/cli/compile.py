@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from afirs_dspy.cli.lm_options import LM_HELP, open_lm
-from afirs_dspy.cli.options import DatasetSpec, dataset_options
+from afirs_dspy.cli.options import DatasetSpec, comma_separated, dataset_options
 from afirs_dspy.compiled import new_manifest, save_program
 from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
@@ -20,14 +20,6 @@ from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import ABLATIONS, build_program
 
 
-def _modules(ctx, param, value: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(m.strip() for m in value.split(",") if m.strip()))
-    unknown = [m for m in names if m not in TASKS]
-    if unknown or not names:
-        raise click.BadParameter(f"unknown module(s) {', '.join(unknown) or '(none)'}; known: {', '.join(TASKS)}")
-    return names
-
-
 @click.command("compile")
 @dataset_options
 @click.option("--method", type=click.Choice(list(ABLATIONS)), default="afirs", show_default=True,
@@ -36,7 +28,8 @@ def _modules(ctx, param, value: str) -> tuple[str, ...]:
               help="bootstrap: BootstrapFewShot; bootstrap-rs: with random search; mipro-*: MIPROv2 auto "
               "light/medium/heavy (instructions and demos); gepa: GEPA (reflective instruction search, uses the "
               "metrics' textual feedback).")
-@click.option("--modules", default=",".join(DEFAULT_MODULES), show_default=True, callback=_modules,
+@click.option("--modules", default=",".join(DEFAULT_MODULES), show_default=True,
+              callback=comma_separated(list(TASKS), "module"),
               help=f"Modules to tune, comma-separated: {'; '.join(f'{t.name} = {t.description}' for t in TASKS.values())}.")
 @click.option("--n-sessions", type=click.IntRange(min=2), default=4, show_default=True,
               help="Validation users simulated: the first half gives the training examples, the second half "
@@ -79,7 +72,7 @@ def compile_command(data: DatasetSpec, method, optimizer, modules, n_sessions, b
     except MissingArtifact as exc:
         raise click.ClickException(str(exc)) from None
     out = Path(out) if out else resolve_artifacts(artifacts_dir) / dataset.name / "compiled" / f"{method}-{optimizer}.json"
-    settings = CompileSettings(modules=modules, max_turns=max_turns, session_eval=not no_session_eval,
+    settings = CompileSettings(modules=tuple(modules), max_turns=max_turns, session_eval=not no_session_eval,
                                num_threads=num_threads,
                                optimizer=OptimizerSettings(optimizer, max_demos, budget, seed, num_threads))
     config = AFIRSConfig()

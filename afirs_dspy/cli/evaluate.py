@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from afirs_dspy.cli.lm_options import LM_HELP, open_lm
-from afirs_dspy.cli.options import DatasetSpec, dataset_options
+from afirs_dspy.cli.options import DatasetSpec, comma_separated, dataset_options
 from afirs_dspy.compiled import restore_program
 from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
@@ -25,16 +25,6 @@ from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import METHODS, build_program
 
 RESULT_FILES = (TRANSCRIPT, RUN_FILE, "results.md", "results.csv", "results.json", "sr_curve.png")
-
-
-def _methods(ctx, param, value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    names = [m.strip() for m in value.split(",") if m.strip()]
-    unknown = [m for m in names if m not in METHODS]
-    if unknown or not names:
-        raise click.BadParameter(f"unknown method(s) {', '.join(unknown) or '(none)'}; known: {', '.join(METHODS)}")
-    return list(dict.fromkeys(names))
 
 
 def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> None:
@@ -57,7 +47,7 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
 
 @click.command("eval")
 @dataset_options
-@click.option("--method", "methods", default=None, callback=_methods,
+@click.option("--method", "methods", default=None, callback=comma_separated(METHODS, "method"),
               help=f"Method, or several separated by commas (one table): {', '.join(METHODS)}. "
               "Default: afirs, unless --program is given.")
 @click.option("--program", "program_paths", multiple=True, type=click.Path(dir_okay=False),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import click
@@ -23,6 +24,20 @@ class DatasetSpec:
             return load_dataset(self.name, self.raw_dir, self.cache_dir, self.config, force=force)
         except DataError as exc:
             raise click.ClickException(str(exc)) from None
+
+
+def comma_separated(known: Sequence[str], noun: str):
+    """A click callback: a comma-separated list of names from ``known``, repeats dropped (None stays None)."""
+    def parse(ctx, param, value: str | None) -> list[str] | None:
+        if value is None:
+            return None
+        names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            raise click.BadParameter(f"unknown {noun}(s) {', '.join(unknown) or '(none)'}; known: {', '.join(known)}")
+        return names
+
+    return parse
 
 
 def dataset_options(command):

@@ -10,9 +10,9 @@ import numpy as np
 
 from afirs_dspy.cli.lm_options import lm_options
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
-from afirs_dspy.context import NODE_VECTORS, MissingArtifact, load_tree, tree_dir
+from afirs_dspy.context import MissingArtifact, load_tree, node_vectors, tree_dir
 from afirs_dspy.data import DATASETS
-from afirs_dspy.embeddings import MiniLMEmbedder, cached_encode
+from afirs_dspy.embeddings import MiniLMEmbedder
 from afirs_dspy.lm.failures import lm_failures_explained
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildConfig
@@ -67,7 +67,7 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, attributes_p
     tree.meta.update(dataset={"name": dataset.name, "cache_key": dataset.report["cache_key"]}, lm=model.model,
                      report=built.report)
     tree.save(folder / "tree.json")
-    cached_encode(tree.node_texts(), embedder, folder / NODE_VECTORS)
+    node_vectors(tree, embedder, folder)
     report = {k: v for k, v in built.report.items() if k != "missing_attributes"}
     report["missing_attributes"] = len(built.report["missing_attributes"])
     click.echo(json.dumps(report, indent=1))
@@ -88,7 +88,7 @@ def extract_command(data: DatasetSpec, lm, artifacts_dir, top_children, max_per_
     dataset = data.load()
     tree = _tree_or_exit(dataset, artifacts_dir)
     embedder = MiniLMEmbedder()
-    vectors = cached_encode(tree.node_texts(), embedder, tree_dir(dataset.name, artifacts_dir) / NODE_VECTORS)
+    vectors = node_vectors(tree, embedder, tree_dir(dataset.name, artifacts_dir))
     extractor = SessionPreferenceExtractor(tree, embedder, vectors, top_children, max_per_level)
     model = lm()
     with dspy.context(lm=model), lm_failures_explained(model):
