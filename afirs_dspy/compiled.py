@@ -42,7 +42,7 @@ def _rebuild(path: str | os.PathLike, manifest: Manifest, context: ProgramContex
              artifacts_root: str | os.PathLike | None) -> dspy.Module:
     if manifest.dataset["name"] != context.dataset.name:
         raise ManifestMismatch(f"{path} was compiled on {manifest.dataset['name']}, not {context.dataset.name}")
-    manifest.check(context.dataset.report.get("cache_key"), artifacts_root)
+    manifest.check(context.dataset.data_key, artifacts_root)
     program = build_program(manifest.method, context, AFIRSConfig(**manifest.config))
     program.load(str(path))
     return program
@@ -103,7 +103,7 @@ def new_manifest(method: str, config: AFIRSConfig, context: ProgramContext, raw_
     return Manifest(
         method=method, config=asdict(config),
         dataset={"name": dataset.name, "raw_dir": str(Path(raw_dir).resolve()) if raw_dir else None,
-                 "preprocess": asdict(preprocess), "cache_key": dataset.report.get("cache_key")},
+                 "preprocess": asdict(preprocess), "data_key": dataset.data_key},
         artifacts=Manifest.describe_artifacts(dataset.name, artifacts_root),
         lm={"spec": lm_spec, "api_base": api_base}, optimizer=optimizer, scores=scores,
         versions={"afirs-dspy": __version__, "dspy": importlib.metadata.version("dspy")},

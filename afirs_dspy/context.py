@@ -43,11 +43,14 @@ def load_tree(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None
     if not path.is_file():
         raise MissingArtifact(f"no preference tree at {path}; run `afirs-dspy build-tree --dataset {dataset.name}`")
     tree = PreferenceTree.load(path)
-    built_on = tree.meta.get("dataset", {}).get("cache_key")
-    if built_on != dataset.report.get("cache_key"):
+    built_on = tree.meta.get("dataset", {})
+    # Trees saved before data keys carry only the cache key; it still proves the same data.
+    same = (built_on["data_key"] == dataset.data_key if "data_key" in built_on
+            else built_on.get("cache_key") == dataset.report.get("cache_key"))
+    if not same:
         raise MissingArtifact(
-            f"the tree at {path} was built on other data (dataset key {str(built_on)[:16]}, now "
-            f"{dataset.report.get('cache_key', '')[:16]}); rebuild it with `afirs-dspy build-tree --dataset {dataset.name} --force`"
+            f"the tree at {path} was built on other data (data key {str(built_on.get('data_key'))[:16]}, now "
+            f"{str(dataset.data_key)[:16]}); rebuild it with `afirs-dspy build-tree --dataset {dataset.name} --force`"
         )
     return tree
 

@@ -48,7 +48,7 @@ def artifact_files(dataset_name: str, artifacts_root: str | os.PathLike | None) 
 class Manifest:
     method: str
     config: dict                 # AFIRSConfig fields
-    dataset: dict                # name, raw_dir, preprocess, cache_key
+    dataset: dict                # name, raw_dir, preprocess, data_key
     artifacts: dict              # root, and per artifact: files, sha256
     lm: dict                     # spec, api_base (None: the embedded default)
     optimizer: dict = field(default_factory=dict)
@@ -85,10 +85,10 @@ class Manifest:
     def check(self, dataset_key: str, artifacts_root: str | os.PathLike | None) -> None:
         """Raise ManifestMismatch unless the data and artifacts are the ones compiled with."""
         name = self.dataset["name"]
-        if dataset_key != self.dataset["cache_key"]:
+        if dataset_key != self.dataset["data_key"]:
             raise ManifestMismatch(
-                f"the prepared {name} data differ from those the program was compiled on (dataset key "
-                f"{self.dataset['cache_key'][:16]} there, {str(dataset_key)[:16]} here): use the same files and "
+                f"the prepared {name} data differ from those the program was compiled on (data key "
+                f"{self.dataset['data_key'][:16]} there, {str(dataset_key)[:16]} here): use the same files and "
                 f"preprocessing ({self.dataset['preprocess']}) or compile again")
         found = self.describe_artifacts(name, artifacts_root)
         for artifact in ("tree", "recsys"):

@@ -1,10 +1,13 @@
 """Table 2 (methods), Table 3 (ablations), Figure 5 (DSR@5) and per-turn costs, from `afirs-dspy eval`.
 
-    python bench/interactive.py [--datasets ml-latest-small steam beauty] [--n-sessions 10]
+    python bench/interactive.py [--datasets ml-latest-small steam beauty] [--n-sessions 10] [--minutes 45]
                                 [--simulator attribute|llm] [--lm …] [--sim-lm …] [--api-base …] [--seed 0]
 
-Per dataset, one `afirs-dspy eval` run of every method on the same seeded test users (resumable: its
-folder under bench/results/interactive/ keeps the transcript), then the tables with the paired tests
+Per dataset, one `afirs-dspy eval` run of every method on the same seeded test users, user by user, for up
+to --n-sessions users or until --minutes have passed (the session running then finishes); the tables cover
+the users every method finished. Resumable: its folder under bench/results/interactive/ keeps the
+transcript, and running the command again adds users for another --minutes (--report-only adds none: it
+only tables what the transcripts hold, e.g. after running the datasets in parallel processes). Then the tables with the paired tests
 against the best baseline by SR@5, the paper's numbers beside ours, and a replay of a few sessions
 with every LM answer from DSPy's cache, which measures the non-LLM milliseconds of a turn.
 Writes bench/results/interactive_<simulator>.{md,json} and dsr_<simulator>.png.
@@ -20,6 +23,7 @@ import matplotlib
 
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.evaluation.metrics import ok, summarize
+from afirs_dspy.evaluation.runner import complete_users
 from afirs_dspy.evaluation.summary import build_summary
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
 from afirs_dspy.reporting import markdown_table
@@ -37,6 +41,7 @@ REPLAY_SESSIONS = 2
 
 
 def run_eval(dataset: str, out: Path, n_sessions: int, args, extra: tuple[str, ...] = ()) -> None:
+    """`afirs-dspy eval` in-process; ``extra`` adds its options (e.g. --resume, --time-limit)."""
     options = ["--dataset", dataset, "--method", ",".join(args.methods), "--n-sessions", str(n_sessions),
                "--simulator", args.simulator, "--seed", str(args.seed), "--out", str(out), "--num-threads",
                str(args.num_threads), *lm_flags(args), *extra]
@@ -46,19 +51,21 @@ def run_eval(dataset: str, out: Path, n_sessions: int, args, extra: tuple[str, .
 def summarise(folder: Path, methods: list[str], seed: int) -> dict:
     """The run's summary, tested against the baseline with the best SR@5 (ties: lower AT)."""
     latest = Transcript(folder / TRANSCRIPT).latest()
-    by_method = {m: [r for (method, _), r in latest.items() if method == m] for m in methods}
+    by_method = complete_users({m: [r for (method, _), r in latest.items() if method == m] for m in methods})
     rows = {m: summarize(by_method[m], 5) for m in methods}
     candidates = [m for m in methods if m in BASELINES and rows[m]["SR@5"] is not None]
     best = max(candidates, key=lambda m: (rows[m]["SR@5"], -rows[m]["AT"]), default=None)
     return build_summary(by_method, methods, 5, 50, best, seed)
 
 
-def replay_ms(dataset: str, folder: Path, args) -> dict[str, float | None]:
+def replay_ms(dataset: str, folder: Path, n_users: int, args) -> dict[str, float | None]:
     """Non-LLM milliseconds per turn (median, so that one-time loads such as the embedder's do not count):
-    the first sessions again, every LM answer from DSPy's cache."""
+    the first ``n_users`` sessions again, every LM answer from DSPy's cache."""
+    if n_users == 0:  # eval's --n-sessions 0 would mean every user
+        return dict.fromkeys(args.methods)
     replay = folder / "replay"
     shutil.rmtree(replay, ignore_errors=True)
-    run_eval(dataset, replay, min(REPLAY_SESSIONS, args.n_sessions), args, ("--no-progress",))
+    run_eval(dataset, replay, n_users, args, ("--no-progress",))
     records = Transcript(replay / TRANSCRIPT).read()
     shutil.rmtree(replay)
     per_method = {}
@@ -89,7 +96,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["ml-latest-small", "steam", "beauty"])
     parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))
-    parser.add_argument("--n-sessions", type=int, default=10)
+    parser.add_argument("--n-sessions", type=int, default=10, help="at most this many test users per dataset")
+    parser.add_argument("--minutes", type=float, default=45,
+                        help="per dataset: no session starts after this many minutes (0: no limit)")
+    parser.add_argument("--report-only", action="store_true", help="run no new session; table the transcripts")
     parser.add_argument("--simulator", choices=["attribute", "llm"], default="attribute")
     add_lm_arguments(parser, simulator=True)
     parser.add_argument("--num-threads", type=int, default=1)
@@ -99,17 +109,24 @@ def main() -> None:
     for dataset in args.datasets:
         subset = "" if args.methods == list(METHODS) else "-" + "+".join(args.methods)
         folder = RESULTS / "interactive" / f"{dataset}-{args.simulator}-n{args.n_sessions}-seed{args.seed}{subset}"
-        run_eval(dataset, folder, args.n_sessions, args, ("--resume",) if (folder / TRANSCRIPT).exists() else ())
+        if not args.report_only:
+            limit = ("--time-limit", str(args.minutes)) if args.minutes else ()
+            resume = ("--resume",) if (folder / TRANSCRIPT).exists() else ()
+            run_eval(dataset, folder, args.n_sessions, args, (*limit, *resume))
+        elif not (folder / TRANSCRIPT).exists():
+            parser.error(f"--report-only: no run in {folder}")
         summaries[dataset] = summarise(folder, args.methods, args.seed)
-        replays[dataset] = replay_ms(dataset, folder, args)
-    cost_rows = [{"dataset": d, "method": m, "LM calls/turn": c["lm_calls_per_turn"],
+        n_users = max(row["sessions"] + row["errored"] for row in summaries[dataset]["rows"])
+        replays[dataset] = replay_ms(dataset, folder, min(REPLAY_SESSIONS, n_users), args)
+    cost_rows = [{"dataset": d, "method": m, "LM calls/turn": c["lm_calls_per_turn"], "uncached turns": c["measured_turns"],
                   "prompt tokens/turn": c["prompt_tokens_per_turn"], "completion tokens/turn": c["completion_tokens_per_turn"],
                   "s/turn": c["seconds_per_turn"], "non-LLM ms/turn": replays[d][m]}
                  for d, s in summaries.items() for m, c in s["costs"].items()]
     baselines = {d: s["baseline"] for d, s in summaries.items()}
     text = "\n".join([
-        f"# Interactive evaluation: {args.simulator} simulator, {args.n_sessions} test user(s) per dataset and "
-        f"method, seed {args.seed}",
+        f"# Interactive evaluation: {args.simulator} simulator, seed {args.seed}",
+        "", f"Up to {args.n_sessions} test users per dataset, as many as every method finished "
+        + (f"within {args.minutes:g} minutes per dataset run" if args.minutes else "") + " (column n).",
         "", f"LM: {args.lm or 'embedded local model (see bench/README.md)'}; simulator LM: {args.sim_lm or '-'}.",
         "* : significantly better than the best baseline by SR@5 "
         + ", ".join(f"({d}: {b})" for d, b in baselines.items()) + ", p < 0.01 (McNemar for SR, bootstrap for AT).",
@@ -118,10 +135,11 @@ def main() -> None:
         "", "## Figure 5: DSR@5", "", markdown_table([{"method": m, **{d: next(r["DSR@5"] for r in s["rows"] if r["method"] == m)
                                                                          for d, s in summaries.items()}} for m in args.methods]),
         "", "## Cost per turn (program LM; non-LLM ms: median turn of a replay of the first "
-        f"{min(REPLAY_SESSIONS, args.n_sessions)} session(s) with every LM answer from DSPy's cache)", "",
+        f"{REPLAY_SESSIONS} user(s) with every LM answer from DSPy's cache)", "",
         markdown_table(cost_rows), "",
-        "Tokens and seconds count uncached LM calls only: a session already run with the same LM and prompts "
-        "(by any earlier run on this machine) is answered from DSPy's cache and costs ~0 s here.", "",
+        "Tokens and seconds are averaged over the uncached turns only (every LM call of the turn reached the "
+        "model): a turn already run with the same LM and prompts, by any earlier run on this machine, is answered "
+        "from DSPy's cache at ~0 s and would understate the cost.", "",
     ])
     write_results(f"interactive_{args.simulator}", {"args": vars(args), "summaries": summaries, "non_llm_ms": replays}, text)
     figure, axis = plt.subplots(figsize=(max(6, len(args.methods)), 3.5))

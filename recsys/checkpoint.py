@@ -20,9 +20,9 @@ METRICS_FILE = "metrics.json"
 
 
 def dataset_fingerprint(dataset: PreparedDataset) -> dict:
-    """What ties a checkpoint to its data: name, size, the loader's cache key and a hash of every split.
+    """What ties a checkpoint to its data: name, size and a hash of every split's sequences.
 
-    The content hash catches re-prepared data even when no cache key is reported.
+    Content only, never file times, so a copy of the same data keeps the checkpoint valid.
     """
     digest = hashlib.sha256()
     columns = [dataset.train["sequence"], dataset.valid["history"], [dataset.valid["target"]],
@@ -35,7 +35,6 @@ def dataset_fingerprint(dataset: PreparedDataset) -> dict:
     return {
         "name": dataset.name,
         "n_items": dataset.n_items,
-        "cache_key": dataset.report.get("cache_key"),
         "content_sha256": digest.hexdigest(),
     }
 

@@ -42,5 +42,5 @@ def synthetic_dataset(n_users: int = 200, n_items: int = 60, length: int = 12, s
         train=pd.DataFrame({"user": users, "sequence": [r[:-2] for r in rows]}),
         valid=pd.DataFrame({"user": users, "history": [r[:-2] for r in rows], "target": [r[-2] for r in rows]}),
         test=pd.DataFrame({"user": users, "history": [r[:-1] for r in rows], "target": [r[-1] for r in rows]}),
-        report={"cache_key": f"synthetic-{n_users}-{n_items}-{length}-{seed}"},
+        report={"data_key": f"synthetic-{n_users}-{n_items}-{length}-{seed}"},
     )

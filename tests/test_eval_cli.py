@@ -68,3 +68,13 @@ def test_a_whole_run_then_resume_and_refusals(tmp_path, toy_world):
 
     other = CliRunner().invoke(eval_command, [*args, "--resume", "--seed", "1"])
     assert other.exit_code == 1 and "seed: 0 there, 1 now" in other.output
+
+
+def test_a_time_limit_of_zero_runs_nothing_and_resume_runs_it_all(tmp_path, toy_world):
+    args = ["--method", "afirs,no-refine", "--n-sessions", "2", "--out", str(tmp_path / "out"), "--no-progress",
+            "--n-candidates", "6", "--n-recommend", "3"]
+    limited = CliRunner().invoke(eval_command, [*args, "--time-limit", "0"])
+    assert limited.exit_code == 0, limited.output
+    assert "time limit reached: 4 sessions not run" in limited.output and "0 sessions run" in limited.output
+    resumed = CliRunner().invoke(eval_command, [*args, "--resume"])
+    assert resumed.exit_code == 0 and "4 sessions run" in resumed.output and "time limit" not in resumed.output

@@ -18,7 +18,7 @@ def turn(n, action, items=(), preselected=None, candidates=(), target=None, trac
     return TurnRecord(turn=n, action=action, items=items, preselected=list(items if preselected is None else preselected),
                       candidates=list(candidates), preferences=[], question="", reply="",
                       accepted=action == "recommend" and target in items, trace=list(trace),
-                      program_usage=Usage(2, 100, 10, 0.5), simulator_usage=Usage(1, 20, 5, 0.1))
+                      program_usage=Usage(2, 100, 10, 0.5, model_calls=2), simulator_usage=Usage(1, 20, 5, 0.1))
 
 
 def session(user, target, turns, status="ok", method="m"):
@@ -72,6 +72,21 @@ def test_costs():
     assert cost["simulator_lm_calls_per_session"] == pytest.approx(8 / 3)
     assert (cost["parse_failures"], cost["invalid_outputs"], cost["retried_steps"], cost["fallbacks"]) == (1, 2, 1, 1)
     assert (cost["simulator_leaks"], cost["simulator_stripped"]) == (3, 3)
+
+
+def test_costs_average_tokens_and_seconds_over_uncached_turns_only():
+    fresh = session("1", 1, [turn(1, "ask"), turn(2, "recommend")])
+    replayed = session("2", 1, [turn(1, "ask")])
+    replayed.turns[0].program_usage = Usage(2, 0, 0, 0.01, model_calls=0)  # both answers from DSPy's cache
+    partly = session("3", 1, [turn(1, "ask")])
+    partly.turns[0].program_usage = Usage(2, 40, 4, 0.2, model_calls=1)
+    legacy = session("4", 1, [turn(1, "ask")])
+    legacy.turns[0].program_usage = Usage(2, 100, 10, 0.5)  # written before model calls were counted
+    cost = costs([fresh, replayed, partly, legacy])
+    assert cost["lm_calls_per_turn"] == 2 and cost["measured_turns"] == 2
+    assert (cost["prompt_tokens_per_turn"], cost["seconds_per_turn"]) == (100, 0.5)
+    assert cost["measured_sessions"] == 1 and cost["tokens_per_session"] == 220
+    assert costs([replayed])["seconds_per_turn"] is None
 
 
 def test_summary_marks_significant_improvements_and_writes_every_file(tmp_path):

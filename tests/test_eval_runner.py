@@ -2,13 +2,14 @@
 of the attribute simulator against the AF-IRS program (toy world, scripted LM)."""
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.run_config import RunMismatch, check_resumable, write_run_config
-from afirs_dspy.evaluation.runner import Runner, TooManyErrors, plan_jobs
+from afirs_dspy.evaluation.runner import Runner, TooManyErrors, complete_users, plan_jobs
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.simulator_base import SessionCase
 from afirs_dspy.evaluation.summary import build_summary
@@ -62,6 +63,17 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_numbers_without_duplica
     assert numbers(again.run(JOBS)) == expected
     keys = [r.key for r in Transcript(path).read()]
     assert len(keys) == len(set(keys)) == len(JOBS)
+
+
+def test_a_time_limit_starts_no_session_after_it_and_resume_completes_the_run(tmp_path, monkeypatch):
+    clock = itertools.count()  # every reading of the clock is one second later
+    monkeypatch.setattr("afirs_dspy.evaluation.runner.time.monotonic", lambda: next(clock))
+    path = tmp_path / "t.jsonl"
+    limited = Runner(programs(), ScriptedUser, Transcript(path), num_threads=1, progress=False, time_limit=5.5)
+    by_method = limited.run(JOBS)  # the deadline is read at 0; sessions start at 1..5, the sixth sees 6
+    assert [(r.method, r.user) for r in Transcript(path).read()] == [(j.method, j.case.user) for j in JOBS[:5]]
+    assert {m: [r.user for r in rs] for m, rs in complete_users(by_method).items()} == {"fast": ["1", "2"], "slow": ["1", "2"]}
+    assert numbers(runner(path).run(JOBS)) == numbers(runner(tmp_path / "whole.jsonl").run(JOBS))
 
 
 def test_a_failing_session_is_recorded_left_out_and_retried_on_resume(tmp_path):

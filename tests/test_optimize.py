@@ -159,7 +159,7 @@ def test_the_manifest_refuses_other_artifacts_and_data(world, tmp_path):
     (root / "ml-latest-small" / "tree" / "tree.json").unlink()
     with pytest.raises(ManifestMismatch, match=r"the tree artifact .*\(missing\)"):
         restore_program(path, context, root)
-    other = Manifest(**{**manifest.__dict__, "dataset": {**manifest.dataset, "cache_key": "other"}})
+    other = Manifest(**{**manifest.__dict__, "dataset": {**manifest.dataset, "data_key": "other"}})
     with pytest.raises(ManifestMismatch, match="differ from those the program was compiled on"):
         other.check("toy", root)
     manifest_path(path).unlink()

@@ -42,7 +42,7 @@ def test_compile_then_eval_and_chat_with_the_compiled_program(toy, tmp_path):
     assert "the program changed" in result.output and f"saved {program}" in result.output
     manifest = json.loads((program.parent / "afirs-steam.manifest.json").read_text())
     assert manifest["method"] == "afirs" and manifest["optimizer"]["name"] == "bootstrap"
-    assert manifest["dataset"]["cache_key"] == "toy" and manifest["scores"]["changed"] is True
+    assert manifest["dataset"]["data_key"] == "toy" and manifest["scores"]["changed"] is True
     assert len(manifest["artifacts"]["tree"]["sha256"]) == 64
     assert json.loads(program.read_text())["action_stage.extractor.select"]["demos"]
 

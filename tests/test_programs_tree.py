@@ -7,11 +7,12 @@ import dspy
 import numpy as np
 import pytest
 
+from afirs_dspy.context import MissingArtifact, load_tree
 from afirs_dspy.preference_tree import PreferenceTree
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildConfig
 from scripted import BagOfWordsEmbedder, ScriptedLM, field
-from toy_world import GENRES, toy_items, toy_tree
+from toy_world import GENRES, toy_dataset, toy_items, toy_tree
 
 
 def cluster(prompt):
@@ -119,3 +120,21 @@ def test_extractor_rejects_numbers_outside_the_shown_nodes_or_garbage(answer, ca
     with dspy.context(lm=lm):
         out = extractor(user_responses="anything")
     assert out.preferences == [] and out.trace[0]["status"] == "fallback" and lm.calls["[[ ## nodes ## ]]"] == calls
+
+
+def test_a_saved_tree_is_only_loaded_for_the_data_it_was_built_on(tmp_path):
+    dataset = toy_dataset()
+    toy_tree(dataset.items).save(tmp_path / "ml-latest-small" / "tree" / "tree.json")
+    assert load_tree(dataset, tmp_path).n_items == dataset.n_items
+    other = toy_dataset()
+    other.report["data_key"] = "changed"
+    with pytest.raises(MissingArtifact, match="built on other data .*build-tree --dataset ml-latest-small --force"):
+        load_tree(other, tmp_path)
+    legacy = toy_tree(dataset.items)
+    legacy.meta = {"dataset": {"cache_key": "files-then"}}  # saved before data keys existed
+    legacy.save(tmp_path / "ml-latest-small" / "tree" / "tree.json")
+    other.report["cache_key"] = "files-then"
+    assert load_tree(other, tmp_path).n_items == dataset.n_items
+    other.report["cache_key"] = "files-now"
+    with pytest.raises(MissingArtifact, match="built on other data"):
+        load_tree(other, tmp_path)

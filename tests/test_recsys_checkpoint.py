@@ -70,7 +70,6 @@ def test_mismatches_are_detected(dataset, saved):
     root, checkpoint, _ = saved
     other = synthetic_dataset(n_users=200, n_items=60, length=12, seed=1)
     assert "content_sha256" in mismatch(checkpoint, other)
-    assert "cache_key" in mismatch(checkpoint, other)
     assert "seed 42 -> 3" in mismatch(checkpoint, dataset, dataclasses.replace(CONFIG, seed=3))
     assert mismatch(checkpoint, dataset, CONFIG) is None
     with pytest.raises(ValueError, match="different data"):

@@ -39,7 +39,7 @@ def toy_dataset() -> PreparedDataset:
     train = pd.DataFrame({"user": [str(u) for u in range(12)], "sequence": [s[:-2] for s in sequences]})
     valid = pd.DataFrame({"user": train.user, "history": train.sequence, "target": [s[-2] for s in sequences]})
     test = pd.DataFrame({"user": train.user, "history": [s[:-1] for s in sequences], "target": [s[-1] for s in sequences]})
-    report = {"cache_key": "toy", "users": 12, "interactions": 72, "notes": []}
+    report = {"data_key": "toy", "users": 12, "interactions": 72, "notes": []}
     return PreparedDataset("ml-latest-small", items, train, valid, test, report)
 
 
@@ -54,7 +54,7 @@ def toy_tree(items: pd.DataFrame) -> PreferenceTree:
     nodes += [TreeNode(9 + k, m, 3, 8, holders(m)) for k, m in enumerate(MOODS)]
     comedy = holders("Comedy")
     nodes += [TreeNode(12, "Romantic comedy", 4, 3, comedy[:3]), TreeNode(13, "Slapstick", 4, 3, comedy[3:])]
-    return PreferenceTree(nodes, n_items=len(items), meta={"dataset": {"cache_key": "toy"}})
+    return PreferenceTree(nodes, n_items=len(items), meta={"dataset": {"data_key": "toy"}})
 
 
 def toy_tool(dataset: PreparedDataset, tree: PreferenceTree) -> RecsysTool:

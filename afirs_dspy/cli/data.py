@@ -31,7 +31,7 @@ def prepare_command(data: DatasetSpec, force: bool) -> None:
     sessions = report["sessions"]
     click.echo(
         f"prepared: {dataset.n_items:,} items, {report['interactions']:,} interactions, "
-        f"{sessions['valid']:,} valid and {sessions['test']:,} test sessions (cache key {report['cache_key'][:16]})"
+        f"{sessions['valid']:,} valid and {sessions['test']:,} test sessions (data key {report['data_key'][:16]})"
     )
 
 

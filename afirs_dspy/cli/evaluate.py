@@ -14,7 +14,7 @@ from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.llm_simulator import LLMSimulators
 from afirs_dspy.evaluation.report import render_markdown, write_reports
 from afirs_dspy.evaluation.run_config import RUN_FILE, RunMismatch, check_resumable, read_run_config, write_run_config
-from afirs_dspy.evaluation.runner import Runner, TooManyErrors, plan_jobs
+from afirs_dspy.evaluation.runner import Runner, TooManyErrors, complete_users, plan_jobs
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.summary import build_summary
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
@@ -78,6 +78,9 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
 @click.option("--artifacts-dir", default=None, help="Artifacts root. Default: $AFIRS_ARTIFACTS_DIR or ./artifacts.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Results folder. Default: <artifacts>/<dataset>/eval/<methods>-<simulator>-<split>-n<N>-seed<S>.")
+@click.option("--time-limit", type=click.FloatRange(min=0), default=None,
+              help="Minutes after which no session starts (running ones finish). The tables then cover the users "
+              "every method finished; --resume continues the run. Sizes a run by time rather than by --n-sessions.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out: finished sessions are not run again.")
 @click.option("--overwrite", is_flag=True, help="Delete the run in --out and start over.")
 @click.option("--max-errors", type=click.IntRange(min=1), default=10, show_default=True,
@@ -85,7 +88,7 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_sessions, split, seed, num_threads, max_turns, baseline,
                  lm_spec, api_base, sim_lm_spec, sim_api_base, n_candidates, n_recommend, artifacts_dir, out,
-                 resume, overwrite, max_errors, no_progress) -> None:
+                 time_limit, resume, overwrite, max_errors, no_progress) -> None:
     """Simulate sessions (paper 5.1.2) and report SR@1/3/5, AT, DSR@5 and HR@n per method (5.1.4, 5.4).
 
     Every finished session is appended to <out>/transcript.jsonl; the tables come from it, so --resume
@@ -117,7 +120,7 @@ def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_session
         elif sim_lm_spec:
             click.echo("--sim-lm is only used by --simulator llm; ignored", err=True)
         config = {
-            "dataset": dataset.name, "dataset_key": dataset.report.get("cache_key"), "methods": methods,
+            "dataset": dataset.name, "dataset_key": dataset.data_key, "methods": methods,
             "simulator": simulator, "split": split, "seed": seed, "n_sessions": n_sessions, "max_turns": max_turns,
             "n_candidates": n_candidates, "n_recommend": n_recommend, "lm": program_lm.model,
             "sim_lm": sim_lm.model if sim_lm else None,
@@ -140,7 +143,8 @@ def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_session
                       else LLMSimulators(context, sim_lm))
         jobs = plan_jobs(methods, sample_cases(dataset, split, n_sessions, seed))
         runner = Runner(programs, simulators, Transcript(folder / TRANSCRIPT), program_lm, context.catalog.titles,
-                        max_turns, num_threads, max_errors, progress=not no_progress)
+                        max_turns, num_threads, max_errors, progress=not no_progress,
+                        time_limit=None if time_limit is None else 60 * time_limit)
         already = len(jobs) - len(runner.pending(jobs))
         started = time.perf_counter()
         try:
@@ -154,11 +158,16 @@ def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_session
                                        "fix the cause and run the same command with --resume") from None
         elapsed = time.perf_counter() - started
 
+    left = len(jobs) - sum(map(len, by_method.values()))
+    if left:
+        by_method = complete_users(by_method)
+        click.echo(f"time limit reached: {left} sessions not run (--resume continues); the tables cover the "
+                   f"{len(next(iter(by_method.values()), []))} users every method finished", err=True)
     title = f"{dataset.name} ({split}), {simulator} simulator, seed {seed}"
     summary = build_summary(by_method, methods, max_turns, n_candidates, baseline, seed)
     paths = write_reports(summary, config, folder, title)
     click.echo(render_markdown(summary, title))
-    ran = len(jobs) - already
+    ran = len(jobs) - left - already
     click.echo(f"{ran} sessions run in {elapsed:.1f} s ({elapsed / max(ran, 1):.1f} s per session)"
                + (f"; {already} taken from the transcript" if already else ""))
     errored = sum(row["errored"] for row in summary["rows"])

@@ -64,7 +64,7 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, attributes_p
             items=dataset.items, domain=DATASETS[dataset.name].domain, popularity=popularity
         )
     tree = built.tree
-    tree.meta.update(dataset={"name": dataset.name, "cache_key": dataset.report["cache_key"]}, lm=model.model,
+    tree.meta.update(dataset={"name": dataset.name, "data_key": dataset.data_key}, lm=model.model,
                      report=built.report)
     tree.save(folder / "tree.json")
     node_vectors(tree, embedder, folder)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from afirs_dspy.data import cache
 from afirs_dspy.data.errors import DataError
+from afirs_dspy.data.fingerprint import data_key
 from afirs_dspy.data.preprocess import PreprocessConfig, prepare
 from afirs_dspy.data.registry import DATASETS, locate
 from afirs_dspy.data.tables import PreparedDataset, RawDataset
@@ -40,6 +41,7 @@ def load_dataset(
         if cached is not None:
             return cached
     dataset = prepare(name, fmt.read(folder), config)
-    dataset.report.update({"cache_key": key, "format": fmt.name, "source_dir": str(folder.resolve())})
+    dataset.report.update({"cache_key": key, "data_key": data_key(dataset), "format": fmt.name,
+                           "source_dir": str(folder.resolve())})
     cache.save(path, dataset)
     return dataset

@@ -12,6 +12,7 @@ import datasets
 import pandas as pd
 
 from afirs_dspy.data.preprocess import PreprocessConfig
+from afirs_dspy.data.fingerprint import data_key
 from afirs_dspy.data.registry import SourceFormat
 from afirs_dspy.data.tables import PreparedDataset
 
@@ -69,4 +70,6 @@ def load(path: Path) -> PreparedDataset | None:
     report = json.loads(report_file.read_text())
     tables = datasets.load_from_disk(str(path))
     frames = {name: _frame(tables[name]) for name in TABLES}
-    return PreparedDataset(name=report["dataset"], report=report, **frames)
+    dataset = PreparedDataset(name=report["dataset"], report=report, **frames)
+    report.setdefault("data_key", data_key(dataset))  # entries cached before data keys existed
+    return dataset

@@ -55,6 +55,11 @@ class PreparedDataset:
     report: dict
 
     @property
+    def data_key(self) -> str | None:
+        """The digest of the prepared tables that artifacts are bound to (see ``fingerprint``)."""
+        return self.report.get("data_key")
+
+    @property
     def n_items(self) -> int:
         return len(self.items)
 

@@ -73,10 +73,17 @@ def _per(total: float, count: int) -> float | None:
 def costs(records: Sequence[SessionRecord]) -> dict:
     """LM calls, tokens and wall time per turn and per session (program and simulator apart), parse
     failures (outputs DSPy could not parse), invalid outputs (parsed but breaking the contract), retried
-    steps and fallbacks from the programs' traces, and the simulator's own counts."""
+    steps and fallbacks from the programs' traces, and the simulator's own counts.
+
+    Tokens and seconds are averaged over the turns (sessions) whose every program LM call reached the
+    model, counted in ``measured_turns`` (``measured_sessions``): a response from DSPy's cache costs
+    nothing, so averaging it in would understate the cost of a method run afresh."""
     done = ok(records)
     turns = [turn for r in done for turn in r.turns]
     program = [turn.program_usage for turn in turns]
+    measured = [u for u in program if u.uncached]
+    fresh = [r for r in done if all(t.program_usage.uncached for t in r.turns)]
+    fresh_usage = [t.program_usage for r in fresh for t in r.turns]
     simulator = [turn.simulator_usage for turn in turns] + [r.opener_usage for r in done]
     sim_stats = [r.simulator_stats for r in done]
     events = [event for turn in turns for event in turn.trace]
@@ -85,12 +92,14 @@ def costs(records: Sequence[SessionRecord]) -> dict:
         "errored": len(records) - len(done),
         "turns": len(turns),
         "lm_calls_per_turn": _per(sum(u.lm_calls for u in program), len(turns)),
-        "prompt_tokens_per_turn": _per(sum(u.prompt_tokens for u in program), len(turns)),
-        "completion_tokens_per_turn": _per(sum(u.completion_tokens for u in program), len(turns)),
-        "seconds_per_turn": _per(sum(u.seconds for u in program), len(turns)),
+        "measured_turns": len(measured),
+        "prompt_tokens_per_turn": _per(sum(u.prompt_tokens for u in measured), len(measured)),
+        "completion_tokens_per_turn": _per(sum(u.completion_tokens for u in measured), len(measured)),
+        "seconds_per_turn": _per(sum(u.seconds for u in measured), len(measured)),
         "lm_calls_per_session": _per(sum(u.lm_calls for u in program), len(done)),
-        "tokens_per_session": _per(sum(u.prompt_tokens + u.completion_tokens for u in program), len(done)),
-        "seconds_per_session": _per(sum(r.seconds for r in done), len(done)),
+        "measured_sessions": len(fresh),
+        "tokens_per_session": _per(sum(u.prompt_tokens + u.completion_tokens for u in fresh_usage), len(fresh)),
+        "seconds_per_session": _per(sum(r.seconds for r in fresh), len(fresh)),
         "simulator_lm_calls_per_session": _per(sum(u.lm_calls for u in simulator), len(done)),
         "simulator_tokens_per_session": _per(sum(u.prompt_tokens + u.completion_tokens for u in simulator), len(done)),
         "parse_failures": _errors(turns, "AdapterParseError"),

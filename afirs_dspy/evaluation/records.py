@@ -7,17 +7,25 @@ from dataclasses import asdict, dataclass, field
 @dataclass
 class Usage:
     """LM use of one step. Tokens are DSPy's usage tracker's (responses from DSPy's cache cost none);
-    ``lm_calls`` counts every LM call, cached or not. ``seconds`` is wall time, including any wait for
-    a local model shared with other sessions."""
+    ``lm_calls`` counts every LM call, cached or not, ``model_calls`` those that reached the model (None in
+    records written before it was counted). ``seconds`` is wall time, including any wait for a local model
+    shared with other sessions."""
 
     lm_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    model_calls: int | None = None
 
     def __add__(self, other: Usage) -> Usage:
+        model_calls = None if None in (self.model_calls, other.model_calls) else self.model_calls + other.model_calls
         return Usage(self.lm_calls + other.lm_calls, self.prompt_tokens + other.prompt_tokens,
-                     self.completion_tokens + other.completion_tokens, self.seconds + other.seconds)
+                     self.completion_tokens + other.completion_tokens, self.seconds + other.seconds, model_calls)
+
+    @property
+    def uncached(self) -> bool:
+        """Every LM call reached the model: the step's tokens and seconds are its full cost."""
+        return self.model_calls == self.lm_calls
 
 
 @dataclass

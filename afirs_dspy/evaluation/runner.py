@@ -10,6 +10,9 @@ Errors: an exception escaping one session (typically an LM that still fails afte
 recorded as that session's error and the run goes on; after ``max_errors`` errored sessions the run
 stops with TooManyErrors. On an interrupt (or any error in the caller's loop) running sessions stop at
 their next turn and are dropped; finished ones are already saved.
+
+Time limit: with ``time_limit`` seconds, no session starts after that much time (running ones finish), so
+a run can be sized by the hour; ``complete_users`` then keeps the users every method finished.
 """
 from __future__ import annotations
 
@@ -47,6 +50,12 @@ def plan_jobs(methods: Sequence[str], cases: Sequence[SessionCase]) -> list[Job]
     return [Job(method, case) for case in cases for method in methods]
 
 
+def complete_users(by_method: Mapping[str, Sequence[SessionRecord]]) -> dict[str, list[SessionRecord]]:
+    """Each method's records of the users that every method has a record for, so that rows compare alike."""
+    users = set.intersection(*({r.user for r in records} for records in by_method.values())) if by_method else set()
+    return {method: [r for r in records if r.user in users] for method, records in by_method.items()}
+
+
 class TooManyErrors(Exception):
     pass
 
@@ -55,7 +64,7 @@ class Runner:
     def __init__(self, programs: Mapping[str, dspy.Module], simulators: Callable[[SessionCase], UserSimulator],
                  transcript: Transcript, program_lm: dspy.LM | None = None, titles: Sequence[str] | None = None,
                  max_turns: int = MAX_TURNS, num_threads: int = 2, max_errors: int = 10, progress: bool = True,
-                 on_record: Callable[[SessionRecord], None] | None = None):
+                 on_record: Callable[[SessionRecord], None] | None = None, time_limit: float | None = None):
         self.programs = programs
         self.simulators = simulators
         self.transcript = transcript
@@ -66,6 +75,8 @@ class Runner:
         self.max_errors = max_errors
         self.progress = progress
         self.on_record = on_record
+        self.time_limit = time_limit
+        self.deadline: float | None = None
         self.lms = [lm for lm in (program_lm, getattr(simulators, "lm", None)) if lm is not None]
 
     def pending(self, jobs: Sequence[Job]) -> list[Job]:
@@ -83,6 +94,7 @@ class Runner:
                    disable=not self.progress, dynamic_ncols=True)
         self._postfix(bar, by_method)
         stop = threading.Event()
+        self.deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
         errors = 0
         executor = ThreadPoolExecutor(max_workers=self.num_threads, thread_name_prefix="session")
         try:
@@ -106,6 +118,9 @@ class Runner:
             bar.close()
         return self.collect(jobs)
 
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
     def collect(self, jobs: Sequence[Job]) -> dict[str, list[SessionRecord]]:
         """The transcript's latest record of each job, per method, in the planned order."""
         latest = self.transcript.latest()
@@ -116,7 +131,7 @@ class Runner:
         return out
 
     def _session(self, job: Job, stop: threading.Event) -> SessionRecord | None:
-        if stop.is_set():
+        if stop.is_set() or self.out_of_time():
             return None
         title = self.titles[job.case.target] if self.titles is not None else ""
         started = time.perf_counter()

@@ -43,3 +43,4 @@ def metered() -> Iterator[Usage]:
             usage.lm_calls = counter.calls
             usage.prompt_tokens = _tokens(tracker.usage_data, "prompt_tokens")
             usage.completion_tokens = _tokens(tracker.usage_data, "completion_tokens")
+            usage.model_calls = sum(map(len, tracker.usage_data.values()))
