@@ -23,6 +23,7 @@ import matplotlib
 
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.evaluation.metrics import ok, summarize
+from afirs_dspy.evaluation.run_config import RUN_FILE
 from afirs_dspy.evaluation.runner import complete_users
 from afirs_dspy.evaluation.summary import build_summary
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
@@ -111,14 +112,14 @@ def main() -> None:
         folder = RESULTS / "interactive" / f"{dataset}-{args.simulator}-n{args.n_sessions}-seed{args.seed}{subset}"
         if not args.report_only:
             limit = ("--time-limit", str(args.minutes)) if args.minutes else ()
-            resume = ("--resume",) if (folder / TRANSCRIPT).exists() else ()
+            resume = ("--resume",) if (folder / RUN_FILE).exists() else ()
             run_eval(dataset, folder, args.n_sessions, args, (*limit, *resume))
         elif not (folder / TRANSCRIPT).exists():
             parser.error(f"--report-only: no run in {folder}")
         summaries[dataset] = summarise(folder, args.methods, args.seed)
         n_users = max(row["sessions"] + row["errored"] for row in summaries[dataset]["rows"])
         replays[dataset] = replay_ms(dataset, folder, min(REPLAY_SESSIONS, n_users), args)
-    cost_rows = [{"dataset": d, "method": m, "LM calls/turn": c["lm_calls_per_turn"], "uncached turns": c["measured_turns"],
+    cost_rows = [{"dataset": d, "method": m, "LM calls/turn": c["lm_calls_per_turn"], "uncached calls": c["uncached_calls"],
                   "prompt tokens/turn": c["prompt_tokens_per_turn"], "completion tokens/turn": c["completion_tokens_per_turn"],
                   "s/turn": c["seconds_per_turn"], "non-LLM ms/turn": replays[d][m]}
                  for d, s in summaries.items() for m, c in s["costs"].items()]
@@ -137,9 +138,10 @@ def main() -> None:
         "", "## Cost per turn (program LM; non-LLM ms: median turn of a replay of the first "
         f"{REPLAY_SESSIONS} user(s) with every LM answer from DSPy's cache)", "",
         markdown_table(cost_rows), "",
-        "Tokens and seconds are averaged over the uncached turns only (every LM call of the turn reached the "
-        "model): a turn already run with the same LM and prompts, by any earlier run on this machine, is answered "
-        "from DSPy's cache at ~0 s and would understate the cost.", "",
+        "A call answered from DSPy's cache (the same prompt seen before, by another method or an earlier run on "
+        "this machine) costs ~0 s, so tokens and seconds per turn price every LM call at the mean tokens and "
+        "seconds of the method's calls that reached the model (column 'uncached calls'; turns recorded before "
+        "this count existed are left out of that mean).", "",
     ])
     write_results(f"interactive_{args.simulator}", {"args": vars(args), "summaries": summaries, "non_llm_ms": replays}, text)
     figure, axis = plt.subplots(figsize=(max(6, len(args.methods)), 3.5))

@@ -68,24 +68,27 @@ def test_costs():
     cost = costs(RECORDS)
     assert (cost["sessions"], cost["errored"], cost["turns"]) == (3, 1, 8)
     assert cost["lm_calls_per_turn"] == 2 and cost["prompt_tokens_per_turn"] == 100
-    assert cost["lm_calls_per_session"] == pytest.approx(16 / 3) and cost["seconds_per_session"] == 2.0
+    assert cost["lm_calls_per_session"] == pytest.approx(16 / 3)
+    assert cost["seconds_per_session"] == pytest.approx(16 * 0.25 / 3)  # every call at 0.5 s / 2 calls
     assert cost["simulator_lm_calls_per_session"] == pytest.approx(8 / 3)
     assert (cost["parse_failures"], cost["invalid_outputs"], cost["retried_steps"], cost["fallbacks"]) == (1, 2, 1, 1)
     assert (cost["simulator_leaks"], cost["simulator_stripped"]) == (3, 3)
 
 
-def test_costs_average_tokens_and_seconds_over_uncached_turns_only():
-    fresh = session("1", 1, [turn(1, "ask"), turn(2, "recommend")])
+def test_costs_price_cached_calls_like_the_calls_that_reached_the_model():
+    fresh = session("1", 1, [turn(1, "ask"), turn(2, "recommend")])  # 2 calls a turn, 50 prompt tokens a call
     replayed = session("2", 1, [turn(1, "ask")])
     replayed.turns[0].program_usage = Usage(2, 0, 0, 0.01, model_calls=0)  # both answers from DSPy's cache
     partly = session("3", 1, [turn(1, "ask")])
-    partly.turns[0].program_usage = Usage(2, 40, 4, 0.2, model_calls=1)
+    partly.turns[0].program_usage = Usage(2, 30, 4, 0.25, model_calls=1)
     legacy = session("4", 1, [turn(1, "ask")])
-    legacy.turns[0].program_usage = Usage(2, 100, 10, 0.5)  # written before model calls were counted
+    legacy.turns[0].program_usage = Usage(2, 7, 1, 0.1)  # written before model calls were counted
     cost = costs([fresh, replayed, partly, legacy])
-    assert cost["lm_calls_per_turn"] == 2 and cost["measured_turns"] == 2
-    assert (cost["prompt_tokens_per_turn"], cost["seconds_per_turn"]) == (100, 0.5)
-    assert cost["measured_sessions"] == 1 and cost["tokens_per_session"] == 220
+    assert cost["lm_calls_per_turn"] == 2 and cost["uncached_calls"] == 5
+    # per uncached call: (100 + 100 + 30) / 5 = 46 prompt tokens, (0.5 + 0.5 + 0.25) / 5 = 0.25 s
+    assert cost["prompt_tokens_per_turn"] == pytest.approx(2 * 46)
+    assert cost["seconds_per_turn"] == pytest.approx(2 * 0.25)
+    assert cost["seconds_per_session"] == pytest.approx(10 * 0.25 / 4)
     assert costs([replayed])["seconds_per_turn"] is None
 
 

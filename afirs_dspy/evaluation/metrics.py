@@ -13,11 +13,11 @@ Only sessions with status "ok" count; errored sessions are left out (and counted
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from afirs_dspy.evaluation.records import SessionRecord, TurnRecord
+from afirs_dspy.evaluation.records import SessionRecord, TurnRecord, Usage
 
 
 def ok(records: Sequence[SessionRecord]) -> list[SessionRecord]:
@@ -75,15 +75,20 @@ def costs(records: Sequence[SessionRecord]) -> dict:
     failures (outputs DSPy could not parse), invalid outputs (parsed but breaking the contract), retried
     steps and fallbacks from the programs' traces, and the simulator's own counts.
 
-    Tokens and seconds are averaged over the turns (sessions) whose every program LM call reached the
-    model, counted in ``measured_turns`` (``measured_sessions``): a response from DSPy's cache costs
-    nothing, so averaging it in would understate the cost of a method run afresh."""
+    A response from DSPy's cache costs nothing, so tokens and seconds are what a method run afresh would
+    spend: its LM calls per turn (session) times the mean tokens and seconds of its calls that reached
+    the model (``model_calls``, from turns where that count was recorded)."""
     done = ok(records)
     turns = [turn for r in done for turn in r.turns]
     program = [turn.program_usage for turn in turns]
-    measured = [u for u in program if u.uncached]
-    fresh = [r for r in done if all(t.program_usage.uncached for t in r.turns)]
-    fresh_usage = [t.program_usage for r in fresh for t in r.turns]
+    calls = sum(u.lm_calls for u in program)
+    metered = [u for u in program if u.model_calls]
+    uncached = sum(u.model_calls for u in metered)
+
+    def fresh(cost: Callable[[Usage], float], count: int) -> float | None:
+        """Every call priced at the mean cost of the calls that reached the model, per ``count``."""
+        return calls * sum(map(cost, metered)) / uncached / count if uncached and count else None
+
     simulator = [turn.simulator_usage for turn in turns] + [r.opener_usage for r in done]
     sim_stats = [r.simulator_stats for r in done]
     events = [event for turn in turns for event in turn.trace]
@@ -91,15 +96,14 @@ def costs(records: Sequence[SessionRecord]) -> dict:
         "sessions": len(done),
         "errored": len(records) - len(done),
         "turns": len(turns),
-        "lm_calls_per_turn": _per(sum(u.lm_calls for u in program), len(turns)),
-        "measured_turns": len(measured),
-        "prompt_tokens_per_turn": _per(sum(u.prompt_tokens for u in measured), len(measured)),
-        "completion_tokens_per_turn": _per(sum(u.completion_tokens for u in measured), len(measured)),
-        "seconds_per_turn": _per(sum(u.seconds for u in measured), len(measured)),
-        "lm_calls_per_session": _per(sum(u.lm_calls for u in program), len(done)),
-        "measured_sessions": len(fresh),
-        "tokens_per_session": _per(sum(u.prompt_tokens + u.completion_tokens for u in fresh_usage), len(fresh)),
-        "seconds_per_session": _per(sum(r.seconds for r in fresh), len(fresh)),
+        "lm_calls_per_turn": _per(calls, len(turns)),
+        "uncached_calls": uncached,
+        "prompt_tokens_per_turn": fresh(lambda u: u.prompt_tokens, len(turns)),
+        "completion_tokens_per_turn": fresh(lambda u: u.completion_tokens, len(turns)),
+        "seconds_per_turn": fresh(lambda u: u.seconds, len(turns)),
+        "lm_calls_per_session": _per(calls, len(done)),
+        "tokens_per_session": fresh(lambda u: u.prompt_tokens + u.completion_tokens, len(done)),
+        "seconds_per_session": fresh(lambda u: u.seconds, len(done)),
         "simulator_lm_calls_per_session": _per(sum(u.lm_calls for u in simulator), len(done)),
         "simulator_tokens_per_session": _per(sum(u.prompt_tokens + u.completion_tokens for u in simulator), len(done)),
         "parse_failures": _errors(turns, "AdapterParseError"),

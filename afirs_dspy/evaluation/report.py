@@ -11,7 +11,7 @@ from afirs_dspy.reporting import markdown_table
 
 METRICS = ("SR@1", "SR@3", "SR@5", "AT", "DSR@5")
 COSTS = {
-    "LM calls/turn": "lm_calls_per_turn", "uncached turns": "measured_turns", "prompt tok/turn": "prompt_tokens_per_turn",
+    "LM calls/turn": "lm_calls_per_turn", "uncached calls": "uncached_calls", "prompt tok/turn": "prompt_tokens_per_turn",
     "completion tok/turn": "completion_tokens_per_turn", "s/turn": "seconds_per_turn",
     "s/session": "seconds_per_session", "sim LM calls/session": "simulator_lm_calls_per_session",
     "parse failures": "parse_failures", "invalid outputs": "invalid_outputs", "fallbacks": "fallbacks",
@@ -70,8 +70,8 @@ def render_markdown(summary: dict, title: str) -> str:
     parts = [f"## {title}", "", results_table(summary), ""]
     if summary["comparisons"]:
         parts += [f"Paired tests against {summary['baseline']}:", "", significance_table(summary), ""]
-    parts += ["Costs (program LM per turn and session; simulator apart; tokens and seconds over the turns and "
-              "sessions whose LM calls all reached the model, not DSPy's cache):", "", costs_table(summary), ""]
+    parts += ["Costs (program LM per turn and session; simulator apart; tokens and seconds price every LM call "
+              "at the mean of the calls that reached the model, not DSPy's cache):", "", costs_table(summary), ""]
     parts += [f"- {line}" for line in summary["notes"]]
     return "\n".join(parts) + "\n"
 
