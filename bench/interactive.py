@@ -4,8 +4,8 @@
                                 [--simulator attribute|llm] [--lm …] [--sim-lm …] [--api-base …] [--seed 0]
 
 Per dataset, one `afirs-dspy eval` run of every method on the same seeded test users, user by user, for up
-to --n-sessions users or until --minutes have passed (the session running then finishes); the tables cover
-the users every method finished. Resumable: its folder under bench/results/interactive/ keeps the
+to --n-sessions users or until --minutes have passed (the user started by then still gets every method);
+the tables cover the users every method finished. Resumable: its folder under bench/results/interactive/ keeps the
 transcript, and running the command again adds users for another --minutes (--report-only adds none: it
 only tables what the transcripts hold, e.g. after running the datasets in parallel processes). Then the tables with the paired tests
 against the best baseline by SR@5, the paper's numbers beside ours, and a replay of a few sessions
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))
     parser.add_argument("--n-sessions", type=int, default=10, help="at most this many test users per dataset")
     parser.add_argument("--minutes", type=float, default=45,
-                        help="per dataset: no session starts after this many minutes (0: no limit)")
+                        help="per dataset: no new user starts after this many minutes (0: no limit)")
     parser.add_argument("--report-only", action="store_true", help="run no new session; table the transcripts")
     parser.add_argument("--simulator", choices=["attribute", "llm"], default="attribute")
     add_lm_arguments(parser, simulator=True)

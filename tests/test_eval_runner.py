@@ -65,15 +65,22 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_numbers_without_duplica
     assert len(keys) == len(set(keys)) == len(JOBS)
 
 
-def test_a_time_limit_starts_no_session_after_it_and_resume_completes_the_run(tmp_path, monkeypatch):
+def test_a_time_limit_starts_no_new_user_after_it_and_resume_completes_the_run(tmp_path, monkeypatch):
     clock = itertools.count()  # every reading of the clock is one second later
     monkeypatch.setattr("afirs_dspy.evaluation.runner.time.monotonic", lambda: next(clock))
     path = tmp_path / "t.jsonl"
-    limited = Runner(programs(), ScriptedUser, Transcript(path), num_threads=1, progress=False, time_limit=5.5)
-    by_method = limited.run(JOBS)  # the deadline is read at 0; sessions start at 1..5, the sixth sees 6
-    assert [(r.method, r.user) for r in Transcript(path).read()] == [(j.method, j.case.user) for j in JOBS[:5]]
+    limited = Runner(programs(), ScriptedUser, Transcript(path), num_threads=1, progress=False, time_limit=2.5)
+    by_method = limited.run(JOBS)  # the deadline is read at 0; users start at 1 and 2, the third sees 3
+    assert [(r.method, r.user) for r in Transcript(path).read()] == [(j.method, j.case.user) for j in JOBS[:4]]
     assert {m: [r.user for r in rs] for m, rs in complete_users(by_method).items()} == {"fast": ["1", "2"], "slow": ["1", "2"]}
     assert numbers(runner(path).run(JOBS)) == numbers(runner(tmp_path / "whole.jsonl").run(JOBS))
+
+
+def test_a_user_started_before_the_time_limit_gets_every_method(tmp_path):
+    path = tmp_path / "t.jsonl"
+    runner(path).run(JOBS[:5])  # users 1 and 2, and user 3 by the first method only
+    Runner(programs(), ScriptedUser, Transcript(path), num_threads=1, progress=False, time_limit=0).run(JOBS)
+    assert [(r.method, r.user) for r in Transcript(path).read()][5:] == [("slow", "3")]
 
 
 def test_a_failing_session_is_recorded_left_out_and_retried_on_resume(tmp_path):

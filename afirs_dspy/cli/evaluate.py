@@ -79,8 +79,9 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Results folder. Default: <artifacts>/<dataset>/eval/<methods>-<simulator>-<split>-n<N>-seed<S>.")
 @click.option("--time-limit", type=click.FloatRange(min=0), default=None,
-              help="Minutes after which no session starts (running ones finish). The tables then cover the users "
-              "every method finished; --resume continues the run. Sizes a run by time rather than by --n-sessions.")
+              help="Minutes after which no new user is started; users already started get every method. The "
+              "tables cover the users every method finished; --resume continues the run. Sizes a run by time "
+              "rather than by --n-sessions.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out: finished sessions are not run again.")
 @click.option("--overwrite", is_flag=True, help="Delete the run in --out and start over.")
 @click.option("--max-errors", type=click.IntRange(min=1), default=10, show_default=True,

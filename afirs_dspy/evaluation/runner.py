@@ -11,8 +11,9 @@ recorded as that session's error and the run goes on; after ``max_errors`` error
 stops with TooManyErrors. On an interrupt (or any error in the caller's loop) running sessions stop at
 their next turn and are dropped; finished ones are already saved.
 
-Time limit: with ``time_limit`` seconds, no session starts after that much time (running ones finish), so
-a run can be sized by the hour; ``complete_users`` then keeps the users every method finished.
+Time limit: with ``time_limit`` seconds, no new user is started after that much time, while the users
+already started (in this run or a resumed one) get every method, so a run can be sized by the hour without
+wasting sessions on users it cannot compare; ``complete_users`` keeps the users every method finished.
 """
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ class Runner:
         self.on_record = on_record
         self.time_limit = time_limit
         self.deadline: float | None = None
+        self.started_users: set[str] = set()
         self.lms = [lm for lm in (program_lm, getattr(simulators, "lm", None)) if lm is not None]
 
     def pending(self, jobs: Sequence[Job]) -> list[Job]:
@@ -95,6 +97,7 @@ class Runner:
         self._postfix(bar, by_method)
         stop = threading.Event()
         self.deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
+        self.started_users = {job.case.user for job in jobs if job not in waiting}
         errors = 0
         executor = ThreadPoolExecutor(max_workers=self.num_threads, thread_name_prefix="session")
         try:
@@ -131,8 +134,9 @@ class Runner:
         return out
 
     def _session(self, job: Job, stop: threading.Event) -> SessionRecord | None:
-        if stop.is_set() or self.out_of_time():
+        if stop.is_set() or (job.case.user not in self.started_users and self.out_of_time()):
             return None
+        self.started_users.add(job.case.user)
         title = self.titles[job.case.target] if self.titles is not None else ""
         started = time.perf_counter()
         try:
