@@ -7,7 +7,7 @@
 attributes, hard filter, SASRec top 50; (c) AF-IRS: preference extraction down the tree, then two-stage
 filtering. First turns: the attribute simulator's openers for a seeded sample of test users (the same
 texts for all three). Turns 1–5: the user's words so far at every turn of an AF-IRS eval transcript
-(``--transcript``). Writes bench/results/candidate_hit_rate.{md,json,png}.
+(``--transcript``, its ``--method`` sessions). Writes bench/results/candidate_hit_rate.{md,json,png}.
 """
 from __future__ import annotations
 
@@ -60,9 +60,11 @@ def first_turns(context, n: int, seed: int) -> list[tuple[int, str, list[int], i
             for case in sample_cases(context.dataset, "test", n, seed)]
 
 
-def transcript_turns(path: str, histories: dict[str, list[int]]) -> list[tuple[int, str, list[int], int]]:
+def transcript_turns(path: str, histories: dict[str, list[int]], method: str) -> list[tuple[int, str, list[int], int]]:
     turns = []
-    for record in Transcript(path).read():
+    for record in Transcript(path).latest().values():
+        if record.method != method or record.status != "ok":
+            continue
         said = [record.opener]
         for turn in record.turns:
             turns.append((turn.turn, "\n".join(said), histories[record.user], record.target))
@@ -90,7 +92,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--n-sessions", type=int, default=40)
-    parser.add_argument("--transcript", default=None, help="An AF-IRS `afirs-dspy eval` transcript.jsonl (turns 1–5).")
+    parser.add_argument("--transcript", default=None, help="An `afirs-dspy eval` transcript.jsonl of the test split (turns 1–5).")
+    parser.add_argument("--method", default="afirs", help="Whose sessions of --transcript to take the turns from.")
     add_lm_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -103,14 +106,15 @@ def main() -> None:
         with dspy.context(lm=lm):
             results = {"first turns": hit_rates(sources, first_turns(context, args.n_sessions, args.seed), "first turns")}
             if args.transcript:
-                results["turns 1-5"] = hit_rates(sources, transcript_turns(args.transcript, histories), "turns 1-5")
+                results["turns 1-5"] = hit_rates(sources, transcript_turns(args.transcript, histories, args.method), "turns 1-5")
     rows = [{"turns": scope, "n": r["turns"], **{f"({w}) {WAYS[w]}": r["overall"][w] for w in WAYS},
              "s/turn (all three)": round(r["seconds_per_turn"], 1)} for scope, r in results.items()]
     text = "\n".join([
         f"# Figure 6: HR@{K} of the candidates passed to the LM ({args.dataset}, test users, seed {args.seed})", "",
         markdown_table(rows), "",
         f"LM: {lm.model}. First turns: the attribute simulator's opener for {args.n_sessions} sampled test users.",
-        f"Turns 1-5: {args.transcript or '(no transcript given)'}; per-turn rates in the JSON and the PNG.",
+        f"Turns 1-5: the {args.method} sessions of {args.transcript or '(no transcript given)'}; per-turn rates in "
+        "the JSON and the PNG.",
         "(b) maps the user's words to the 20 most similar predefined attributes shown to the LM; (c) descends the",
         "preference tree with the LM; both rank what passes with the same SASRec cosine as (a).",
     ])

@@ -47,7 +47,7 @@ def main() -> None:
     compile_users = set(scores["train_users"]) | set(scores["dev_users"])
     overlap = {}
     for split in ("valid", "test"):
-        out = folder / f"eval-{split}"
+        out = folder / f"eval-{split}-n{args.n_sessions}"
         # Seed + 1 on valid: other users than the ones the compile simulated.
         seed = args.seed + 1 if split == "valid" else args.seed
         eval_command.main(["--dataset", args.dataset, "--method", "afirs", "--program", str(program), "--split", split,

@@ -76,6 +76,10 @@ def replay_ms(dataset: str, folder: Path, n_users: int, args) -> dict[str, float
     return per_method
 
 
+def shown(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.1f}"
+
+
 def table(summaries: dict, methods, paper: dict) -> str:
     rows = []
     for method in methods:
@@ -119,16 +123,19 @@ def main() -> None:
         summaries[dataset] = summarise(folder, args.methods, args.seed)
         n_users = max(row["sessions"] + row["errored"] for row in summaries[dataset]["rows"])
         replays[dataset] = replay_ms(dataset, folder, min(REPLAY_SESSIONS, n_users), args)
-    cost_rows = [{"dataset": d, "method": m, "LM calls/turn": c["lm_calls_per_turn"], "uncached calls": c["uncached_calls"],
-                  "prompt tokens/turn": c["prompt_tokens_per_turn"], "completion tokens/turn": c["completion_tokens_per_turn"],
-                  "s/turn": c["seconds_per_turn"], "non-LLM ms/turn": replays[d][m]}
+    cost_rows = [{"dataset": d, "method": m, "LM calls/turn": shown(c["lm_calls_per_turn"]), "uncached calls": c["uncached_calls"],
+                  "prompt tokens/turn": shown(c["prompt_tokens_per_turn"]),
+                  "completion tokens/turn": shown(c["completion_tokens_per_turn"]),
+                  "s/turn": shown(c["seconds_per_turn"]), "non-LLM ms/turn": shown(replays[d][m])}
                  for d, s in summaries.items() for m, c in s["costs"].items()]
     baselines = {d: s["baseline"] for d, s in summaries.items()}
     text = "\n".join([
         f"# Interactive evaluation: {args.simulator} simulator, seed {args.seed}",
-        "", f"Up to {args.n_sessions} test users per dataset, as many as every method finished "
-        + (f"within {args.minutes:g} minutes per dataset run" if args.minutes else "") + " (column n).",
-        "", f"LM: {args.lm or 'embedded local model (see bench/README.md)'}; simulator LM: {args.sim_lm or '-'}.",
+        "", f"Up to {args.n_sessions} test users per dataset: those every method finished (column n), "
+        + ("in the runs so far" if args.report_only or not args.minutes
+           else f"new users started within {args.minutes:g} minutes per dataset") + ".",
+        "", f"LM: {args.lm or 'embedded local model (see bench/README.md)'}; simulator LM: "
+        + (args.sim_lm or ("the same" if args.simulator == "llm" else "none (attribute simulator)")) + ".",
         "* : significantly better than the best baseline by SR@5 "
         + ", ".join(f"({d}: {b})" for d, b in baselines.items()) + ", p < 0.01 (McNemar for SR, bootstrap for AT).",
         "", "## Table 2: methods", "", table(summaries, [m for m in args.methods if m not in ABLATIONS], TABLE2),
