@@ -3,13 +3,14 @@
     python bench/interactive.py [--datasets ml-latest-small steam beauty] [--n-sessions 10] [--minutes 45]
                                 [--simulator attribute|llm] [--lm …] [--sim-lm …] [--api-base …] [--seed 0]
 
-Per dataset, one `afirs-dspy eval` run of every method on the same seeded test users, user by user, for up
-to --n-sessions users or until --minutes have passed (the user started by then still gets every method);
-the tables cover the users every method finished. Resumable: its folder under bench/results/interactive/ keeps the
-transcript, and running the command again adds users for another --minutes (--report-only adds none: it
-only tables what the transcripts hold, e.g. after running the datasets in parallel processes). Then the tables with the paired tests
-against the best baseline by SR@5, the paper's numbers beside ours, and a replay of a few sessions
-with every LM answer from DSPy's cache, which measures the non-LLM milliseconds of a turn.
+Per dataset, one `afirs-dspy eval` run of every method on the same seeded test users, user by user,
+for up to --n-sessions users or until --minutes have passed (the user started by then still gets every
+method); the tables cover the users every method finished. Resumable: its folder under
+bench/results/interactive/ keeps the transcript, and running the command again adds users for another
+--minutes (--report-only adds none: it tables what the transcripts hold, e.g. after running the
+datasets in parallel processes). Then the tables with the paired tests against the best baseline by
+SR@5, the paper's numbers beside ours, and a replay of a few sessions with every LM answer from DSPy's
+cache, which measures the non-LLM milliseconds of a turn.
 Writes bench/results/interactive_<simulator>.{md,json} and dsr_<simulator>.png.
 """
 from __future__ import annotations
