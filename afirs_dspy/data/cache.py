@@ -14,11 +14,10 @@ import pandas as pd
 from afirs_dspy.data.preprocess import PreprocessConfig
 from afirs_dspy.data.fingerprint import data_key
 from afirs_dspy.data.registry import SourceFormat
-from afirs_dspy.data.tables import PreparedDataset
+from afirs_dspy.data.tables import PREPARED_TABLES, PreparedDataset
 
 # Bump when preprocessing changes what it produces, so old cache entries are not reused.
 PREPROCESS_VERSION = 1
-TABLES = ("items", "train", "valid", "test")
 LIST_COLUMNS = ("attributes", "sequence", "history")
 
 
@@ -42,7 +41,8 @@ def save(path: Path, dataset: PreparedDataset) -> None:
     bars_were_on = not datasets.utils.are_progress_bars_disabled()
     datasets.utils.disable_progress_bars()  # a bar per table is noise for files this small
     try:
-        tables = {name: datasets.Dataset.from_pandas(getattr(dataset, name), preserve_index=False) for name in TABLES}
+        tables = {name: datasets.Dataset.from_pandas(getattr(dataset, name), preserve_index=False)
+                  for name in PREPARED_TABLES}
         datasets.DatasetDict(tables).save_to_disk(str(staging))
         (staging / "report.json").write_text(json.dumps(dataset.report, indent=1))
         if path.exists():
@@ -69,7 +69,8 @@ def load(path: Path) -> PreparedDataset | None:
         return None
     report = json.loads(report_file.read_text())
     tables = datasets.load_from_disk(str(path))
-    frames = {name: _frame(tables[name]) for name in TABLES}
+    frames = {name: _frame(tables[name]) for name in PREPARED_TABLES}
     dataset = PreparedDataset(name=report["dataset"], report=report, **frames)
-    report.setdefault("data_key", data_key(dataset))  # entries cached before data keys existed
+    if "data_key" not in report:  # entries cached before data keys existed; hashed only for them
+        report["data_key"] = data_key(dataset)
     return dataset

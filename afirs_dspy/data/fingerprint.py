@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import hashlib
 
-from afirs_dspy.data.tables import PreparedDataset
-
-TABLES = ("items", "train", "valid", "test")
+from afirs_dspy.data.tables import PREPARED_TABLES, PreparedDataset
 
 
 def data_key(dataset: PreparedDataset) -> str:
     digest = hashlib.sha256(dataset.name.encode())
-    for name in TABLES:
+    for name in PREPARED_TABLES:
         digest.update(getattr(dataset, name).to_json(orient="split", index=False).encode())
     return digest.hexdigest()

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+# The tables of a PreparedDataset, as cached and as hashed into its data key.
+PREPARED_TABLES = ("items", "train", "valid", "test")
 # Columns of the raw tables a source reader returns.
 INTERACTION_COLUMNS = ["user", "item", "timestamp", "rating"]
 CATALOG_COLUMNS = ["item", "title", "description", "attributes"]
