@@ -2,18 +2,13 @@
 from __future__ import annotations
 
 import difflib
-import re
 
 import pandas as pd
 
 from afirs_dspy.shared_resource import SharedResource
+from afirs_dspy.title_forms import title_key, title_variants, title_year
 
-_YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
-
-
-def _title_key(title: str) -> str:
-    """Case-, punctuation- and year-insensitive form of a title."""
-    return " ".join(re.sub(r"[^\w\s]", " ", _YEAR.sub("", title).casefold()).split())
+YEAR_TOLERANCE = 1  # a named year may be off by one (festival vs release year); remakes are further apart
 
 
 class Catalog(SharedResource):
@@ -23,9 +18,13 @@ class Catalog(SharedResource):
         self.titles = [""] + items.title.tolist()
         self.descriptions = [""] + items.description.fillna("").tolist()
         self.attributes = [[]] + items.attributes.tolist()
-        self._by_key: dict[str, int] = {}
+        self.years = [None] + [title_year(t) for t in self.titles[1:]]
+        self._by_key: dict[str, list[int]] = {}  # every variant's key → its items, in catalog order
         for idx, title in enumerate(self.titles[1:], start=1):
-            self._by_key.setdefault(_title_key(title), idx)
+            for variant in title_variants(title):
+                holders = self._by_key.setdefault(title_key(variant), [])
+                if idx not in holders:
+                    holders.append(idx)
 
     def __len__(self) -> int:
         return len(self.titles) - 1
@@ -39,10 +38,23 @@ class Catalog(SharedResource):
         return [f"{n}. {self.line(idx)}" for n, idx in enumerate(items, start=1)]
 
     def match_title(self, title: str, cutoff: float = 0.85) -> int | None:
-        """The catalog id of a free-text title: exact up to case, punctuation and year, else the
-        closest title above ``cutoff`` similarity, else None."""
-        key = _title_key(title)
-        if key in self._by_key:
-            return self._by_key[key]
-        close = difflib.get_close_matches(key, self._by_key, n=1, cutoff=cutoff)
-        return self._by_key[close[0]] if close else None
+        """The catalog id of a free-text title, matched through every form of both ("The Matrix" is
+        "Matrix, The (1999)"): exact up to case and punctuation, else the closest forms above ``cutoff``
+        similarity, else None. A year in ``title`` must agree (within ``YEAR_TOLERANCE``) with the
+        item's, so remakes stay apart; without one the first item in catalog order is taken."""
+        year = title_year(title)
+        keys = [title_key(v) for v in title_variants(title)]
+        found = self._pick([k for k in keys if k in self._by_key], year)
+        if found is None:
+            close = [c for k in keys for c in difflib.get_close_matches(k, self._by_key, n=3, cutoff=cutoff)]
+            found = self._pick(close, year)
+        return found
+
+    def _pick(self, keys: list[str], year: int | None) -> int | None:
+        """The item of ``keys`` (best first) whose year is closest to ``year``; items without a year
+        in their title accept any."""
+        items = list(dict.fromkeys(i for k in keys for i in self._by_key[k]))
+        if year is None:
+            return items[0] if items else None
+        gaps = {i: 0 if self.years[i] is None else abs(self.years[i] - year) for i in items}
+        return min((i for i in items if gaps[i] <= YEAR_TOLERANCE), key=gaps.get, default=None)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import dspy
 import pytest
 
-from afirs_dspy.evaluation.leakage import find_title, names_title, strip_title, title_variants
+from afirs_dspy.evaluation.leakage import find_title, is_title_fragment, names_title, strip_title
 from afirs_dspy.evaluation.llm_simulator import FALLBACK_REPLY, LLMSimulators
 from afirs_dspy.evaluation.simulator_base import SessionCase
 from scripted import ScriptedLM, field
+from afirs_dspy.title_forms import title_variants
 from toy_world import toy_context
 
 SIM = "[[ ## target_recommended ## ]]"
@@ -29,6 +30,28 @@ def test_variants_cover_moved_articles_and_alternative_titles():
 ])
 def test_fuzzy_detection(text, title, leaks):
     assert names_title(text, title) is leaks
+
+
+LOTR = "Lord of the Rings: The Fellowship of the Ring, The (2001)"
+
+
+@pytest.mark.parametrize("attribute, title, fragment", [
+    ("pulp", "Pulp Fiction (1994)", True),
+    ("Pulp Fiction", "Pulp Fiction (1994)", True),
+    ("1994", "Pulp Fiction (1994)", True),  # the year is part of the title too
+    ("lord of the rings", LOTR, True),
+    ("the lord of the rings", LOTR, True),  # through the moved article
+    ("the shawshank", "Shawshank Redemption, The (1994)", True),
+    ("alien", "Aliens (1986)", True),  # a plural s ignored
+    ("indiana jones", "Indiana Jones and the Temple of Doom (1984)", True),
+    ("se7en", "Seven (a.k.a. Se7en) (1995)", True),
+    ("crime", "Pulp Fiction (1994)", False),
+    ("fiction pulp", "Pulp Fiction (1994)", False),  # words out of order
+    ("1995", "Pulp Fiction (1994)", False),
+    ("ring wraiths", LOTR, False),
+])
+def test_title_fragments(attribute, title, fragment):
+    assert is_title_fragment(attribute, title) is fragment
 
 
 def test_stripping_replaces_every_mention():
@@ -84,3 +107,11 @@ def test_unparsable_output_falls_back_to_a_neutral_reply(context):
     assert sim.respond(dspy.Prediction(action="ask", items=[], question="?"), [{"role": "assistant", "content": "?"}]) \
         == FALLBACK_REPLY
     assert sim.stats.parse_failures == 2 and sim.stats.fallbacks == 1
+
+
+def test_dspy_field_markers_are_stripped_from_replies(context):
+    sim, _ = simulator(context, ["I want a dark horror film. [[ ## completed ## ]]"])
+    assert sim.open() == "I want a dark horror film."
+    sim, _ = simulator(context, ["Something tense [[ ## completed ## ]] please"])
+    assert sim.respond(dspy.Prediction(action="ask", items=[], question="?"),
+                       [{"role": "assistant", "content": "?"}]) == "Something tense please"

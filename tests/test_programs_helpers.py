@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import dspy
+import pandas as pd
 import pytest
 
 from afirs_dspy.candidate_distribution import split_aspects
 from afirs_dspy.catalog import Catalog
 from afirs_dspy.programs.decision_stage import fallback_question
 from afirs_dspy.programs.guarded import InvalidOutput, guarded_call, ranked_picks, valid_numbers
+from afirs_dspy.programs.titles import match_titles
 from afirs_dspy.signatures import SelectNodes
 from scripted import ScriptedLM
 from toy_world import toy_items, toy_tree
@@ -42,6 +44,36 @@ def test_catalog_title_matching():
     assert catalog.match_title("Film 13!") == 13
     assert catalog.match_title("The Godfather") is None
     assert catalog.numbered([2, 3])[1] == "2. Film 3 (1993) — Science Fiction, funny"
+
+
+def movielens_catalog() -> Catalog:
+    titles = ["Shawshank Redemption, The (1994)", "Matrix, The (1999)", "Ocean's Eleven (1960)",
+              "Ocean's Eleven (2001)", "Seven (a.k.a. Se7en) (1995)", "Portal 2"]
+    return Catalog(pd.DataFrame({"idx": range(1, 7), "item_id": [str(i) for i in range(1, 7)], "title": titles,
+                                 "description": "", "attributes": [[] for _ in titles]}))
+
+
+@pytest.mark.parametrize("named, idx", [
+    ("The Shawshank Redemption", 1),  # MovieLens writes "Title, The (Year)"
+    ("the shawshank redemption (1994)", 1),
+    ("Shawshank Redemption, The", 1),
+    ("The Matrix (1999)", 2),
+    ("The Matrix (2000)", 2),  # a year off by one still agrees
+    ("The Matrix (1985)", None),  # a different year is a different film
+    ("Ocean's Eleven (2001)", 4),  # remakes stay apart
+    ("Ocean's Eleven (1960)", 3),
+    ("Oceans Eleven (2001)", 4),  # close forms keep the year too
+    ("Se7en", 5),
+    ("Portal 2 (2011)", 6),  # a catalog title without a year takes any
+])
+def test_catalog_matches_every_title_form_and_keeps_the_year(named, idx):
+    assert movielens_catalog().match_title(named) == idx
+
+
+def test_title_baselines_map_titles_in_any_form():
+    trace = []
+    assert match_titles(movielens_catalog(), ["The Matrix", "The Shawshank Redemption (1994)", "Heat"], {1}, trace) == [2]
+    assert trace[0]["unmatched"] == ["Heat"]
 
 
 def test_catalog_descriptions_by_item_id_empty_when_missing():

@@ -12,33 +12,17 @@ from __future__ import annotations
 import difflib
 import re
 
+from afirs_dspy.title_forms import title_variants, title_year
+
 THRESHOLD = 0.85
 PLACEHOLDER = "that title"
 SHORT_TITLE = 8  # one-word variants shorter than this must match exactly, case included
 
-_YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
-_PARENS = re.compile(r"\s*\(([^)]*)\)")
-_ARTICLE = re.compile(r"^(.*), (The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$", re.I)
 _WORD = re.compile(r"\w+")
 
 
 def _words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)]
-
-
-def title_variants(title: str) -> list[str]:
-    """The forms a title may be written in, as original-case strings without the year."""
-    base = _YEAR.sub("", title).strip()
-    forms = [base]
-    outside = _PARENS.sub("", base).strip()
-    forms.append(outside)
-    for inside in _PARENS.findall(base):
-        forms.append(re.sub(r"^(a\.k\.a\.|aka)\s*", "", inside.strip(), flags=re.I))
-    for form in list(forms):
-        moved = _ARTICLE.match(form)
-        if moved:
-            forms.append(f"{moved.group(2)} {moved.group(1)}")
-    return [f for f in dict.fromkeys(f.strip() for f in forms) if re.search(r"[^\W\d_]", f)]
 
 
 def _spans_of(text: str, variant: str, threshold: float) -> list[tuple[float, int, int]]:
@@ -62,7 +46,8 @@ def _spans_of(text: str, variant: str, threshold: float) -> list[tuple[float, in
 
 def find_title(text: str, title: str, threshold: float = THRESHOLD) -> list[tuple[int, int]]:
     """Character spans of ``text`` that name ``title``, best matches first, non-overlapping, in text order."""
-    candidates = [span for variant in title_variants(title) for span in _spans_of(text, variant, threshold)]
+    variants = [v for v in title_variants(title) if re.search(r"[^\W\d_]", v)]  # a bare number is no title
+    candidates = [span for variant in variants for span in _spans_of(text, variant, threshold)]
     chosen: list[tuple[int, int]] = []
     for _, start, end in sorted(candidates, key=lambda s: (-s[0], -(s[2] - s[1]), s[1])):
         if all(end <= s or start >= e for s, e in chosen):
@@ -79,3 +64,19 @@ def strip_title(text: str, title: str, threshold: float = THRESHOLD, placeholder
     for start, end in reversed(find_title(text, title, threshold)):
         text = text[:start] + placeholder + text[end:]
     return text
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def is_title_fragment(text: str, title: str) -> bool:
+    """Is ``text`` a run of the words of ``title`` (any variant) or its year, case, punctuation and a
+    plural s ignored? "pulp" and "lord of the rings" are fragments of "Pulp Fiction (1994)" and "Lord of
+    the Rings: The Fellowship of the Ring, The (2001)", "alien" of "Aliens (1986)", "1994" of the first."""
+    words = [_stem(w) for w in _words(text)]
+    if not words:
+        return False
+    year = title_year(title)
+    forms = [[_stem(w) for w in _words(v)] for v in title_variants(title)] + ([[str(year)]] if year else [])
+    return any(form[i:i + len(words)] == words for form in forms for i in range(len(form) - len(words) + 1))
