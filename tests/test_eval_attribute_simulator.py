@@ -1,12 +1,15 @@
-"""The deterministic attribute simulator on the toy world (item i: GENRES[i % 4], MOODS[i % 3])."""
+"""The deterministic attribute simulator on the toy world (item i: GENRES[i % 4], MOODS[i % 3]; every
+genre is carried by 6 items, every mood by 8)."""
 from __future__ import annotations
 
 import dspy
 import pytest
 
-from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators, spoken_list
+from afirs_dspy.evaluation.attribute_simulator import AttributeSimulatorConfig, AttributeSimulators, spoken_list
 from afirs_dspy.evaluation.leakage import names_title
 from afirs_dspy.evaluation.simulator_base import SessionCase
+from afirs_dspy.evaluation.speakable import SpeakableAttributes
+from scripted import BagOfWordsEmbedder
 from toy_world import toy_context
 
 ASK = dspy.Prediction(action="ask", items=[], question="Which genre do you like: Comedy, Drama or Horror?")
@@ -19,8 +22,9 @@ def context(tmp_path):
     return toy_context(tmp_path)
 
 
-def user(context, target=5, n_open=1, seed=0, user_id="u"):
-    return AttributeSimulators(context, seed, n_open=n_open, n_answer=1)(SessionCase(user_id, target, (1, 2)))
+def user(context, target=5, n_open=1, seed=0, user_id="u", min_support=5):
+    config = AttributeSimulatorConfig(min_support=min_support, n_open=n_open, n_answer=1)
+    return AttributeSimulators(context, seed, config)(SessionCase(user_id, target, (1, 2)))
 
 
 def test_spoken_list():
@@ -45,8 +49,52 @@ def test_a_question_is_answered_with_the_most_related_attribute(context):
 
 def test_ranking_follows_the_question(context):
     sim = user(context)
-    assert sim.ranked("Which genre?")[0] == "Drama"
-    assert sim.ranked("What mood? Any feel?")[0] == "tense"
+    assert sim.ranked("Any drama?")[0] == "Drama"
+    assert sim.ranked("How tense should it be?")[0] == "tense"
+
+
+class RecordingEmbedder(BagOfWordsEmbedder):
+    def __init__(self):
+        super().__init__()
+        self.seen: list[str] = []
+
+    def encode(self, texts):
+        self.seen += texts
+        return super().encode(texts)
+
+
+def test_ranking_reads_attribute_text_alone_never_a_methods_tree(context):
+    context.embedder = RecordingEmbedder()
+    context.tree = None  # no method's artifact is there to read
+    sim = user(context)
+    question = "Which genre would you like?"  # "genre" is a word of the tree's path to Drama, not of "Drama"
+    assert sim.ranked(question) == sim.order  # no attribute's text relates: the session's order stands
+    assert set(context.embedder.seen) == {"Drama", "tense", question}
+
+
+def test_only_attributes_shared_by_enough_items_are_spoken(context):
+    for item in (5, 6, 7, 8):  # "cult" is carried by 4 items
+        context.catalog.attributes[item] = [*context.catalog.attributes[item], "cult"]
+    assert "cult" not in user(context, n_open=3).order
+    assert "cult" in user(context, n_open=3, min_support=4).order
+    with pytest.raises(ValueError, match="at least 2"):
+        user(context, min_support=1)
+
+
+def test_supports_are_counted_case_insensitively(context):
+    context.catalog.attributes[5] = ["Drama", "tense", "Cult"]
+    for item in (6, 7, 8, 9):
+        context.catalog.attributes[item] = [*context.catalog.attributes[item], "cult"]
+    speakable = SpeakableAttributes(context.catalog, 5)
+    assert speakable.support["cult"] == 5 and speakable.of(5) == ["Drama", "tense", "Cult"]
+
+
+def test_no_fragment_of_the_title_is_spoken(context):
+    context.catalog.titles[5] = "Shawshank Redemption, The (1994)"
+    for item in range(1, 8):  # common enough to be spoken, were they not part of the title
+        context.catalog.attributes[item] = [*context.catalog.attributes[item], "redemption", "the shawshank", "1994"]
+    assert set(user(context, n_open=5).order) == {"Drama", "tense"}
+    assert set(user(context, target=6, n_open=5).order) == {"Horror", "funny", "redemption", "the shawshank", "1994"}
 
 
 def test_acceptance_is_by_ids_and_a_refusal_reveals_one_more_attribute(context):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
+from afirs_dspy.evaluation.attribute_simulator import AttributeSimulatorConfig, AttributeSimulators
 from afirs_dspy.evaluation.run_config import RunMismatch, check_resumable, write_run_config
 from afirs_dspy.evaluation.runner import Runner, TooManyErrors, complete_users, plan_jobs
 from afirs_dspy.evaluation.sampling import sample_cases
@@ -162,7 +162,7 @@ def test_a_short_real_run_of_the_attribute_simulator_against_afirs(tmp_path):
     context = toy_context(tmp_path)
     program = build_program("afirs", context, AFIRSConfig(n_candidates=6, n_recommend=3))
     cases = sample_cases(context.dataset, "test", 6, seed=0)
-    run = Runner({"afirs": program}, AttributeSimulators(context, seed=0, n_open=1), Transcript(tmp_path / "t.jsonl"),
+    run = Runner({"afirs": program}, AttributeSimulators(context, seed=0, config=AttributeSimulatorConfig(n_open=1)), Transcript(tmp_path / "t.jsonl"),
                  toy_lm(), context.catalog.titles, num_threads=2, progress=False)
     records = run.run(plan_jobs(["afirs"], cases))["afirs"]
     assert [r.user for r in records] == [c.user for c in cases] and all(r.status == "ok" for r in records)

@@ -7,7 +7,7 @@ import json
 import dspy
 import pytest
 
-from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
+from afirs_dspy.evaluation.attribute_simulator import AttributeSimulatorConfig, AttributeSimulators
 from afirs_dspy.evaluation.runner import Runner, plan_jobs
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.transcript import Transcript
@@ -263,7 +263,7 @@ def lm_for_all():
 def test_the_new_baselines_run_through_the_evaluation_runner_with_catalog_ids(context, tmp_path):
     programs = {method: build_program(method, context) for method in NEW}
     cases = sample_cases(context.dataset, "test", 3, seed=0)
-    run = Runner(programs, AttributeSimulators(context, seed=0, n_open=1), Transcript(tmp_path / "t.jsonl"),
+    run = Runner(programs, AttributeSimulators(context, seed=0, config=AttributeSimulatorConfig(n_open=1)), Transcript(tmp_path / "t.jsonl"),
                  lm_for_all(), context.catalog.titles, num_threads=2, progress=False)
     by_method = run.run(plan_jobs(list(NEW), cases))
     assert set(by_method) == set(NEW)

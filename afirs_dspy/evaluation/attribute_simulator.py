@@ -1,27 +1,32 @@
 """A deterministic user simulator with no LM: it speaks in templates about the target's attributes.
 
-The user opens with a request built from a few of the target's attributes, answers a question by
-revealing the target's attributes most related to it (embedding similarity between the question and
-the attributes' paths in the preference tree, plus a bonus for attributes the question names), accepts
-when the target is among the recommended ids, and otherwise refuses, revealing one more attribute: a
-cooperative user. It never names the title (attributes that would name it are never used).
+The user knows only the target's *speakable* attributes (``speakable.py``: shared by at least
+``min_support`` items, no part of the title). It opens with a request built from a few of them, answers
+a question by revealing those most related to it (embedding similarity between the question and the
+plain attribute text, plus a bonus for attributes the question names), accepts when the target is
+among the recommended ids, and otherwise refuses, revealing one more attribute: a cooperative user.
+It reads no method's artifacts (no tree, no node vectors), so no method's structure shapes its answers.
 
 It makes runs fast, repeatable and free. Its limits: templated language (a handful of phrasings,
 chosen by a per-session seed), no paraphrase, no vagueness, no change of mind, and it only knows the
-catalog's attributes (genres and tags), not descriptions; the program's own tree decides how well its
-questions line up with the answers. Numbers obtained with it are not comparable to the paper's LLM
-simulator; use ``--simulator llm`` for that.
+catalog's attributes (genres and tags), not descriptions; methods whose questions use the catalog's
+attribute words are easier for it to answer than others. Numbers obtained with it are not comparable
+to the paper's LLM simulator; use ``--simulator llm`` for that.
 """
 from __future__ import annotations
 
 import random
 import re
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from afirs_dspy.catalog import Catalog
 from afirs_dspy.context import ProgramContext
+from afirs_dspy.embeddings import TextEmbedder
 from afirs_dspy.evaluation.leakage import names_title, strip_title
+from afirs_dspy.evaluation.speakable import SpeakableAttributes
 from afirs_dspy.evaluation.simulator_base import SessionCase, SimulatorState, recommends_target
 
 OPENERS = (
@@ -59,34 +64,44 @@ def _named_in(text: str, name: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(name.casefold())}(?!\w)", text.casefold()) is not None
 
 
+@dataclass(frozen=True)
+class AttributeSimulatorConfig:
+    """``min_support``: an attribute is speakable only when at least this many items carry it;
+    ``n_open`` attributes open the chat, ``n_answer`` answer a question."""
+
+    min_support: int = 5
+    n_open: int = 2
+    n_answer: int = 2
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
 class AttributeWorld:
-    """What all attribute simulators of a run share: the catalog, the tree's attribute paths, the embedder."""
+    """What all attribute simulators of a run share: the catalog's speakable attributes, the domain
+    word and the embedder (used on plain attribute text only)."""
 
-    def __init__(self, context: ProgramContext):
-        self.catalog = context.catalog
-        self.domain = context.domain
-        self.embedder = context.embedder
-        self.paths = {node.name: context.tree.path(node.id) for node in context.tree.attribute_nodes()}
-
-    def attributes_of(self, item: int) -> list[str]:
-        """The item's attributes that do not name its title, repeats dropped."""
-        title = self.catalog.titles[item]
-        return [a for a in dict.fromkeys(self.catalog.attributes[item]) if a.strip() and not names_title(a, title)]
+    def __init__(self, catalog: Catalog, domain: str, embedder: TextEmbedder, config: AttributeSimulatorConfig):
+        self.catalog = catalog
+        self.domain = domain
+        self.embedder = embedder
+        self.config = config
+        self.speakable = SpeakableAttributes(catalog, config.min_support)
 
 
 class AttributeSimulator(SimulatorState):
-    """One session's user. ``n_open`` attributes open the chat, ``n_answer`` answer a question."""
+    """One session's user, speaking the target's speakable attributes in a seeded order."""
 
     name = "attribute"
 
-    def __init__(self, case: SessionCase, world: AttributeWorld, seed: int, n_open: int = 2, n_answer: int = 2):
+    def __init__(self, case: SessionCase, world: AttributeWorld, seed: int):
         super().__init__()
         self.case = case
         self.world = world
-        self.n_open = n_open
-        self.n_answer = n_answer
+        self.n_open = world.config.n_open
+        self.n_answer = world.config.n_answer
         self.rng = random.Random(f"{seed}:{case.user}")
-        self.order = world.attributes_of(case.target)
+        self.order = world.speakable.of(case.target)
         self.rng.shuffle(self.order)
         self.revealed: list[str] = []
         self._vectors: np.ndarray | None = None
@@ -134,7 +149,7 @@ class AttributeSimulator(SimulatorState):
         if not self.order:
             return []
         if self._vectors is None:
-            self._vectors = self.world.embedder.encode([self.world.paths.get(a, a) for a in self.order])
+            self._vectors = self.world.embedder.encode(self.order)
         query = self.world.embedder.encode([question])[0]
         scores = self._vectors @ query + np.array([1.0 if _named_in(question, a) else 0.0 for a in self.order])
         return [self.order[i] for i in np.argsort(-scores, kind="stable")]
@@ -146,11 +161,15 @@ class AttributeSimulators:
 
     name = "attribute"
 
-    def __init__(self, context: ProgramContext, seed: int = 0, n_open: int = 2, n_answer: int = 2):
-        self.world = AttributeWorld(context)
+    def __init__(self, context: ProgramContext, seed: int = 0, config: AttributeSimulatorConfig | None = None):
+        self.world = AttributeWorld(context.catalog, context.domain, context.embedder,
+                                    config or AttributeSimulatorConfig())
         self.seed = seed
-        self.n_open = n_open
-        self.n_answer = n_answer
+
+    @property
+    def settings(self) -> dict:
+        """What a run records about its simulator."""
+        return {"simulator": self.name, "seed": self.seed, **self.world.config.as_dict()}
 
     def __call__(self, case: SessionCase) -> AttributeSimulator:
-        return AttributeSimulator(case, self.world, self.seed, self.n_open, self.n_answer)
+        return AttributeSimulator(case, self.world, self.seed)

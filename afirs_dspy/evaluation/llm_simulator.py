@@ -12,6 +12,7 @@ bound); with none parsable the reply is a neutral fallback text (counted as a fa
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import dspy
@@ -24,6 +25,12 @@ from afirs_dspy.signatures.simulator import SimulateUser
 
 FALLBACK_OPENER = "Can you recommend something for me?"
 FALLBACK_REPLY = "Hmm, I'm not sure. Could you suggest something else?"
+# DSPy's field headers, which a small LM sometimes writes into the reply itself ("… [[ ## completed ## ]]").
+_FIELD_MARKER = re.compile(r"\s*\[\[\s*##\s*\w+\s*##\s*\]\]\s*")
+
+
+def without_field_markers(text: str) -> str:
+    return _FIELD_MARKER.sub(" ", text).strip()
 
 
 def conversation_as_user(dialogue: list[dict]) -> str:
@@ -81,8 +88,9 @@ class LLMSimulator(SimulatorState):
             retry = {"config": {"rollout_id": attempt, "temperature": 1.0}} if attempt else {}
             try:
                 with dspy.context(lm=self.lm):
-                    reply = self.predict(**self.inputs, conversation=conversation, recommender_message=message,
-                                         target_recommended=recommended, **retry).reply.strip()
+                    reply = without_field_markers(self.predict(
+                        **self.inputs, conversation=conversation, recommender_message=message,
+                        target_recommended=recommended, **retry).reply)
             except AdapterParseError as exc:
                 self.stats.parse_failures += 1
                 errors.append(f"AdapterParseError: {str(exc).splitlines()[0][:200]}")
