@@ -87,6 +87,14 @@ class AttributeWorld:
         self.embedder = embedder
         self.config = config
         self.speakable = SpeakableAttributes(catalog, config.min_support)
+        self._vectors: dict[str, np.ndarray] = {}  # every session of every method meets the same texts again
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """``embedder.encode(texts)``, each text encoded once per run."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if new:
+            self._vectors.update(zip(new, self.embedder.encode(new)))
+        return np.stack([self._vectors[t] for t in texts])
 
 
 class AttributeSimulator(SimulatorState):
@@ -104,7 +112,6 @@ class AttributeSimulator(SimulatorState):
         self.order = world.speakable.of(case.target)
         self.rng.shuffle(self.order)
         self.revealed: list[str] = []
-        self._vectors: np.ndarray | None = None
 
     def _reveal(self, names: list[str]) -> list[str]:
         self.revealed += [n for n in names if n not in self.revealed]
@@ -148,10 +155,9 @@ class AttributeSimulator(SimulatorState):
         """The target's attributes, most related to ``question`` first (ties keep the session's order)."""
         if not self.order:
             return []
-        if self._vectors is None:
-            self._vectors = self.world.embedder.encode(self.order)
-        query = self.world.embedder.encode([question])[0]
-        scores = self._vectors @ query + np.array([1.0 if _named_in(question, a) else 0.0 for a in self.order])
+        query = self.world.encode([question])[0]
+        named = np.array([1.0 if _named_in(question, a) else 0.0 for a in self.order])
+        scores = self.world.encode(self.order) @ query + named
         return [self.order[i] for i in np.argsort(-scores, kind="stable")]
 
 
