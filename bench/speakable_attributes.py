@@ -16,6 +16,7 @@ import argparse
 import statistics
 import time
 from collections import Counter, defaultdict
+from dataclasses import asdict
 from pathlib import Path
 
 import dspy
@@ -181,7 +182,7 @@ def main() -> None:
         "\"unique as a set\": no other item has exactly the same speakable set. \"old rule\": the targets "
         "that before this rule had an attribute no other item carries.", "",
         markdown_table(targets_rows), "",
-        f"## Leak counters of a run (all must be 0 but the totals; settings {config.as_dict()}, seed {args.seed})", "",
+        f"## Leak counters of a run (all must be 0 but the totals; settings {asdict(config)}, seed {args.seed})", "",
         "A scripted program (ask, recommend 10 fixed items, ask, recommend, ask; no LM) against the real "
         "attribute simulator with the MiniLM embedder, on a seeded sample of test users. \"tags only the "
         "user gave\": attributes the target has only because the session's user tagged it so (MovieLens "
@@ -189,7 +190,7 @@ def main() -> None:
         markdown_table(run_rows), "",
         INDEPENDENT,
     ])
-    write_results("speakable_attributes", {"config": config.as_dict(), "seed": args.seed, "targets": targets_rows,
+    write_results("speakable_attributes", {"config": asdict(config), "seed": args.seed, "targets": targets_rows,
                                            "run": run_rows}, text)
 
 

@@ -70,6 +70,8 @@ def test_ranking_reads_attribute_text_alone_never_a_methods_tree(context):
     question = "Which genre would you like?"  # "genre" is a word of the tree's path to Drama, not of "Drama"
     assert sim.ranked(question) == sim.order  # no attribute's text relates: the session's order stands
     assert set(context.embedder.seen) == {"Drama", "tense", question}
+    sim.ranked(question)
+    assert len(context.embedder.seen) == 3  # a run encodes each text once
 
 
 def test_only_attributes_shared_by_enough_items_are_spoken(context):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -72,9 +72,6 @@ class AttributeSimulatorConfig:
     min_support: int = 5
     n_open: int = 2
     n_answer: int = 2
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class AttributeWorld:
@@ -171,11 +168,6 @@ class AttributeSimulators:
         self.world = AttributeWorld(context.catalog, context.domain, context.embedder,
                                     config or AttributeSimulatorConfig())
         self.seed = seed
-
-    @property
-    def settings(self) -> dict:
-        """What a run records about its simulator."""
-        return {"simulator": self.name, "seed": self.seed, **self.world.config.as_dict()}
 
     def __call__(self, case: SessionCase) -> AttributeSimulator:
         return AttributeSimulator(case, self.world, self.seed)
