@@ -12,6 +12,7 @@ for dataset in ml-latest-small steam beauty; do
   "$PY" -m afirs_dspy.cli build-tree --dataset "$dataset" "$@"
 done
 "$PY" bench/dataset_stats.py
+"$PY" bench/speakable_attributes.py
 "$PY" bench/recsys_bench.py
 "$PY" bench/tool_latency.py
 "$PY" bench/lm_speed.py
