@@ -27,8 +27,8 @@ from afirs_dspy.catalog import Catalog
 from afirs_dspy.data import DATASETS, load_dataset
 from afirs_dspy.data.lines import csv_rows
 from afirs_dspy.embeddings import MiniLMEmbedder
-from afirs_dspy.evaluation.attribute_simulator import AttributeSimulator, AttributeSimulatorConfig, AttributeWorld
-from afirs_dspy.evaluation.leakage import is_title_fragment, names_title
+from afirs_dspy.evaluation.attribute_simulator import EXACT, AttributeSimulator, AttributeSimulatorConfig, AttributeWorld
+from afirs_dspy.evaluation.leakage import find_title, is_title_fragment, names_title
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.session import run_session
 from afirs_dspy.reporting import markdown_table
@@ -93,7 +93,7 @@ def target_counts(catalog: Catalog, world: AttributeWorld, cases: list[tuple[str
         "one attribute identifies": sum(any(len(holders[a.casefold()]) == 1 for a in speakable[t]) for t in targets),
         "≥ 2 speakable": f"{sum(s >= 2 for s in sizes)} ({sum(s >= 2 for s in sizes) / n:.1%})",
         "none speakable": sum(s == 0 for s in sizes),
-        "median speakable": statistics.median(sizes),
+        "median speakable": f"{statistics.median(sizes):g}",
         "full set identifies": sum(identified(t, speakable[t], holders) for t in targets),
         "full set unique as a set": sum(bool(speakable[t]) and as_sets[frozenset(a.casefold() for a in speakable[t])] == 1
                                         for t in targets),
@@ -131,6 +131,7 @@ def leak_run(dataset, catalog: Catalog, world: AttributeWorld, evidence: dict, n
     program = ScriptedProgram(world.domain, len(catalog))
     holders = holders_of(catalog)
     counts = Counter()
+    near_misses = []
     started = time.perf_counter()
     cases = sample_cases(dataset, "test", n_sessions, seed)
     for case in tqdm(cases, desc=f"{dataset.name} sessions", unit="session"):
@@ -142,15 +143,19 @@ def leak_run(dataset, catalog: Catalog, world: AttributeWorld, evidence: dict, n
         counts["user messages"] += len(said)
         counts["simulator leak counter"] += record.simulator_stats["leaks"]
         counts["simulator stripped counter"] += record.simulator_stats["stripped"]
-        counts["messages naming the title"] += sum(names_title(text, title) for text in said)
+        counts["messages naming the title"] += sum(names_title(text, title, EXACT) for text in said)
+        for text in said:  # the LLM guard's fuzzy matching, for inspection
+            near_misses += [f"{title!r} ~ {text[a:b]!r} in {text!r}" for a, b in find_title(text, title)
+                            if not names_title(text[a:b], title, EXACT)]
         counts["attributes said"] += len(simulator.revealed)
         counts[f"said with support < {world.config.min_support}"] += sum(
             len(holders[a.casefold()]) < world.config.min_support for a in simulator.revealed)
         counts["said title fragments"] += sum(is_title_fragment(a, title) for a in simulator.revealed)
         counts["said tags only the user gave the target"] += evidence_said(simulator.revealed, case.user, case.target,
                                                                             evidence)
+    counts["fuzzy near misses"] = len(near_misses)
     counts["seconds"] = round(time.perf_counter() - started, 1)
-    return dict(counts)
+    return {**counts, "near_misses": near_misses}
 
 
 def main() -> None:
@@ -186,9 +191,14 @@ def main() -> None:
         "A scripted program (ask, recommend 10 fixed items, ask, recommend, ask; no LM) against the real "
         "attribute simulator with the MiniLM embedder, on a seeded sample of test users. \"tags only the "
         "user gave\": attributes the target has only because the session's user tagged it so (MovieLens "
-        "tags; the preprocessing drops them, this recounts from the raw tags).", "",
-        markdown_table(run_rows), "",
-        INDEPENDENT,
+        "tags; the preprocessing drops them, this recounts from the raw tags). \"naming the title\": the "
+        "exact title (any form) in a user message; \"fuzzy near misses\": what the LLM simulator's fuzzy "
+        "guard (difflib ≥ 0.85) would also flag, listed below to be judged by eye.", "",
+        markdown_table(run_rows, [c for c in run_rows[0] if c != "near_misses"]), "",
+        *[f"- {row['dataset']}: {miss}" for row in run_rows for miss in row["near_misses"]], "",
+        INDEPENDENT + " The closest column here is \"unique as a set\"; \"full set identifies\" is the "
+        "stricter sense that matters to a recommender: filtering on everything the user may say leaves the "
+        "target alone.",
     ])
     write_results("speakable_attributes", {"config": asdict(config), "seed": args.seed, "targets": targets_rows,
                                            "run": run_rows}, text)

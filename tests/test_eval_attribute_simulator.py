@@ -121,3 +121,13 @@ def test_it_never_names_the_title(context):
     sim = user(context, n_open=3)
     said = [sim.open(), sim.respond(ASK, []), sim.respond(WRONG, [])]
     assert "Film 5" not in sim.order and not any(names_title(s, items.title[4]) for s in said)
+
+
+def test_a_near_miss_of_the_title_is_no_leak(context):
+    context.catalog.titles[5] = "Hand Simulator"  # fuzzy matching takes "… and Simulation" for it
+    context.catalog.attributes[5] = ["Steam Trading Cards", "Simulation"]
+    for item in range(6, 12):
+        context.catalog.attributes[item] = ["Steam Trading Cards", "Simulation"]
+    sim = user(context, n_open=2)
+    assert sim.open().endswith(("Steam Trading Cards and Simulation.", "Simulation and Steam Trading Cards."))
+    assert sim.stats.leaks == 0 and sim.trace[0]["status"] == "ok"

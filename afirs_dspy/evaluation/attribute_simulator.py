@@ -26,9 +26,10 @@ from afirs_dspy.catalog import Catalog
 from afirs_dspy.context import ProgramContext
 from afirs_dspy.embeddings import TextEmbedder
 from afirs_dspy.evaluation.leakage import names_title, strip_title
-from afirs_dspy.evaluation.speakable import SpeakableAttributes
 from afirs_dspy.evaluation.simulator_base import SessionCase, SimulatorState, recommends_target
+from afirs_dspy.evaluation.speakable import SpeakableAttributes
 
+EXACT = 1.0  # title-matching threshold for the simulator's own text
 OPENERS = (
     "Can you recommend some {domain}? I'd like something {attributes}.",
     "I'm in the mood for {domain} with these traits: {attributes}.",
@@ -121,10 +122,12 @@ class AttributeSimulator(SimulatorState):
         text = self.rng.choice(templates).format(**slots)
         self.trace = [{"step": "simulate", "status": "ok"}]
         title = self.world.catalog.titles[self.case.target]
-        if names_title(text, title):  # attributes that together spell the title: never said
+        # Templated text has no typos: only the exact title counts (fuzzy matching would take
+        # "… and Simulation" for "Hand Simulator"). Attributes that together spell it are never said.
+        if names_title(text, title, EXACT):
             self.stats.leaks += 1
             self.stats.stripped += 1
-            text = strip_title(text, title)
+            text = strip_title(text, title, EXACT)
             self.trace = [{"step": "simulate", "status": "fallback", "note": "title stripped"}]
         return text[0].upper() + text[1:]
 
