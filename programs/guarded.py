@@ -1,7 +1,9 @@
 """Calling a predictor so that bad model output never crashes a session.
 
 An output that fails to parse or to validate is retried once (with a fresh rollout, so the
-cache does not replay it), then replaced by a documented fallback; each step is recorded.
+cache does not replay it), then replaced by a documented fallback; each step is recorded. Output
+that breaks the parser itself counts as unparsable: deep nesting (DSPy's JSON fallback raises
+ValueError, its adapter RecursionError) and text that cannot be encoded (a lone surrogate).
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from typing import TypeVar
 
 import dspy
 from dspy.utils.exceptions import AdapterParseError
+
+from afirs_dspy.lm.errors import LMSetupError
 
 T = TypeVar("T")
 
@@ -35,8 +39,11 @@ def guarded_call(
         try:
             retry = {"config": {"rollout_id": attempt, "temperature": 1.0}} if attempt else {}
             value = validate(predictor(**inputs, **retry))
-        except (AdapterParseError, InvalidOutput) as exc:
-            errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        except LMSetupError:
+            raise
+        except (AdapterParseError, ValueError, RecursionError) as exc:  # InvalidOutput is a ValueError
+            first_line = (str(exc).splitlines() or [""])[0]
+            errors.append(f"{type(exc).__name__}: {first_line[:200]}")
             continue
         trace.append({"step": step, "status": "retried" if errors else "ok", "errors": errors})
         return value
