@@ -4,11 +4,13 @@ validated (7)."""
 from __future__ import annotations
 
 import json
+import socket
 
 import dspy
 import pytest
 import torch
 from click.testing import CliRunner
+from dspy.utils.exceptions import LMError
 
 import afirs_dspy.cli.evaluate as evaluate
 import afirs_dspy.cli.lm_options as lm_options
@@ -18,6 +20,7 @@ from afirs_dspy.cli.options import DatasetSpec
 from afirs_dspy.compiled import load_program, new_manifest, restore_program, save_program
 from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.data import PreprocessConfig
+from afirs_dspy.lm import LMOptions, make_lm
 from afirs_dspy.manifest import ManifestMismatch, files_digest, manifest_path
 from afirs_dspy.preference_tree import PreferenceTree
 from afirs_dspy.programs.afirs import AFIRSConfig
@@ -96,6 +99,28 @@ def test_a_program_file_cannot_redirect_or_reconfigure_lm_calls(saved):
     assert turn.action in ("ask", "recommend") and RecordingLM.sent
     assert not any(ATTACKER in json.dumps(kwargs, default=str) or "api_base" in kwargs or "model" in kwargs
                    for kwargs in RecordingLM.sent)
+
+
+def test_a_crafted_program_file_sends_no_request_to_a_host_the_user_did_not_name(saved, monkeypatch):
+    """End to end with a real remote LM: every host name lookup is recorded (and refused, so nothing leaves)."""
+    context, root, path = saved
+    edit_json(path, lambda state: [predictor.update(config={"api_base": f"http://{ATTACKER}/v1"},
+                                                    lm={"model": "openai/attacker", "api_base": f"http://{ATTACKER}/v1"})
+                                   for name, predictor in state.items() if name != "metadata"])
+    rehash(path)
+    program, _ = restore_program(path, context, root)
+    looked_up = []
+
+    def refuse(host, *args, **kwargs):
+        looked_up.append(host)
+        raise socket.gaierror("no network in tests")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    lm = make_lm("openai/gpt-4o-mini", options=LMOptions(cache=False, num_retries=0))
+    with dspy.context(lm=lm), pytest.raises(LMError):
+        program(dialogue=DIALOGUE, history=[1, 2])
+    assert looked_up and set(looked_up) == {"api.openai.com"}
 
 
 @pytest.fixture
