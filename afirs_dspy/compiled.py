@@ -136,6 +136,11 @@ def load_program(path: str | os.PathLike, lm: str | dspy.LM | None = None, api_b
     only ever ``api_base``: one recorded in the manifest is not used. Raises ManifestMismatch when the
     installed data or artifacts differ or a file is invalid."""
     manifest = Manifest.load(path)
+    recorded_base = manifest.lm.get("api_base")
+    if lm is None and recorded_base and not api_base:
+        raise ManifestMismatch(f"{path} was compiled with an LM server at {recorded_base}; a compiled program "
+                               "never chooses where your LM calls go: pass that URL as api_base (--api-base), "
+                               "or choose an LM with lm (--lm)")
     data = manifest.dataset
     dataset = load_dataset(data["name"], raw_dir or data.get("raw_dir"), cache_dir, PreprocessConfig(**data["preprocess"]))
     root = artifacts_dir or manifest.artifacts["root"]
@@ -143,11 +148,6 @@ def load_program(path: str | os.PathLike, lm: str | dspy.LM | None = None, api_b
     program = _rebuild(path, manifest, context, root)
     engines = LocalEngines()
     if not isinstance(lm, dspy.LM):
-        recorded_base = manifest.lm.get("api_base")
-        if lm is None and recorded_base and not api_base:
-            raise ManifestMismatch(f"{path} was compiled with an LM server at {recorded_base}; a compiled program "
-                                   "never chooses where your LM calls go: pass that URL as api_base (--api-base), "
-                                   "or choose an LM with lm (--lm)")
         lm = make_lm(lm if lm is not None else manifest.lm.get("spec"), api_base, engines=engines)
     return CompiledProgram(program, lm, manifest, context, engines)
 

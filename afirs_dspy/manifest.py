@@ -89,7 +89,8 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise InvalidCompiledProgram(f"{path} is not a manifest's JSON ({type(exc).__name__}): compile again") from None
+            raise InvalidCompiledProgram(f"{path} is not a manifest's JSON ({type(exc).__name__}): "
+                                         "compile again") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             found = data.get("format") if isinstance(data, dict) else None
             raise InvalidCompiledProgram(f"{path} has manifest format {found}; this afirs-dspy "
@@ -125,14 +126,16 @@ class Manifest:
 _TYPES = {"method": str, "config": dict, "dataset": dict, "artifacts": dict, "lm": dict, "program_sha256": str,
           "optimizer": dict, "scores": dict, "created": str, "versions": dict, "format": int}
 _NESTED = {"dataset": {"name": str, "data_key": str, "preprocess": dict},
-           "artifacts": {"tree": dict, "recsys": dict}, "lm": {"spec": (str, type(None)), "api_base": (str, type(None))}}
+           "artifacts": {"tree": dict, "recsys": dict},
+           "lm": {"spec": (str, type(None)), "api_base": (str, type(None))}}
 
 
 def _schema_problem(data: dict) -> str | None:
     """What is wrong with a manifest's keys and value types, or None."""
     known = {f.name: f for f in fields(Manifest)}
     missing = [n for n, f in known.items() if n not in data and f.default is MISSING and f.default_factory is MISSING]
-    missing += [] if data.get("program_sha256") else ["program_sha256"]
+    if not data.get("program_sha256"):  # has a default only so that the field can be filled in on saving
+        missing.append("program_sha256")
     extra = sorted(set(data) - set(known))
     if missing or extra:
         return f"missing keys {missing}, unknown keys {extra}"

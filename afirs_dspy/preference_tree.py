@@ -56,7 +56,7 @@ class PreferenceTree(SharedResource):
         for position, node in enumerate(self.nodes):
             if node.id != position:
                 return f"node ids must be their positions: node {node.id!r} at {position}"
-            if not isinstance(node.name, str) or not isinstance(node.level, _INT) or not 0 <= node.level < len(LEVEL_NAMES):
+            if not (isinstance(node.name, str) and isinstance(node.level, _INT) and 0 <= node.level < len(LEVEL_NAMES)):
                 return f"node {position} has name {node.name!r} and level {node.level!r}"
             if position == 0:
                 if node.parent is not None or node.level != 0:
@@ -66,7 +66,8 @@ class PreferenceTree(SharedResource):
             if not isinstance(parent, _INT) or not 0 <= parent < position:
                 return f"node {position}'s parent {parent!r} is not a node before it"
             if node.level <= self.nodes[parent].level:
-                return f"node {position} (level {node.level}) is not below its parent {parent} (level {self.nodes[parent].level})"
+                return (f"node {position} (level {node.level}) is not below its parent {parent} "
+                        f"(level {self.nodes[parent].level})")
             items = np.asarray(node.items)
             if items.size and (items.dtype.kind not in "iu" or items.min() < 1 or items.max() > self.n_items):
                 return f"node {position} holds items that are not ids in 1..{self.n_items}"

@@ -84,7 +84,8 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     try:
         metrics = json.loads((directory / METRICS_FILE).read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{directory / METRICS_FILE} is missing or unreadable ({type(exc).__name__}); {retrain}") from None
+        raise ValueError(f"{directory / METRICS_FILE} is missing or unreadable ({type(exc).__name__}); "
+                         f"{retrain}") from None
     return Checkpoint(model.to(device).eval(), config, dataset, metrics)
 
 

@@ -70,8 +70,8 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
 @click.option("--sim-api-base", default=None, help="Server URL for --sim-lm (default: --api-base when --sim-lm is not given).")
 @click.option("--n-candidates", type=click.IntRange(min=1), default=AFIRSConfig.n_candidates, show_default=True,
               help="Items the tool passes to the LM (HR@n is measured on them).")
-@click.option("--n-recommend", type=click.IntRange(1, MAX_RECOMMEND), default=AFIRSConfig.n_recommend, show_default=True,
-              help="Items recommended per turn.")
+@click.option("--n-recommend", type=click.IntRange(1, MAX_RECOMMEND), default=AFIRSConfig.n_recommend,
+              show_default=True, help="Items recommended per turn.")
 @click.option("--artifacts-dir", default=None, help="Artifacts root. Default: $AFIRS_ARTIFACTS_DIR or ./artifacts.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Results folder. Default: <artifacts>/<dataset>/eval/<methods>-<simulator>-<split>-n<N>-seed<S>.")
