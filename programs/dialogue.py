@@ -13,8 +13,13 @@ def check_inputs(dialogue: list[dict], history: Sequence[int], n_items: int) -> 
     """One turn's inputs checked (ValueError saying what is wrong): the dialogue with any lone surrogate
     replaced (no LM can receive one; a remote LM's reply may hold one), and the history as a list of ints."""
     check_dialogue(dialogue)
-    repaired = [{**turn, "content": turn["content"].encode("utf-8", "replace").decode("utf-8")} for turn in dialogue]
+    repaired = [{**turn, "content": valid_unicode(turn["content"])} for turn in dialogue]
     return repaired, check_history(history, n_items)
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with each lone surrogate replaced by "?": no LM can receive one, a remote LM may send one."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def check_history(history: Sequence[int], n_items: int) -> list[int]:

@@ -14,6 +14,7 @@ import dspy
 from dspy.utils.exceptions import AdapterParseError
 
 from afirs_dspy.lm.errors import LMSetupError
+from afirs_dspy.programs.dialogue import valid_unicode
 
 T = TypeVar("T")
 
@@ -64,10 +65,10 @@ def valid_numbers(numbers: list[int], count: int, limit: int | None = None) -> l
 
 
 def non_empty(text: str) -> str:
-    """Stripped ``text``; InvalidOutput when nothing is left."""
+    """Stripped ``text`` as valid Unicode; InvalidOutput when nothing is left."""
     if not text.strip():
         raise InvalidOutput("empty text")
-    return text.strip()
+    return valid_unicode(text).strip()
 
 
 def ranked_picks(selected: list[int], candidates: list, k: int) -> list:

@@ -59,6 +59,15 @@ def adversarial_lm(seed: str) -> ScriptedLM:
     return ScriptedLM({"": answer})
 
 
+def is_unicode(text: str) -> bool:
+    """Text any LM, file or terminal can take (no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_contract(turn: dspy.Prediction, history: list[int], n_items: int, n_recommend: int) -> list[str]:
     """What breaks the per-turn contract every program promises (empty: nothing)."""
     items = turn["items"]
@@ -75,6 +84,8 @@ def check_contract(turn: dspy.Prediction, history: list[int], n_items: int, n_re
         problems.append(f"asks {turn.question!r} with items {items!r}")
     if not isinstance(turn.reply, str) or not turn.reply.strip():
         problems.append(f"reply {turn.reply!r}")
+    elif not (is_unicode(turn.reply) and is_unicode(turn.question)):
+        problems.append("reply or question is not valid Unicode")
     if not isinstance(turn.trace, list):
         problems.append("no trace")
     return problems
