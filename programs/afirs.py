@@ -11,13 +11,16 @@ from afirs_dspy.embeddings import TextEmbedder
 from afirs_dspy.preference_tree import PreferenceTree
 from afirs_dspy.programs.action_stage import ActionStage
 from afirs_dspy.programs.decision_stage import DecisionStage
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation, user_responses
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.programs.turn import finish_turn
 from afirs_dspy.recsys.tool import RecsysTool
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.signatures import WriteResponse
+
+
+MAX_RECOMMEND = 10  # the paper's list size: a turn recommends at most this many items
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,18 @@ class AFIRSConfig:
     top_children: int = 8       # tree nodes shown to the LM per level, pre-ranked by similarity
     max_per_level: int = 1      # nodes the LM may pick per level (small LMs over-pick by position)
     lm_reply: bool = False      # write the reply with the LM (signature 8) instead of a template
+
+    def __post_init__(self):
+        # A compiled program's manifest sets these too: refuse what breaks the turn contract.
+        for name in ("n_candidates", "top_children", "max_per_level"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if type(self.n_recommend) is not int or not 1 <= self.n_recommend <= MAX_RECOMMEND:
+            raise ValueError(f"n_recommend must be a whole number in 1..{MAX_RECOMMEND}, got {self.n_recommend!r}")
+        for name in ("action_first", "llm_to_rs", "llm_refine", "lm_reply"):
+            if type(getattr(self, name)) is not bool:
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
 
 class AFIRS(dspy.Module):
@@ -53,7 +68,7 @@ class AFIRS(dspy.Module):
         self.respond = predictor(WriteResponse)
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         conversation = render_conversation(dialogue)
         trace: list[dict] = []
         decision = self.decision_stage

@@ -17,7 +17,7 @@ import numpy as np
 
 from afirs_dspy.catalog import Catalog
 from afirs_dspy.embeddings import TextEmbedder, top_k_similar
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation, user_responses
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn
@@ -53,7 +53,7 @@ class ChatCRS(dspy.Module):
         return f"{self.catalog.line(item)}: {description}" if description else self.catalog.line(item)
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         conversation = render_conversation(dialogue)
         trace: list[dict] = []
         goal, aspect = guarded_call(self.plan_goal, lambda p: (p.goal, p.aspect.strip()), lambda: ("ask", ""), trace,

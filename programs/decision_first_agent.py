@@ -8,7 +8,7 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.catalog import Catalog
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation, user_responses
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
 from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn
 from afirs_dspy.recsys.tool import RecsysTool
@@ -35,7 +35,7 @@ class DecisionFirstAgent(dspy.Module):
         raise NotImplementedError
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         conversation = render_conversation(dialogue)
         trace: list[dict] = []
         action = guarded_call(self.decide, lambda p: p.action, lambda: "ask", trace, "decide", conversation=conversation)

@@ -20,7 +20,7 @@ import numpy as np
 from afirs_dspy.catalog import Catalog
 from afirs_dspy.embeddings import TextEmbedder
 from afirs_dspy.programs.attribute_search import AttributeSearch
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation, user_responses
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.programs.titles import recent_titles
@@ -48,7 +48,7 @@ class MACRec(dspy.Module):
         self.reflector = predictor(ReflectOnAnswer)
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         conversation = render_conversation(dialogue)
         history = list(history)
         trace: list[dict] = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.catalog import Catalog
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.programs.titles import TitleRecommender, match_titles
@@ -44,7 +44,7 @@ class RAH(TitleRecommender):
                 if i not in named and not dislikes & {a.casefold() for a in self.catalog.attributes[i]}]
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         trace: list[dict] = []
         profile = guarded_call(self.learn, lambda p: p.profile, UserPreferences, trace, "learn_profile",
                                conversation=render_conversation(dialogue))

@@ -13,7 +13,7 @@ from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.llm_simulator import LLMSimulators
 from afirs_dspy.evaluation.report import render_markdown, write_reports
-from afirs_dspy.evaluation.run_config import RUN_FILE, RunMismatch, check_resumable, read_run_config, write_run_config
+from afirs_dspy.evaluation.run_config import RUN_FILE, RunMismatch, check_resumable, write_run_config
 from afirs_dspy.evaluation.runner import Runner, TooManyErrors, complete_users, plan_jobs
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.summary import build_summary
@@ -21,22 +21,19 @@ from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
 from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.manifest import ManifestMismatch, artifact_files, files_digest
 from afirs_dspy.paths import artifacts_dir as resolve_artifacts
-from afirs_dspy.programs.afirs import AFIRSConfig
+from afirs_dspy.programs.afirs import MAX_RECOMMEND, AFIRSConfig
 from afirs_dspy.programs.registry import METHODS, build_program
 
 RESULT_FILES = (TRANSCRIPT, RUN_FILE, "results.md", "results.csv", "results.json", "sr_curve.png")
 
 
 def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> None:
-    if read_run_config(out) is not None or (out / TRANSCRIPT).exists():
+    if (out / RUN_FILE).exists() or (out / TRANSCRIPT).exists():
         if overwrite:
             for name in RESULT_FILES:
                 (out / name).unlink(missing_ok=True)
         elif resume:
-            try:
-                check_resumable(out, config)
-            except RunMismatch as exc:
-                raise click.ClickException(str(exc)) from None
+            check_resumable(out, config)
         else:
             raise click.ClickException(f"{out} already holds a run; --resume continues it, --overwrite starts it "
                                        "over, --out puts this one elsewhere")
@@ -73,8 +70,8 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
 @click.option("--sim-api-base", default=None, help="Server URL for --sim-lm (default: --api-base when --sim-lm is not given).")
 @click.option("--n-candidates", type=click.IntRange(min=1), default=AFIRSConfig.n_candidates, show_default=True,
               help="Items the tool passes to the LM (HR@n is measured on them).")
-@click.option("--n-recommend", type=click.IntRange(min=1), default=AFIRSConfig.n_recommend, show_default=True,
-              help="Items recommended per turn.")
+@click.option("--n-recommend", type=click.IntRange(1, MAX_RECOMMEND), default=AFIRSConfig.n_recommend,
+              show_default=True, help="Items recommended per turn.")
 @click.option("--artifacts-dir", default=None, help="Artifacts root. Default: $AFIRS_ARTIFACTS_DIR or ./artifacts.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Results folder. Default: <artifacts>/<dataset>/eval/<methods>-<simulator>-<split>-n<N>-seed<S>.")
@@ -86,10 +83,12 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
 @click.option("--overwrite", is_flag=True, help="Delete the run in --out and start over.")
 @click.option("--max-errors", type=click.IntRange(min=1), default=10, show_default=True,
               help="Stop after this many sessions failed with an exception (e.g. an unreachable LM).")
+@click.option("--max-error-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Exit with status 1 (after writing the tables) when more than this share of the sessions errored.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_sessions, split, seed, num_threads, max_turns, baseline,
                  lm_spec, api_base, sim_lm_spec, sim_api_base, n_candidates, n_recommend, artifacts_dir, out,
-                 time_limit, resume, overwrite, max_errors, no_progress) -> None:
+                 time_limit, resume, overwrite, max_errors, max_error_share, no_progress) -> None:
     """Simulate sessions (paper 5.1.2) and report SR@1/3/5, AT, DSR@5 and HR@n per method (5.1.4, 5.4).
 
     Every finished session is appended to <out>/transcript.jsonl; the tables come from it, so --resume
@@ -131,7 +130,10 @@ def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_session
         n_label = n_sessions or "all"
         folder = Path(out) if out else (resolve_artifacts(artifacts_dir) / dataset.name / "eval"
                                         / f"{'+'.join(methods)}-{simulator}-{split}-n{n_label}-seed{seed}")
-        _prepare_folder(folder, config, resume, overwrite)
+        try:
+            _prepare_folder(folder, config, resume, overwrite)
+        except RunMismatch as exc:
+            raise click.ClickException(str(exc)) from None
 
         sizes = AFIRSConfig(n_candidates=n_candidates, n_recommend=n_recommend)
         programs = {method: build_program(method, context, sizes) for method in methods if method not in compiled}
@@ -176,3 +178,7 @@ def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_session
         click.echo(f"{errored} sessions errored (left out of the metrics; --resume retries them); "
                    f"see status/error in {folder / TRANSCRIPT}", err=True)
     click.echo(f"results in {folder}: {', '.join(p.name for p in paths.values())}, {TRANSCRIPT}")
+    finished = sum(map(len, by_method.values()))
+    if errored > max_error_share * finished:
+        raise click.ClickException(f"{errored} of {finished} sessions errored, more than --max-error-share "
+                                   f"{max_error_share:g}: the tables do not measure the method(s)")

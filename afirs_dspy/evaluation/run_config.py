@@ -13,8 +13,18 @@ class RunMismatch(Exception):
 
 
 def read_run_config(folder: str | os.PathLike) -> dict | None:
+    """``folder``'s run.json, None without one; RunMismatch when it is not a run's settings."""
     path = Path(folder) / RUN_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = None
+    if not isinstance(config, dict):
+        raise RunMismatch(f"{path} is not a run's settings (unreadable JSON): --overwrite starts the run over, "
+                          "or use another --out")
+    return config
 
 
 def write_run_config(folder: str | os.PathLike, config: dict) -> None:
