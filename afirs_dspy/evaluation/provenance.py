@@ -76,13 +76,14 @@ def settings_of(obj, depth: int = 2, top: bool = True) -> dict:
         if key.startswith("_"):
             continue
         if is_dataclass(value) and not isinstance(value, type):
-            value = {f.name: getattr(value, f.name) for f in fields(value)}
-            keep = _plain(value)
-        else:
-            keep = isinstance(value, (bool, int, float, str, type(None))) or (top and _plain(value))
-        if keep:
+            plain = {f.name: getattr(value, f.name) for f in fields(value)}
+            if _plain(plain):
+                out[key] = plain
+                continue
+        elif isinstance(value, (bool, int, float, str, type(None))) or (top and _plain(value)):
             out[key] = value
-        elif depth > 1 and type(value).__module__.startswith("afirs_dspy.") and hasattr(value, "__dict__"):
+            continue
+        if depth > 1 and type(value).__module__.startswith("afirs_dspy.") and hasattr(value, "__dict__"):
             nested = settings_of(value, depth - 1, top=False)
             if nested:
                 out[key] = nested
