@@ -51,7 +51,8 @@ class AFIRSConfig:
 
 class AFIRS(dspy.Module):
     """``program(dialogue=[{"role", "content"}, …], history=[item ids, oldest first])`` →
-    Prediction(action, items, question, reply, preferences, candidates, preselected, trace)."""
+    Prediction(action, items, question, reply, preferences, candidates, preselected, trace); ``preselected`` is
+    the list it would recommend now (None when deciding first to ask left it unrefined)."""
 
     def __init__(self, tree: PreferenceTree, tool: RecsysTool, catalog: Catalog, embedder: TextEmbedder,
                  node_vectors: np.ndarray, config: AFIRSConfig = AFIRSConfig()):
@@ -74,18 +75,20 @@ class AFIRS(dspy.Module):
         decision = self.decision_stage
         if not self.config.action_first:
             action = decision.choose(conversation, None, trace)
+        refine = self.config.llm_refine and (self.config.action_first or action == "recommend")
         acted = self.action_stage(
-            conversation=conversation, user_responses=user_responses(dialogue), history=list(history),
-            refine=self.config.llm_refine and (self.config.action_first or action == "recommend"),
+            conversation=conversation, user_responses=user_responses(dialogue), history=list(history), refine=refine,
         )
         trace += acted.trace
         if self.config.action_first:
             action = decision.choose(conversation, [self.catalog.line(i) for i in acted.preselected], trace)
         question = decision.question(acted.preferences, acted.candidates, trace) if action == "ask" else ""
+        # Deciding first to ask skips the refinement, so the list it would recommend is not known (DSR: –).
+        known = refine == self.config.llm_refine or len(acted.candidates) <= self.config.n_recommend
         turn = finish_turn(
             self.catalog, action, acted.preselected, question, trace,
             preferences=[self.tree.path(n) for n in acted.preference_nodes], user_preferences=acted.preferences,
-            candidates=acted.candidates, preselected=acted.preselected,
+            candidates=acted.candidates, preselected=acted.preselected if known else None,
         )
         if self.config.lm_reply:
             turn.reply = guarded_call(self.respond, lambda p: non_empty(p.reply), lambda: turn.reply, trace, "reply",

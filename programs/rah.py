@@ -60,5 +60,6 @@ class RAH(TitleRecommender):
             items = self.critic(matched, profile)
             trace.append({"step": "critic", "status": "ok", "dropped": [i for i in matched if i not in items]})
             items = items[: self.n_recommend]
+        # No tool passes candidates; asking names no items it would recommend (DSR, HR: –).
         return finish_turn(self.catalog, action, items, question, trace, preferences=profile_preferences(profile),
-                           candidates=[], preselected=items)
+                           candidates=None, preselected=items if action == "recommend" else None)

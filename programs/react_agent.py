@@ -57,4 +57,6 @@ class ReActAgent(dspy.Module):
         valid = [i for i in dict.fromkeys(ids) if 1 <= i <= len(self.catalog) and i not in set(history)]
         trace.append({"step": "check_ids", "status": "ok", "dropped": [i for i in ids if i not in valid]})
         items = valid[: self.n_recommend]
-        return finish_turn(self.catalog, action, items, question, trace, preferences=[], candidates=[], preselected=items)
+        # No candidate list is passed to its LM, and asking names no items it would recommend (DSR, HR: –).
+        return finish_turn(self.catalog, action, items, question, trace, preferences=[], candidates=None,
+                           preselected=items if action == "recommend" else None)

@@ -28,4 +28,6 @@ class ZeroShot(TitleRecommender):
             k=self.n_recommend,
         )
         items = match_titles(self.catalog, titles, set(history), trace)[: self.n_recommend]
-        return finish_turn(self.catalog, action, items, question, trace, preferences=[], candidates=[], preselected=items)
+        # No tool passes candidates; asking names no items it would recommend (DSR, HR: –).
+        return finish_turn(self.catalog, action, items, question, trace, preferences=[], candidates=None,
+                           preselected=items if action == "recommend" else None)
