@@ -42,8 +42,12 @@ def load_tree(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None
     path = tree_dir(dataset.name, artifacts_root) / "tree.json"
     if not path.is_file():
         raise MissingArtifact(f"no preference tree at {path}; run `afirs-dspy build-tree --dataset {dataset.name}`")
-    tree = PreferenceTree.load(path)
-    built_on = tree.meta.get("dataset", {})
+    try:
+        tree = PreferenceTree.load(path)
+    except ValueError as exc:
+        raise MissingArtifact(str(exc)) from None
+    built_on = tree.meta.get("dataset")
+    built_on = built_on if isinstance(built_on, dict) else {}
     # Trees saved before data keys carry only the cache key; it still proves the same data.
     same = (built_on["data_key"] == dataset.data_key if "data_key" in built_on
             else built_on.get("cache_key") == dataset.report.get("cache_key"))

@@ -2,7 +2,8 @@
 
 A compiled program's demos and instructions are only meaningful with the same data, preference tree
 and recommender checkpoint, so loading checks their hashes and refuses a mismatch (``ManifestMismatch``)
-rather than building a silently different program.
+rather than building a silently different program. The program file's own hash is recorded too, so an
+edited program file is refused.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import datetime
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from afirs_dspy import __version__
@@ -18,11 +19,15 @@ from afirs_dspy.context import tree_dir
 from afirs_dspy.paths import artifacts_dir
 from afirs_dspy.recsys.artifacts import checkpoint_dir
 
-FORMAT = 1
+FORMAT = 2  # 2: the program file's sha256
 
 
 class ManifestMismatch(Exception):
     """The installed data or artifacts are not the ones the program was compiled with (or are missing)."""
+
+
+class InvalidCompiledProgram(ManifestMismatch):
+    """A compiled program or its manifest that is unreadable, incomplete or edited since it was saved."""
 
 
 def manifest_path(program_path: str | os.PathLike) -> Path:
@@ -51,6 +56,7 @@ class Manifest:
     dataset: dict                # name, raw_dir, preprocess, data_key
     artifacts: dict              # root, and per artifact: files, sha256
     lm: dict                     # spec, api_base (None: the embedded default)
+    program_sha256: str = ""     # of the program file saved beside it
     optimizer: dict = field(default_factory=dict)
     scores: dict = field(default_factory=dict)
     created: str = field(default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
@@ -71,16 +77,33 @@ class Manifest:
 
     @classmethod
     def load(cls, program_path: str | os.PathLike) -> Manifest:
+        """The manifest beside ``program_path``, checked for its keys, their types and the program's hash."""
         path = manifest_path(program_path)
+        if Path(program_path).suffix != ".json":
+            raise InvalidCompiledProgram(f"{program_path} is not a .json file: compiled programs are saved as DSPy "
+                                         "JSON state by `afirs-dspy compile` (pickles are never loaded)")
         if not Path(program_path).is_file():
             raise ManifestMismatch(f"no compiled program at {program_path}")
         if not path.is_file():
             raise ManifestMismatch(f"no manifest at {path}: a compiled program is saved with one by `afirs-dspy compile`")
-        data = json.loads(path.read_text())
-        if data.get("format") != FORMAT:
-            raise ManifestMismatch(f"{path} has manifest format {data.get('format')}; this afirs-dspy "
-                                   f"({__version__}) reads format {FORMAT}")
-        return cls(**data)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise InvalidCompiledProgram(f"{path} is not a manifest's JSON ({type(exc).__name__}): "
+                                         "compile again") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, dict) else None
+            raise InvalidCompiledProgram(f"{path} has manifest format {found}; this afirs-dspy "
+                                         f"({__version__}) reads format {FORMAT}: compile again")
+        problem = _schema_problem(data)
+        if problem:
+            raise InvalidCompiledProgram(f"{path}: {problem}: compile again")
+        manifest = cls(**data)
+        if files_digest([Path(program_path)]) != manifest.program_sha256:
+            raise InvalidCompiledProgram(f"{program_path} is not the file its manifest was saved with (sha256 "
+                                         f"{manifest.program_sha256[:16]} recorded): it was edited or replaced; "
+                                         "compile again")
+        return manifest
 
     def check(self, dataset_key: str, artifacts_root: str | os.PathLike | None) -> None:
         """Raise ManifestMismatch unless the data and artifacts are the ones compiled with."""
@@ -98,3 +121,32 @@ class Manifest:
                     f"is not the one the program was compiled with (sha256 {self.artifacts[artifact]['sha256'][:16]} "
                     f"there, {found[artifact]['sha256'][:16]} here): point --artifacts-dir at the artifacts it was "
                     "compiled with, or compile again")
+
+
+_TYPES = {"method": str, "config": dict, "dataset": dict, "artifacts": dict, "lm": dict, "program_sha256": str,
+          "optimizer": dict, "scores": dict, "created": str, "versions": dict, "format": int}
+_NESTED = {"dataset": {"name": str, "data_key": str, "preprocess": dict},
+           "artifacts": {"tree": dict, "recsys": dict},
+           "lm": {"spec": (str, type(None)), "api_base": (str, type(None))}}
+
+
+def _schema_problem(data: dict) -> str | None:
+    """What is wrong with a manifest's keys and value types, or None."""
+    known = {f.name: f for f in fields(Manifest)}
+    missing = [n for n, f in known.items() if n not in data and f.default is MISSING and f.default_factory is MISSING]
+    if not data.get("program_sha256"):  # has a default only so that the field can be filled in on saving
+        missing.append("program_sha256")
+    extra = sorted(set(data) - set(known))
+    if missing or extra:
+        return f"missing keys {missing}, unknown keys {extra}"
+    for name, kind in _TYPES.items():
+        if name in data and not isinstance(data[name], kind):
+            return f"{name} is a {type(data[name]).__name__}, not a {kind.__name__}"
+    for name, keys in _NESTED.items():
+        for key, kind in keys.items():
+            if not isinstance(data[name].get(key), kind):
+                return f"{name}.{key} is {data[name].get(key)!r}"
+    for artifact in ("tree", "recsys"):
+        if not isinstance(data["artifacts"][artifact].get("sha256"), str):
+            return f"artifacts.{artifact}.sha256 is missing"
+    return None

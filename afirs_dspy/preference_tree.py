@@ -20,6 +20,7 @@ from afirs_dspy.shared_resource import SharedResource
 
 LEVEL_NAMES = ("root", "category", "subcategory", "attribute", "item group")
 ATTRIBUTE_LEVEL = 3
+_INT = (int, np.integer)
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,37 @@ class PreferenceTree(SharedResource):
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        problem = self._structure_problem()
+        if problem:
+            raise ValueError(problem)
+
+    def _structure_problem(self) -> str | None:
+        """Why the nodes do not form a tree, or None. Ids are positions, node 0 is the only root, and
+        every parent comes before its child at a lower level: that rules out cycles, which the walks
+        up (``path``) and the fold of items into parents rely on."""
+        if not self.nodes:
+            return "the tree has no nodes"
+        if not isinstance(self.n_items, _INT) or self.n_items < 0:
+            return f"n_items is {self.n_items!r}"
         for position, node in enumerate(self.nodes):
             if node.id != position:
-                raise ValueError(f"node ids must be their positions: node {node.id} at {position}")
+                return f"node ids must be their positions: node {node.id!r} at {position}"
+            if not (isinstance(node.name, str) and isinstance(node.level, _INT) and 0 <= node.level < len(LEVEL_NAMES)):
+                return f"node {position} has name {node.name!r} and level {node.level!r}"
+            if position == 0:
+                if node.parent is not None or node.level != 0:
+                    return "node 0 must be the root: level 0, no parent"
+                continue
+            parent = node.parent
+            if not isinstance(parent, _INT) or not 0 <= parent < position:
+                return f"node {position}'s parent {parent!r} is not a node before it"
+            if node.level <= self.nodes[parent].level:
+                return (f"node {position} (level {node.level}) is not below its parent {parent} "
+                        f"(level {self.nodes[parent].level})")
+            items = np.asarray(node.items)
+            if items.size and (items.dtype.kind not in "iu" or items.min() < 1 or items.max() > self.n_items):
+                return f"node {position} holds items that are not ids in 1..{self.n_items}"
+        return None
 
     @property
     def root(self) -> TreeNode:
@@ -115,6 +144,14 @@ class PreferenceTree(SharedResource):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PreferenceTree:
-        payload = json.loads(Path(path).read_text())
-        nodes = [TreeNode(**{**node, "items": tuple(node["items"])}) for node in payload["nodes"]]
-        return cls(nodes=nodes, n_items=payload["n_items"], meta=payload["meta"])
+        """The tree saved at ``path``; ValueError naming the file when it is not a valid tree."""
+        try:
+            payload = json.loads(Path(path).read_text(encoding="utf-8"))
+            nodes = [TreeNode(**{**node, "items": tuple(node.get("items", ()))}) for node in payload["nodes"]]
+            meta = payload.get("meta", {})
+            if not isinstance(meta, dict):
+                raise TypeError("meta is not an object")
+            return cls(nodes=nodes, n_items=payload["n_items"], meta=meta)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            raise ValueError(f"{path} is not a valid preference tree ({type(exc).__name__}: {exc}); "
+                             "rebuild it with `afirs-dspy build-tree --force`") from None

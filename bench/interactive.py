@@ -1,14 +1,15 @@
 """Table 2 (methods), Table 3 (ablations), Figure 5 (DSR@5) and per-turn costs, from `afirs-dspy eval`.
 
     python bench/interactive.py [--datasets ml-latest-small steam beauty] [--n-sessions 10] [--minutes 45]
-                                [--simulator attribute|llm] [--lm …] [--sim-lm …] [--api-base …] [--seed 0]
+                                [--simulator attribute|llm] [--lm …] [--sim-lm …] [--api-base …] [--seed 0] [--resume]
 
 Per dataset, one `afirs-dspy eval` run of every method on the same seeded test users, user by user,
 for up to --n-sessions users or until --minutes have passed (the user started by then still gets every
-method); the tables cover the users every method finished. Resumable: its folder under
-bench/results/interactive/ keeps the transcript, and running the command again adds users for another
---minutes (--report-only adds none: it tables what the transcripts hold, e.g. after running the
-datasets in parallel processes). Then the tables with the paired tests against the best baseline by
+method); the tables cover the users every method finished. Its folder under bench/results/interactive/
+keeps the transcript and run.json; --resume adds users for another --minutes to a run made by the same
+code, programs and settings (eval refuses any other), and without it an existing run is an error
+(--report-only adds none: it tables what the transcripts hold, e.g. after running the datasets in
+parallel processes). Then the tables with the paired tests against the best baseline by
 SR@5, the paper's numbers beside ours, and a replay of a few sessions with every LM answer from DSPy's
 cache, which measures the non-LLM milliseconds of a turn.
 Writes bench/results/interactive_<simulator>.{md,json} and dsr_<simulator>.png.
@@ -24,7 +25,6 @@ import matplotlib
 
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.evaluation.metrics import ok, summarize
-from afirs_dspy.evaluation.run_config import RUN_FILE
 from afirs_dspy.evaluation.runner import complete_users
 from afirs_dspy.evaluation.summary import build_summary
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
@@ -60,6 +60,18 @@ def summarise(folder: Path, methods: list[str], seed: int) -> dict:
     return build_summary(by_method, methods, 5, 50, best, seed)
 
 
+def summary_rows(summaries: dict, methods, columns: tuple[str, ...]) -> str:
+    """One row per method, ``columns`` of each dataset's summary row side by side (– where not computed)."""
+    rows = []
+    for method in methods:
+        row = {"method": method}
+        for dataset, summary in summaries.items():
+            ours = next(r for r in summary["rows"] if r["method"] == method)
+            row.update({f"{dataset} {c}" if len(summaries) > 1 else c: shown(ours[c], 2) for c in columns})
+        rows.append(row)
+    return markdown_table(rows)
+
+
 def replay_ms(dataset: str, folder: Path, n_users: int, args) -> dict[str, float | None]:
     """Non-LLM milliseconds per turn (median, so that one-time loads such as the embedder's do not count):
     the first ``n_users`` sessions again, every LM answer from DSPy's cache."""
@@ -77,8 +89,8 @@ def replay_ms(dataset: str, folder: Path, n_users: int, args) -> dict[str, float
     return per_method
 
 
-def shown(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.1f}"
+def shown(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
 
 
 def table(summaries: dict, methods, paper: dict) -> str:
@@ -92,6 +104,7 @@ def table(summaries: dict, methods, paper: dict) -> str:
                 value = ours[key] if ours else None
                 row[f"{dataset} {key}"] = "–" if value is None else f"{value:.2f}{star(key)}"
             row[f"{dataset} n"] = ours["sessions"] if ours else 0
+            row[f"{dataset} errors"] = ours["errors"] if ours else 0
             published = paper.get(method, {}).get(PAPER_DATASET.get(dataset, ""), None)
             row[f"paper {PAPER_DATASET.get(dataset, '?')} SR@5/AT"] = f"{published[2]:.2f} / {published[3]:.2f}" if published else "–"
         rows.append(row)
@@ -105,6 +118,8 @@ def main() -> None:
     parser.add_argument("--n-sessions", type=int, default=10, help="at most this many test users per dataset")
     parser.add_argument("--minutes", type=float, default=45,
                         help="per dataset: no new user starts after this many minutes (0: no limit)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the runs already in bench/results/interactive/ (same code and settings only)")
     parser.add_argument("--report-only", action="store_true", help="run no new session; table the transcripts")
     parser.add_argument("--simulator", choices=["attribute", "llm"], default="attribute")
     add_lm_arguments(parser, simulator=True)
@@ -117,12 +132,12 @@ def main() -> None:
         folder = RESULTS / "interactive" / f"{dataset}-{args.simulator}-n{args.n_sessions}-seed{args.seed}{subset}"
         if not args.report_only:
             limit = ("--time-limit", str(args.minutes)) if args.minutes else ()
-            resume = ("--resume",) if (folder / RUN_FILE).exists() else ()
+            resume = ("--resume",) if args.resume else ()
             run_eval(dataset, folder, args.n_sessions, args, (*limit, *resume))
         elif not (folder / TRANSCRIPT).exists():
             parser.error(f"--report-only: no run in {folder}")
         summaries[dataset] = summarise(folder, args.methods, args.seed)
-        n_users = max(row["sessions"] + row["errored"] for row in summaries[dataset]["rows"])
+        n_users = max(row["sessions"] for row in summaries[dataset]["rows"])
         replays[dataset] = replay_ms(dataset, folder, min(REPLAY_SESSIONS, n_users), args)
     cost_rows = [{"dataset": d, "method": m, "LM calls/turn": shown(c["lm_calls_per_turn"]), "uncached calls": c["uncached_calls"],
                   "prompt tokens/turn": shown(c["prompt_tokens_per_turn"]),
@@ -138,11 +153,17 @@ def main() -> None:
         "", f"LM: {args.lm or 'embedded local model (see bench/README.md)'}; simulator LM: "
         + (args.sim_lm or ("the same" if args.simulator == "llm" else "none (attribute simulator)")) + ".",
         "* : significantly better than the best baseline by SR@5 "
-        + ", ".join(f"({d}: {b})" for d, b in baselines.items()) + ", p < 0.01 (McNemar for SR, bootstrap for AT).",
+        + ", ".join(f"({d}: {b})" for d, b in baselines.items()) + ", p < 0.01 after Holm's correction across the "
+        "methods compared (SR@t: exact McNemar; AT: paired sign-flip permutation test). Errored sessions (column "
+        "errors) count as failures.",
         "", "## Table 2: methods", "", table(summaries, [m for m in args.methods if m not in ABLATIONS], TABLE2),
         "", "## Table 3: ablations", "", table(summaries, [m for m in args.methods if m == "afirs" or m in ABLATIONS], TABLE3),
-        "", "## Figure 5: DSR@5", "", markdown_table([{"method": m, **{d: next(r["DSR@5"] for r in s["rows"] if r["method"] == m)
-                                                                         for d, s in summaries.items()}} for m in args.methods]),
+        "", "## Figure 5: DSR@5", "", summary_rows(summaries, args.methods, ("DSR@5",)), "",
+        "–: the method does not compute the list it would recommend when it asks (it decides first, or has no "
+        "tool), so its asks cannot be judged.",
+        "", "## HR@50 of each method's own candidates (first turn; per turn, mean over sessions)", "",
+        summary_rows(summaries, args.methods, ("HR@50 first turn", "HR@50 per turn")), "",
+        "–: the method passes no candidate list from a tool to its LM.",
         "", "## Cost per turn (program LM; non-LLM ms: median turn of a replay of the first "
         f"{REPLAY_SESSIONS} user(s) with every LM answer from DSPy's cache)", "",
         markdown_table(cost_rows), "",
@@ -155,8 +176,9 @@ def main() -> None:
     figure, axis = plt.subplots(figsize=(max(6, len(args.methods)), 3.5))
     width = 0.8 / len(summaries)
     for k, (dataset, summary) in enumerate(summaries.items()):
-        values = [next(r["DSR@5"] for r in summary["rows"] if r["method"] == m) or 0 for m in args.methods]
-        axis.bar([i + k * width for i in range(len(args.methods))], values, width, label=dataset)
+        values = [next(r["DSR@5"] for r in summary["rows"] if r["method"] == m) for m in args.methods]
+        judged = [i for i, v in enumerate(values) if v is not None]  # no bar where DSR is – (not computable)
+        axis.bar([i + k * width for i in judged], [values[i] for i in judged], width, label=dataset)
     axis.set_xticks([i + width * (len(summaries) - 1) / 2 for i in range(len(args.methods))], args.methods, rotation=30)
     axis.set(ylabel="DSR@5", ylim=(0, 1), title="Decision success rate (Figure 5)")
     axis.legend(fontsize=8)

@@ -18,8 +18,7 @@ done
 "$PY" bench/lm_speed.py
 "$PY" bench/signature_quality.py
 "$PY" bench/interactive.py --n-sessions "$N" --minutes "$MINUTES" "$@"
-"$PY" bench/candidate_hit_rate.py \
-  --transcript "bench/results/interactive/ml-latest-small-attribute-n$N-seed0/transcript.jsonl" "$@"
+"$PY" bench/candidate_hit_rate.py "$@"
 "$PY" bench/compile_effect.py "$@"
 "$PY" bench/interactive.py --simulator llm --datasets ml-latest-small --methods zero-shot,interecagent,afirs,decision-first \
   --n-sessions 3 --minutes "$MINUTES" ${SIM_LM:+--sim-lm "$SIM_LM"} "$@"

@@ -11,13 +11,16 @@ from afirs_dspy.embeddings import TextEmbedder
 from afirs_dspy.preference_tree import PreferenceTree
 from afirs_dspy.programs.action_stage import ActionStage
 from afirs_dspy.programs.decision_stage import DecisionStage
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation, user_responses
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.programs.turn import finish_turn
 from afirs_dspy.recsys.tool import RecsysTool
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.signatures import WriteResponse
+
+
+MAX_RECOMMEND = 10  # the paper's list size: a turn recommends at most this many items
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,23 @@ class AFIRSConfig:
     max_per_level: int = 1      # nodes the LM may pick per level (small LMs over-pick by position)
     lm_reply: bool = False      # write the reply with the LM (signature 8) instead of a template
 
+    def __post_init__(self):
+        # A compiled program's manifest sets these too: refuse what breaks the turn contract.
+        for name in ("n_candidates", "top_children", "max_per_level"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if type(self.n_recommend) is not int or not 1 <= self.n_recommend <= MAX_RECOMMEND:
+            raise ValueError(f"n_recommend must be a whole number in 1..{MAX_RECOMMEND}, got {self.n_recommend!r}")
+        for name in ("action_first", "llm_to_rs", "llm_refine", "lm_reply"):
+            if type(getattr(self, name)) is not bool:
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+
 
 class AFIRS(dspy.Module):
     """``program(dialogue=[{"role", "content"}, …], history=[item ids, oldest first])`` →
-    Prediction(action, items, question, reply, preferences, candidates, preselected, trace)."""
+    Prediction(action, items, question, reply, preferences, candidates, preselected, trace); ``preselected`` is
+    the list it would recommend now (None when deciding first to ask left it unrefined)."""
 
     def __init__(self, tree: PreferenceTree, tool: RecsysTool, catalog: Catalog, embedder: TextEmbedder,
                  node_vectors: np.ndarray, config: AFIRSConfig = AFIRSConfig()):
@@ -53,24 +69,26 @@ class AFIRS(dspy.Module):
         self.respond = predictor(WriteResponse)
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         conversation = render_conversation(dialogue)
         trace: list[dict] = []
         decision = self.decision_stage
         if not self.config.action_first:
             action = decision.choose(conversation, None, trace)
+        refine = self.config.llm_refine and (self.config.action_first or action == "recommend")
         acted = self.action_stage(
-            conversation=conversation, user_responses=user_responses(dialogue), history=list(history),
-            refine=self.config.llm_refine and (self.config.action_first or action == "recommend"),
+            conversation=conversation, user_responses=user_responses(dialogue), history=list(history), refine=refine,
         )
         trace += acted.trace
         if self.config.action_first:
             action = decision.choose(conversation, [self.catalog.line(i) for i in acted.preselected], trace)
         question = decision.question(acted.preferences, acted.candidates, trace) if action == "ask" else ""
+        # Deciding first to ask skips the refinement, so the list it would recommend is not known (DSR: –).
+        known = refine == self.config.llm_refine or len(acted.candidates) <= self.config.n_recommend
         turn = finish_turn(
             self.catalog, action, acted.preselected, question, trace,
             preferences=[self.tree.path(n) for n in acted.preference_nodes], user_preferences=acted.preferences,
-            candidates=acted.candidates, preselected=acted.preselected,
+            candidates=acted.candidates, preselected=acted.preselected if known else None,
         )
         if self.config.lm_reply:
             turn.reply = guarded_call(self.respond, lambda p: non_empty(p.reply), lambda: turn.reply, trace, "reply",

@@ -17,7 +17,7 @@ import numpy as np
 
 from afirs_dspy.catalog import Catalog
 from afirs_dspy.embeddings import TextEmbedder, top_k_similar
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation, user_responses
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn
@@ -53,7 +53,7 @@ class ChatCRS(dspy.Module):
         return f"{self.catalog.line(item)}: {description}" if description else self.catalog.line(item)
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         conversation = render_conversation(dialogue)
         trace: list[dict] = []
         goal, aspect = guarded_call(self.plan_goal, lambda p: (p.goal, p.aspect.strip()), lambda: ("ask", ""), trace,
@@ -61,16 +61,19 @@ class ChatCRS(dspy.Module):
         knowledge = self.retrieve(user_responses(dialogue), list(history))
         trace.append({"step": "knowledge", "status": "ok", "items": knowledge})
         facts = [f"{n}. {self.fact(i)}" for n, i in enumerate(knowledge, start=1)]
-        # Asking keeps the retrieved head as the list it would have recommended, for DSR.
-        preselected = knowledge[: self.n_recommend]
+        # Recommending lets the LM pick among the retrieved items, so asking knows the list it would recommend
+        # only when there is nothing to pick from (else None: DSR shows –).
+        preselected = knowledge if len(knowledge) <= self.n_recommend else None
         question = ""
         if goal == "recommend":
             preselected = guarded_call(
-                self.recommend, lambda p: ranked_picks(p.selected, knowledge, self.n_recommend), lambda: preselected,
-                trace, "recommend", conversation=conversation, knowledge=facts, k=self.n_recommend,
+                self.recommend, lambda p: ranked_picks(p.selected, knowledge, self.n_recommend),
+                lambda: knowledge[: self.n_recommend], trace, "recommend", conversation=conversation, knowledge=facts,
+                k=self.n_recommend,
             )
         else:
             question = guarded_call(self.ask, lambda p: non_empty(p.question), lambda: GENERIC_QUESTION, trace, "ask",
                                     conversation=conversation, aspect=aspect or DEFAULT_ASPECT, knowledge=facts)
-        return finish_turn(self.catalog, goal, preselected, question, trace, preferences=[], candidates=[],
+        # Its retrieved facts are not a recommender tool's candidate list (HR: –).
+        return finish_turn(self.catalog, goal, preselected or [], question, trace, preferences=[], candidates=None,
                            preselected=preselected)

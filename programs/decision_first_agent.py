@@ -8,7 +8,7 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.catalog import Catalog
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation, user_responses
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
 from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn
 from afirs_dspy.recsys.tool import RecsysTool
@@ -35,13 +35,14 @@ class DecisionFirstAgent(dspy.Module):
         raise NotImplementedError
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         conversation = render_conversation(dialogue)
         trace: list[dict] = []
         action = guarded_call(self.decide, lambda p: p.action, lambda: "ask", trace, "decide", conversation=conversation)
-        # Candidates are retrieved on every turn, so HR@50 and DSR see the list it would recommend.
+        # Candidates are retrieved on every turn, so HR@50 sees them. Asking skips the refinement, so the list
+        # it would recommend is known only when there is nothing to refine (else None: DSR shows –).
         candidates, preferences = self.retrieve(user_responses(dialogue), list(history), trace)
-        preselected = candidates[: self.n_recommend]
+        preselected = candidates if len(candidates) <= self.n_recommend else None
         question = ""
         if action == "recommend":
             wanted = guarded_call(self.summarize, lambda p: p.preferences, UserPreferences, trace, "summarize",
@@ -49,9 +50,9 @@ class DecisionFirstAgent(dspy.Module):
             preselected = guarded_call(
                 self.refine, lambda p: ranked_picks(p.selected, candidates, self.n_recommend), lambda: candidates[: self.n_recommend],
                 trace, "refine", preferences=wanted, candidates=self.catalog.numbered(candidates), k=self.n_recommend,
-            ) if len(candidates) > self.n_recommend else candidates
+            ) if preselected is None else preselected
         else:
             question = guarded_call(self.ask, lambda p: non_empty(p.question), lambda: GENERIC_QUESTION, trace, "ask",
                                     conversation=conversation)
-        return finish_turn(self.catalog, action, preselected, question, trace, preferences=preferences,
+        return finish_turn(self.catalog, action, preselected or [], question, trace, preferences=preferences,
                            candidates=candidates, preselected=preselected)

@@ -1,7 +1,9 @@
 """Calling a predictor so that bad model output never crashes a session.
 
 An output that fails to parse or to validate is retried once (with a fresh rollout, so the
-cache does not replay it), then replaced by a documented fallback; each step is recorded.
+cache does not replay it), then replaced by a documented fallback; each step is recorded. Output
+that breaks the parser itself counts as unparsable: deep nesting (DSPy's JSON fallback raises
+ValueError, its adapter RecursionError) and text that cannot be encoded (a lone surrogate).
 """
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ from typing import TypeVar
 
 import dspy
 from dspy.utils.exceptions import AdapterParseError
+
+from afirs_dspy.lm.errors import LMSetupError
+from afirs_dspy.programs.dialogue import valid_unicode
 
 T = TypeVar("T")
 
@@ -35,8 +40,11 @@ def guarded_call(
         try:
             retry = {"config": {"rollout_id": attempt, "temperature": 1.0}} if attempt else {}
             value = validate(predictor(**inputs, **retry))
-        except (AdapterParseError, InvalidOutput) as exc:
-            errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        except LMSetupError:
+            raise
+        except (AdapterParseError, ValueError, RecursionError) as exc:  # InvalidOutput is a ValueError
+            first_line = (str(exc).splitlines() or [""])[0]
+            errors.append(f"{type(exc).__name__}: {first_line[:200]}")
             continue
         trace.append({"step": step, "status": "retried" if errors else "ok", "errors": errors})
         return value
@@ -57,10 +65,10 @@ def valid_numbers(numbers: list[int], count: int, limit: int | None = None) -> l
 
 
 def non_empty(text: str) -> str:
-    """Stripped ``text``; InvalidOutput when nothing is left."""
+    """Stripped ``text`` as valid Unicode; InvalidOutput when nothing is left."""
     if not text.strip():
         raise InvalidOutput("empty text")
-    return text.strip()
+    return valid_unicode(text).strip()
 
 
 def ranked_picks(selected: list[int], candidates: list, k: int) -> list:

@@ -20,7 +20,7 @@ import numpy as np
 from afirs_dspy.catalog import Catalog
 from afirs_dspy.embeddings import TextEmbedder
 from afirs_dspy.programs.attribute_search import AttributeSearch
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation, user_responses
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.programs.titles import recent_titles
@@ -48,7 +48,7 @@ class MACRec(dspy.Module):
         self.reflector = predictor(ReflectOnAnswer)
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         conversation = render_conversation(dialogue)
         history = list(history)
         trace: list[dict] = []
@@ -80,14 +80,19 @@ class MACRec(dspy.Module):
             items, question = self.propose(action, conversation, reports, candidates, trace)
             accepted, feedback = self.reflect(conversation, action, items, question, trace)
             if accepted:
-                preselected = items if action == "recommend" else candidates[: self.n_recommend]
+                preselected = items if action == "recommend" else self.unproposed(candidates)
                 return finish_turn(self.catalog, action, items, question, trace, preferences=preferences,
                                    candidates=candidates, preselected=preselected)
             reports.append(f"reflector: rejected the answer to {action}: {feedback}")
         trace.append({"step": "manager", "status": "fallback",
                       "errors": [f"no accepted answer within max_steps={self.max_steps}: asking"]})
         return finish_turn(self.catalog, "ask", [], GENERIC_QUESTION, trace, preferences=preferences,
-                           candidates=candidates, preselected=candidates[: self.n_recommend])
+                           candidates=candidates, preselected=self.unproposed(candidates))
+
+    def unproposed(self, candidates: list[int]) -> list[int] | None:
+        """What recommending would show when asking instead: known without the proposing LM call only when the
+        searcher found at most ``n_recommend`` items (none found: it would search first); else None (DSR: –)."""
+        return candidates if 0 < len(candidates) <= self.n_recommend else None
 
     def analyse(self, conversation: str, history: list[int], candidates: list[int], trace: list[dict]) -> str:
         return guarded_call(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.catalog import Catalog
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.programs.titles import TitleRecommender, match_titles
@@ -44,7 +44,7 @@ class RAH(TitleRecommender):
                 if i not in named and not dislikes & {a.casefold() for a in self.catalog.attributes[i]}]
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         trace: list[dict] = []
         profile = guarded_call(self.learn, lambda p: p.profile, UserPreferences, trace, "learn_profile",
                                conversation=render_conversation(dialogue))
@@ -60,5 +60,6 @@ class RAH(TitleRecommender):
             items = self.critic(matched, profile)
             trace.append({"step": "critic", "status": "ok", "dropped": [i for i in matched if i not in items]})
             items = items[: self.n_recommend]
+        # No tool passes candidates; asking names no items it would recommend (DSR, HR: –).
         return finish_turn(self.catalog, action, items, question, trace, preferences=profile_preferences(profile),
-                           candidates=[], preselected=items)
+                           candidates=None, preselected=items if action == "recommend" else None)

@@ -10,7 +10,7 @@ import numpy as np
 
 from afirs_dspy.catalog import Catalog
 from afirs_dspy.embeddings import TextEmbedder, top_k_similar
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call
 from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn
 from afirs_dspy.recsys.tool import RecsysTool
@@ -44,7 +44,7 @@ class ReActAgent(dspy.Module):
         return self._listing(self.tool.recommend(_HISTORY.get(), None, k=self.results).items)
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         trace: list[dict] = []
         token = _HISTORY.set(list(history))
         try:
@@ -57,4 +57,6 @@ class ReActAgent(dspy.Module):
         valid = [i for i in dict.fromkeys(ids) if 1 <= i <= len(self.catalog) and i not in set(history)]
         trace.append({"step": "check_ids", "status": "ok", "dropped": [i for i in ids if i not in valid]})
         items = valid[: self.n_recommend]
-        return finish_turn(self.catalog, action, items, question, trace, preferences=[], candidates=[], preselected=items)
+        # No candidate list is passed to its LM, and asking names no items it would recommend (DSR, HR: –).
+        return finish_turn(self.catalog, action, items, question, trace, preferences=[], candidates=None,
+                           preselected=items if action == "recommend" else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.catalog import Catalog
+from afirs_dspy.programs.dialogue import valid_unicode
 
 GENERIC_QUESTION = "Could you tell me more about what you are looking for?"
 
@@ -21,7 +22,7 @@ def finish_turn(catalog: Catalog, action: str, items: list[int], question: str, 
     if action == "recommend" and not items:
         action = "ask"
         trace.append({"step": "finish", "status": "fallback", "errors": ["nothing to recommend: asking"]})
-    question = (question.strip() or GENERIC_QUESTION) if action == "ask" else ""
+    question = (valid_unicode(question).strip() or GENERIC_QUESTION) if action == "ask" else ""
     shown = list(items) if action == "recommend" else []
     reply = template_reply(action, [catalog.titles[i] for i in shown], question)
     return dspy.Prediction(action=action, items=shown, question=question, reply=reply, trace=trace, **details)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.catalog import Catalog
-from afirs_dspy.programs.dialogue import check_dialogue, render_conversation
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.programs.titles import TitleRecommender, match_titles
@@ -20,7 +20,7 @@ class ZeroShot(TitleRecommender):
         self.turn = predictor(ZeroShotTurn)
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
-        check_dialogue(dialogue)
+        dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         trace: list[dict] = []
         action, titles, question = guarded_call(
             self.turn, lambda p: (p.action, p.titles, p.question), lambda: ("ask", [], GENERIC_QUESTION), trace,
@@ -28,4 +28,6 @@ class ZeroShot(TitleRecommender):
             k=self.n_recommend,
         )
         items = match_titles(self.catalog, titles, set(history), trace)[: self.n_recommend]
-        return finish_turn(self.catalog, action, items, question, trace, preferences=[], candidates=[], preselected=items)
+        # No tool passes candidates; asking names no items it would recommend (DSR, HR: –).
+        return finish_turn(self.catalog, action, items, question, trace, preferences=[], candidates=None,
+                           preselected=items if action == "recommend" else None)

@@ -65,14 +65,28 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     directory = Path(directory)
     if not (directory / CONFIG_FILE).exists():
         raise FileNotFoundError(f"no SASRec checkpoint in {directory} ({CONFIG_FILE} missing)")
-    header = json.loads((directory / CONFIG_FILE).read_text())
-    if header.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{directory}: checkpoint format {header.get('format_version')}, expected {FORMAT_VERSION}")
-    config = SASRecConfig.from_dict(header["config"])
-    model = SASRec(header["n_items"], config)
-    model.load_state_dict(torch.load(directory / MODEL_FILE, map_location="cpu", weights_only=True))
-    metrics = json.loads((directory / METRICS_FILE).read_text())
-    return Checkpoint(model.to(device).eval(), config, header["dataset"], metrics)
+    retrain = "retrain it with `afirs-dspy train-recsys --force`"
+    try:
+        header = json.loads((directory / CONFIG_FILE).read_text())
+        if header.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"checkpoint format {header.get('format_version')}, expected {FORMAT_VERSION}")
+        config = SASRecConfig.from_dict(header["config"])
+        model = SASRec(header["n_items"], config)
+        dataset = dict(header["dataset"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise ValueError(f"{directory / CONFIG_FILE} is not a valid checkpoint config ({type(exc).__name__}: "
+                         f"{exc}); {retrain}") from None
+    try:
+        model.load_state_dict(torch.load(directory / MODEL_FILE, map_location="cpu", weights_only=True))
+    except Exception as exc:  # truncated, not a torch file, or weights of another size: torch raises many kinds
+        raise ValueError(f"{directory / MODEL_FILE} is unreadable or does not fit {CONFIG_FILE} "
+                         f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}); {retrain}") from None
+    try:
+        metrics = json.loads((directory / METRICS_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{directory / METRICS_FILE} is missing or unreadable ({type(exc).__name__}); "
+                         f"{retrain}") from None
+    return Checkpoint(model.to(device).eval(), config, dataset, metrics)
 
 
 def mismatch(checkpoint: Checkpoint, dataset: PreparedDataset, config: SASRecConfig | None = None) -> str | None:

@@ -91,6 +91,6 @@ def test_a_failed_save_leaves_no_cache_entry(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(data_cache.datasets.DatasetDict, "save_to_disk", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(DataError, match="cannot write the prepared-data cache .*disk full"):
         load_dataset(cache_dir=tmp_path / "c")
     assert list((tmp_path / "c" / "datasets").iterdir()) == []

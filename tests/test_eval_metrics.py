@@ -6,18 +6,21 @@ import json
 import pandas as pd
 import pytest
 
-from afirs_dspy.evaluation.metrics import (average_turns, candidate_hit_rate, costs, decision_success_rate,
-                                           success_curve, success_rate, summarize)
+from afirs_dspy.evaluation.metrics import (average_turns, costs, decision_success_rate, first_turn_hit_rate,
+                                           per_turn_hit_rate, success_curve, success_rate, summarize)
 from afirs_dspy.evaluation.records import SessionRecord, TurnRecord, Usage
 from afirs_dspy.evaluation.report import render_markdown, write_reports
 from afirs_dspy.evaluation.summary import build_summary
 
 
-def turn(n, action, items=(), preselected=None, candidates=(), target=None, trace=()):
+def turn(n, action, items=(), preselected=..., candidates=None, target=None, trace=()):
+    """``preselected`` defaults to the items (None: the list it would recommend is unknown); ``candidates``
+    None: no tool passed any."""
     items = list(items)
-    return TurnRecord(turn=n, action=action, items=items, preselected=list(items if preselected is None else preselected),
-                      candidates=list(candidates), preferences=[], question="", reply="",
-                      accepted=action == "recommend" and target in items, trace=list(trace),
+    return TurnRecord(turn=n, action=action, items=items,
+                      preselected=list(items) if preselected is ... else None if preselected is None else list(preselected),
+                      candidates=None if candidates is None else list(candidates), preferences=[], question="",
+                      reply="", accepted=action == "recommend" and target in items, trace=list(trace),
                       program_usage=Usage(2, 100, 10, 0.5, model_calls=2), simulator_usage=Usage(1, 20, 5, 0.1))
 
 
@@ -34,20 +37,27 @@ RECORDS = [
     session("a", 7, [turn(1, "ask", preselected=[1, 2], candidates=[7, 3], trace=[PARSE]),
                      turn(2, "recommend", [7, 9], candidates=[7], target=7)]),
     # failure: recommend without the target (wrong), ask with the target preselected (wrong), 3 correct asks;
-    # only turn 2 passed candidates, without the target
-    session("b", 5, [turn(1, "recommend", [1, 2], target=5, trace=[INVALID]), turn(2, "ask", preselected=[5], candidates=[9, 8]),
-                     turn(3, "ask", preselected=[]), turn(4, "ask", preselected=[]), turn(5, "ask", preselected=[])]),
+    # only turn 2's candidates hold the target (turn 1 passed none, e.g. before a search)
+    session("b", 5, [turn(1, "recommend", [1, 2], candidates=[], target=5, trace=[INVALID]),
+                     turn(2, "ask", preselected=[5], candidates=[5, 8]), turn(3, "ask", preselected=[], candidates=[9]),
+                     turn(4, "ask", preselected=[], candidates=[9]), turn(5, "ask", preselected=[], candidates=[9])]),
     # success at turn 1
     session("c", 3, [turn(1, "recommend", [3], candidates=[3, 4], target=3)]),
-    # errored: left out of everything
-    session("d", 4, [turn(1, "recommend", [4], target=4)], status="error"),
+    # errored before its first turn: a failure, and a miss
+    session("d", 4, [], status="error"),
 ]
 
 
-def test_success_rates_and_average_turns():
-    assert [success_rate(RECORDS, t) for t in (1, 3, 5)] == pytest.approx([1 / 3, 2 / 3, 2 / 3])
-    assert success_curve(RECORDS, 5) == pytest.approx([1 / 3, 2 / 3, 2 / 3, 2 / 3, 2 / 3])
-    assert average_turns(RECORDS, 5) == pytest.approx((2 + 6 + 1) / 3)
+def test_success_rates_and_average_turns_count_errored_sessions_as_failures():
+    assert [success_rate(RECORDS, t) for t in (1, 3, 5)] == pytest.approx([1 / 4, 2 / 4, 2 / 4])
+    assert success_curve(RECORDS, 5) == pytest.approx([1 / 4, 2 / 4, 2 / 4, 2 / 4, 2 / 4])
+    assert average_turns(RECORDS, 5) == pytest.approx((2 + 6 + 1 + 6) / 4)
+
+
+def test_one_success_and_one_crash_is_half_a_success_rate():
+    records = [session("ok", 1, [turn(1, "recommend", [1], target=1)]), session("crash", 2, [], status="error")]
+    row = summarize(records, 5)
+    assert (row["SR@5"], row["AT"], row["sessions"], row["errors"]) == (0.5, 3.5, 2, 1)
 
 
 def test_decision_success_rate_pools_decisions_up_to_t():
@@ -55,9 +65,21 @@ def test_decision_success_rate_pools_decisions_up_to_t():
     assert decision_success_rate(RECORDS, 1) == pytest.approx(2 / 3)
 
 
-def test_hit_rate_counts_turns_whose_tool_passed_candidates():
-    assert candidate_hit_rate(RECORDS) == pytest.approx(3 / 4)
-    assert candidate_hit_rate([session("x", 1, [turn(1, "ask")])]) is None
+def test_dsr_is_not_computed_when_an_ask_lacks_the_list_it_would_recommend():
+    # ReAct-like: asks name no list; counting every ask as correct gave DSR 1.00 with SR 0.
+    react = [session(str(u), u, [turn(k, "ask", preselected=None) for k in range(1, 6)]) for u in range(3)]
+    assert decision_success_rate(react) is None
+    # Turns that recommend always carry their list: a method that never asked is judged.
+    assert decision_success_rate([session("x", 1, [turn(1, "recommend", [2], preselected=None)])]) == 0.0
+    summary = build_summary({"react": react}, ["react"], 5, 50)
+    assert "| react | 0.00 | 0.00 | 0.00 | 6.00 | – | – | – | 3 | 0 |" in render_markdown(summary, "toy")
+
+
+def test_hit_rates_have_the_sessions_as_denominator():
+    assert first_turn_hit_rate(RECORDS) == pytest.approx(2 / 4)  # a, c; b's first turn passed none; d errored
+    assert per_turn_hit_rate(RECORDS) == pytest.approx((1 + 1 / 5 + 1 + 0) / 4)
+    tool_less = [session("x", 1, [turn(1, "ask")])]
+    assert first_turn_hit_rate(tool_less) is None and per_turn_hit_rate(tool_less) is None
 
 
 def test_no_sessions_gives_no_numbers():
@@ -66,7 +88,7 @@ def test_no_sessions_gives_no_numbers():
 
 def test_costs():
     cost = costs(RECORDS)
-    assert (cost["sessions"], cost["errored"], cost["turns"]) == (3, 1, 8)
+    assert (cost["sessions"], cost["errors"], cost["turns"]) == (3, 1, 8)
     assert cost["lm_calls_per_turn"] == 2 and cost["prompt_tokens_per_turn"] == 100
     assert cost["lm_calls_per_session"] == pytest.approx(16 / 3)
     assert cost["seconds_per_session"] == pytest.approx(16 * 0.25 / 3)  # every call at 0.5 s / 2 calls
@@ -98,12 +120,15 @@ def test_summary_marks_significant_improvements_and_writes_every_file(tmp_path):
     summary = build_summary({"ours": strong, "base": weak}, ["ours", "base"], 5, 50, baseline="base")
     ours, base = summary["rows"]
     assert ours["significant"] == ["AT", "SR@1", "SR@3", "SR@5"] and base["significant"] == []
-    assert (ours["SR@1"], ours["AT"], base["AT"], ours["HR@50"]) == (1.0, 1.0, 6.0, None)
+    assert (ours["SR@1"], ours["AT"], base["AT"], ours["HR@50 first turn"]) == (1.0, 1.0, 6.0, None)
     text = render_markdown(summary, "toy")
-    assert "| ours | 1.00* | 1.00* | 1.00* | 1.00* | 1.00 | – | 10 | 0 |" in text
+    assert "| Method | SR@1 | SR@3 | SR@5 | AT | DSR@5 | HR@50 first turn | HR@50 per turn | sessions | errors |" in text
+    assert "| ours | 1.00* | 1.00* | 1.00* | 1.00* | 1.00 | – | – | 10 | 0 |" in text
     assert "failed session counts as 6" in text
+    assert "SR@t: exact McNemar; AT: paired sign-flip permutation test" in text
     paths = write_reports(summary, {"seed": 0}, tmp_path, "toy")
     table = pd.read_csv(paths["csv"])
     assert list(table.method) == ["ours", "base"] and table.loc[0, "p_SR@5_mcnemar"] == pytest.approx(2 / 2 ** 10)
+    assert table.loc[0, "p_AT_sign_flip"] == pytest.approx(2 / 2 ** 10)
     assert json.loads(paths["json"].read_text())["config"] == {"seed": 0}
     assert paths["plot"].read_bytes()[:4] == b"\x89PNG"

@@ -83,13 +83,13 @@ def test_a_user_started_before_the_time_limit_gets_every_method(tmp_path):
     assert [(r.method, r.user) for r in Transcript(path).read()][5:] == [("slow", "3")]
 
 
-def test_a_failing_session_is_recorded_left_out_and_retried_on_resume(tmp_path):
+def test_a_failing_session_is_recorded_counted_as_a_failure_and_retried_on_resume(tmp_path):
     path = tmp_path / "t.jsonl"
     by_method = runner(path, fail_for={4}).run(JOBS)
     errored = [r for r in by_method["fast"] if r.status == "error"]
     assert len(errored) == 1 and errored[0].error == "RuntimeError: LM unreachable for 4"
     row = numbers(by_method)[0]
-    assert (row["sessions"], row["errored"]) == (7, 1) and row["SR@5"] == 6 / 7
+    assert (row["sessions"], row["errors"]) == (8, 1) and row["SR@5"] == 6 / 8  # the crashed session counts as a failure (6/7 when left out)
 
     resumed = runner(path).run(JOBS)  # fixed: the errored sessions run again and replace their error
     assert all(r.status == "ok" for rs in resumed.values() for r in rs)
@@ -167,7 +167,15 @@ def test_a_short_real_run_of_the_attribute_simulator_against_afirs(tmp_path):
     records = run.run(plan_jobs(["afirs"], cases))["afirs"]
     assert [r.user for r in records] == [c.user for c in cases] and all(r.status == "ok" for r in records)
     row = numbers({"fast": records, "slow": []})[0]
-    assert row["SR@5"] > 0.5 and row["HR@50"] is not None and 0 <= row["DSR@5"] <= 1
+    assert row["SR@5"] > 0.5 and row["HR@50 first turn"] is not None and 0 <= row["DSR@5"] <= 1
+    assert {r.program_hash for r in records} == {run.program_hashes["afirs"]} and len(run.program_hashes["afirs"]) == 16
     asked = [t for r in records for t in r.turns if t.action == "ask"]
     assert asked and all(t.user_reply for t in asked)
     assert all(t.program_usage.lm_calls > 0 for r in records for t in r.turns)
+
+
+def test_the_sample_leaves_out_excluded_users_and_keeps_its_size_and_order():
+    dataset = toy_dataset()
+    everyone = [c.user for c in sample_cases(dataset, "test", 0, seed=0)]
+    kept = [c.user for c in sample_cases(dataset, "test", 4, seed=0, exclude={everyone[0], everyone[2]})]
+    assert kept == [u for u in everyone if u not in {everyone[0], everyone[2]}][:4]

@@ -15,6 +15,8 @@ from afirs_dspy.cli.chat import chat_command
 from afirs_dspy.cli.compile import compile_command
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.cli.options import DatasetSpec
+from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.evaluation.transcript import Transcript
 from test_eval_runner import toy_lm
 from toy_world import toy_context, toy_dataset, write_toy_artifacts
 
@@ -51,7 +53,14 @@ def test_compile_then_eval_and_chat_with_the_compiled_program(toy, tmp_path):
                                                   "--artifacts-dir", str(toy), "--out", str(out), "--no-progress"])
     assert evaluated.exit_code == 0, evaluated.output
     assert "| afirs-steam |" in evaluated.output and "| afirs |" in evaluated.output
-    assert json.loads((out / "run.json").read_text())["methods"] == ["afirs", "afirs-steam"]
+    config = json.loads((out / "run.json").read_text())
+    assert config["methods"] == ["afirs", "afirs-steam"]
+    # The manifest lists the users compiled on; eval leaves them out of the test sample (same seed, same order).
+    compiled_on = [case.user for case in sample_cases(toy_dataset(), "valid", 4, 0)]
+    assert manifest["optimizer"]["users"] == compiled_on and config["excluded_users"] == sorted(compiled_on)
+    tested = {record.user for record in Transcript(out / "transcript.jsonl").read()}
+    assert len(tested) == 2 and not tested & set(compiled_on)
+    assert [c.user for c in sample_cases(toy_dataset(), "test", 2, 0)] == compiled_on[:2]  # what it used to test on
 
     talked = CliRunner().invoke(chat_command, ["--program", str(program), "--user", "3", "--verbose"],
                                 input="a funny comedy please\nquit\n")

@@ -114,6 +114,16 @@ def test_decision_first_decides_before_acting_and_skips_refinement_when_asking(c
     steps = [e["step"] for e in out.trace]
     assert steps[0] == "decide" and "refine" not in steps and out.action == "ask"
     assert lm.calls["[[ ## items ## ]]"] == 0
+    # The unrefined top 3 are not what it would recommend (that refines): DSR cannot judge this ask.
+    assert out.preselected is None and len(out.candidates) == 6
+
+
+def test_action_first_asks_with_the_refined_list_it_would_recommend(context):
+    lm = ScriptedLM(rules(**{"[[ ## items ## ]]": {"reason": "unsure", "action": "ask"}}))
+    out = run(context, lm)
+    assert out.action == "ask" and out.preselected == [out.candidates[1], out.candidates[0], out.candidates[2]]
+    no_refine = run(context, ScriptedLM(rules(**{"[[ ## items ## ]]": {"reason": "unsure", "action": "ask"}})), "no-refine")
+    assert no_refine.preselected == no_refine.candidates[:3]  # it recommends the tool's top items as they are
 
 
 def test_no_llm2rs_skips_extraction(context):

@@ -38,7 +38,7 @@ def test_zero_shot_maps_titles_back_to_ids_and_lists_the_rest(context):
     out, lm = run(context, "zero-shot", {"`[[ ## action ## ]]`": {"action": "recommend", "titles": json.dumps(titles), "question": ""}})
     assert out["items"] == [7, 9]  # Film 1 is in the history
     assert out.trace[-1]["unmatched"] == ["Casablanca"]
-    assert out.candidates == []
+    assert out.candidates is None and out.preselected == [7, 9]  # no tool list (HR: –); recommending shows its list
 
 
 def test_zero_shot_recommending_nothing_known_asks_instead(context):
@@ -60,7 +60,9 @@ def test_llmcrs_asks_from_the_conversation(context):
              "`[[ ## question ## ]]`": {"question": "Which genre?"}}
     out, lm = run(context, "llmcrs", rules)
     assert (out.action, out.question, out["items"]) == ("ask", "Which genre?", [])
-    assert len(out.preselected) == 10  # the list it would have recommended, for DSR
+    # Deciding first to ask skips the refinement of its 22 candidates: the list it would recommend is unknown
+    # (DSR: –), not the unrefined top 10 it used to be judged on.
+    assert out.preselected is None and len(out.candidates) == 22
 
 
 def test_interecagent_hard_filters_on_the_attributes_the_lm_names(context):

@@ -75,7 +75,7 @@ def test_chatcrs_plans_recommend_retrieves_catalog_knowledge_and_picks_by_number
     assert set(knowledge[:2]) == {10, 22}  # the two dark horror films match the request best
     assert "Film 10 (2000) — Horror, dark: A haunted house story" in field(seen["recommend"], "knowledge")
     assert out.action == "recommend" and out["items"] == [knowledge[1], knowledge[0], *knowledge[2:10]]
-    assert out.candidates == [] and out.preselected == out["items"]
+    assert out.candidates is None and out.preselected == out["items"]  # its knowledge is no tool list (HR: –)
     assert steps(out) == ["goal", "knowledge", "recommend"]
 
 
@@ -86,7 +86,8 @@ def test_chatcrs_asks_about_the_planned_aspect_with_the_knowledge(context):
     out, lm = run(context, "chatcrs", rules)
     assert (out.action, out.question, out["items"]) == ("ask", "Funny, dark or tense?", [])
     assert field(seen["ask"], "aspect") == "mood" and "Film 10 (2000) — Horror, dark" in field(seen["ask"], "knowledge")
-    assert out.preselected == step(out, "knowledge")["items"][:10]  # what it would have recommended, for DSR
+    # Recommending would let the LM pick 10 of the 20 retrieved items: asking does not know which (DSR: –).
+    assert out.preselected is None
 
 
 def test_chatcrs_retries_numbers_outside_the_knowledge_then_falls_back_to_its_order(context):
@@ -132,7 +133,8 @@ def test_rah_learns_the_profile_from_the_whole_dialogue_each_turn(context):
     assert second.preferences == ["Horror", "dark", "tense", "not Comedy"]  # the first turn's likes are kept
     assert lm.calls["`[[ ## profile ## ]]`"] == 1 and '"tense"' in field(seen["decide"], "profile")
     assert (second.action, second.question, second["items"]) == ("ask", "Which era?", [])
-    assert steps(second) == ["learn_profile", "decide"] and second.candidates == []
+    assert steps(second) == ["learn_profile", "decide"] and second.candidates is None
+    assert second.preselected is None  # asking names no items it would recommend (DSR: –)
 
 
 def test_rah_recommends_titles_mapped_to_ids_and_its_critic_drops_dislikes(context):
@@ -147,7 +149,7 @@ def test_rah_recommends_titles_mapped_to_ids_and_its_critic_drops_dislikes(conte
     assert step(out, "match_titles")["unmatched"] == ["Casablanca"]
     assert step(out, "critic")["dropped"] == [4, 14]  # a Comedy, and a film named as a dislike
     assert json.loads(field(seen["recommend"], "history")) == ["Film 1 (1991)", "Film 2 (1992)"]
-    assert out.preferences == ["Horror", "not Comedy", "not Film 14"] and out.candidates == []
+    assert out.preferences == ["Horror", "not Comedy", "not Film 14"] and out.candidates is None
 
 
 def test_rah_falls_back_to_asking_when_learning_and_deciding_fail(context):
@@ -215,7 +217,9 @@ def test_macrec_rejected_answer_goes_back_to_the_manager_for_another_step(contex
     assert steps(out) == ["manager", "attribute_filter", "tool", "propose", "reflector", "manager", "propose", "reflector"]
     assert "reflector: rejected the answer to recommend: the user wants horror only" in seen["reports"][1]
     assert (out.action, out.question, out["items"]) == ("ask", "Dark or tense?", [])
-    assert out.preselected == out.candidates[:10] and lm.calls["`[[ ## verdict ## ]]`"] == 2
+    # Asking after a search of 16 items: recommending would propose 10 of them with the LM, so the list is
+    # unknown (DSR: –); turns without a search keep their (empty) candidate list, a miss for HR.
+    assert out.preselected is None and lm.calls["`[[ ## verdict ## ]]`"] == 2
 
 
 def test_macrec_falls_back_to_asking_when_the_step_bound_is_reached(context):
@@ -224,7 +228,7 @@ def test_macrec_falls_back_to_asking_when_the_step_bound_is_reached(context):
     out, lm = run(context, "macrec", rules)
     assert steps(out) == ["manager", "analyst"] * 3 + ["manager"]
     assert out.trace[-1]["status"] == "fallback" and "max_steps=3" in out.trace[-1]["errors"][0]
-    assert (out.action, out.question, out["items"], out.candidates) == ("ask", GENERIC_QUESTION, [], [])
+    assert (out.action, out.question, out["items"], out.candidates, out.preselected) == ("ask", GENERIC_QUESTION, [], [], None)
 
     names, vectors = context.attributes()
     short = MACRec(context.tool, context.catalog, context.embedder, names, vectors, max_steps=1)
@@ -274,4 +278,4 @@ def test_the_new_baselines_run_through_the_evaluation_runner_with_catalog_ids(co
                 assert turn.action == "recommend" and turn.items and turn.reply.startswith("You might like: ")
                 assert set(turn.items) <= set(range(1, N_ITEMS + 1)) - set(case.history)
                 assert all({"step", "status"} <= set(event) for event in turn.trace)
-                assert bool(turn.candidates) == (method == "macrec")  # only MACRec calls the recommender tool
+                assert (turn.candidates is not None) == (method == "macrec")  # only MACRec calls the recommender tool

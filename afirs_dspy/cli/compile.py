@@ -91,6 +91,7 @@ def compile_command(data: DatasetSpec, method, optimizer, modules, n_sessions, b
     manifest = new_manifest(
         method, config, context, data.raw_dir, data.config, artifacts_dir, lm_spec, api_base,
         optimizer={"name": optimizer, "modules": list(modules), "n_sessions": n_sessions, "budget": budget,
+                   "users": [case.user for case in cases],  # eval leaves them out of its samples
                    "max_demos": max_demos, "seed": seed, "teacher_lm": teacher_spec, "reflection_lm": reflection_spec},
         scores=report.to_dict(),
     )

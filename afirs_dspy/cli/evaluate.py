@@ -12,37 +12,41 @@ from afirs_dspy.compiled import restore_program
 from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.llm_simulator import LLMSimulators
+from afirs_dspy.evaluation.provenance import code_provenance, simulator_settings
 from afirs_dspy.evaluation.report import render_markdown, write_reports
-from afirs_dspy.evaluation.run_config import RUN_FILE, RunMismatch, check_resumable, read_run_config, write_run_config
+from afirs_dspy.evaluation.run_config import RUN_FILE, RunMismatch, check_resumable, write_run_config
 from afirs_dspy.evaluation.runner import Runner, TooManyErrors, complete_users, plan_jobs
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.summary import build_summary
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
 from afirs_dspy.lm.backends import LocalEngines
-from afirs_dspy.manifest import ManifestMismatch, artifact_files, files_digest
+from afirs_dspy.manifest import Manifest, ManifestMismatch, artifact_files, files_digest
 from afirs_dspy.paths import artifacts_dir as resolve_artifacts
-from afirs_dspy.programs.afirs import AFIRSConfig
+from afirs_dspy.programs.afirs import MAX_RECOMMEND, AFIRSConfig
 from afirs_dspy.programs.registry import METHODS, build_program
 
 RESULT_FILES = (TRANSCRIPT, RUN_FILE, "results.md", "results.csv", "results.json", "sr_curve.png")
 
 
 def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> None:
-    if read_run_config(out) is not None or (out / TRANSCRIPT).exists():
+    if (out / RUN_FILE).exists() or (out / TRANSCRIPT).exists():
         if overwrite:
             for name in RESULT_FILES:
                 (out / name).unlink(missing_ok=True)
         elif resume:
-            try:
-                check_resumable(out, config)
-            except RunMismatch as exc:
-                raise click.ClickException(str(exc)) from None
+            check_resumable(out, config)
         else:
             raise click.ClickException(f"{out} already holds a run; --resume continues it, --overwrite starts it "
                                        "over, --out puts this one elsewhere")
     elif resume:
         click.echo(f"nothing to resume in {out}; starting a new run", err=True)
     write_run_config(out, config)
+
+
+def _compile_users(manifest: Manifest) -> list[str]:
+    """The users a program was compiled on (manifests before they were listed: its train and dev users)."""
+    return manifest.optimizer.get("users") or [*manifest.scores.get("train_users", []),
+                                               *manifest.scores.get("dev_users", [])]
 
 
 @click.command("eval")
@@ -61,6 +65,9 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
               "quick check: with the embedded local model on a CPU a session takes minutes.")
 @click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the user sample and the simulators.")
+@click.option("--include-compile-users", is_flag=True,
+              help="Also sample the users a --program was compiled on (left out by default: its demos may come "
+              "from their sessions).")
 @click.option("--num-threads", type=click.IntRange(min=1), default=2, show_default=True,
               help="Sessions run in parallel (a local model still generates for one at a time).")
 @click.option("--max-turns", type=click.IntRange(min=1), default=5, show_default=True)
@@ -73,8 +80,8 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
 @click.option("--sim-api-base", default=None, help="Server URL for --sim-lm (default: --api-base when --sim-lm is not given).")
 @click.option("--n-candidates", type=click.IntRange(min=1), default=AFIRSConfig.n_candidates, show_default=True,
               help="Items the tool passes to the LM (HR@n is measured on them).")
-@click.option("--n-recommend", type=click.IntRange(min=1), default=AFIRSConfig.n_recommend, show_default=True,
-              help="Items recommended per turn.")
+@click.option("--n-recommend", type=click.IntRange(1, MAX_RECOMMEND), default=AFIRSConfig.n_recommend,
+              show_default=True, help="Items recommended per turn.")
 @click.option("--artifacts-dir", default=None, help="Artifacts root. Default: $AFIRS_ARTIFACTS_DIR or ./artifacts.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Results folder. Default: <artifacts>/<dataset>/eval/<methods>-<simulator>-<split>-n<N>-seed<S>.")
@@ -86,10 +93,12 @@ def _prepare_folder(out: Path, config: dict, resume: bool, overwrite: bool) -> N
 @click.option("--overwrite", is_flag=True, help="Delete the run in --out and start over.")
 @click.option("--max-errors", type=click.IntRange(min=1), default=10, show_default=True,
               help="Stop after this many sessions failed with an exception (e.g. an unreachable LM).")
+@click.option("--max-error-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Exit with status 1 (after writing the tables) when more than this share of the sessions errored.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_sessions, split, seed, num_threads, max_turns, baseline,
-                 lm_spec, api_base, sim_lm_spec, sim_api_base, n_candidates, n_recommend, artifacts_dir, out,
-                 time_limit, resume, overwrite, max_errors, no_progress) -> None:
+def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_sessions, split, seed, include_compile_users,
+                 num_threads, max_turns, baseline, lm_spec, api_base, sim_lm_spec, sim_api_base, n_candidates, n_recommend,
+                 artifacts_dir, out, time_limit, resume, overwrite, max_errors, max_error_share, no_progress) -> None:
     """Simulate sessions (paper 5.1.2) and report SR@1/3/5, AT, DSR@5 and HR@n per method (5.1.4, 5.4).
 
     Every finished session is appended to <out>/transcript.jsonl; the tables come from it, so --resume
@@ -114,38 +123,45 @@ def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_session
 
     with LocalEngines() as engines:
         program_lm = open_lm(lm_spec, api_base, engines)
-        sim_lm = None
+        sim_lm, sim_base = None, None
         if simulator == "llm":
-            sim_lm = open_lm(sim_lm_spec or lm_spec, sim_api_base or (None if sim_lm_spec else api_base), engines,
-                             "--sim-lm")
+            sim_base = sim_api_base or (None if sim_lm_spec else api_base)
+            sim_lm = open_lm(sim_lm_spec or lm_spec, sim_base, engines, "--sim-lm")
         elif sim_lm_spec:
             click.echo("--sim-lm is only used by --simulator llm; ignored", err=True)
-        config = {
-            "dataset": dataset.name, "dataset_key": dataset.data_key, "methods": methods,
-            "simulator": simulator, "split": split, "seed": seed, "n_sessions": n_sessions, "max_turns": max_turns,
-            "n_candidates": n_candidates, "n_recommend": n_recommend, "lm": program_lm.model,
-            "sim_lm": sim_lm.model if sim_lm else None,
-            **{name: files_digest(paths)[:16] for name, paths in artifact_files(dataset.name, artifacts_dir).items()},
-            "programs": {name: files_digest([path])[:16] for name, path in compiled.items()},
-        }
+        sizes = AFIRSConfig(n_candidates=n_candidates, n_recommend=n_recommend)
+        programs = {method: build_program(method, context, sizes) for method in methods if method not in compiled}
+        excluded: set[str] = set()
+        for name, path in compiled.items():
+            try:
+                programs[name], manifest = restore_program(path, context, artifacts_dir)
+            except ManifestMismatch as exc:
+                raise click.ClickException(str(exc)) from None
+            if not include_compile_users:
+                excluded |= set(_compile_users(manifest))
+        simulators = (AttributeSimulators(context, seed) if simulator == "attribute"
+                      else LLMSimulators(context, sim_lm))
         n_label = n_sessions or "all"
         folder = Path(out) if out else (resolve_artifacts(artifacts_dir) / dataset.name / "eval"
                                         / f"{'+'.join(methods)}-{simulator}-{split}-n{n_label}-seed{seed}")
-        _prepare_folder(folder, config, resume, overwrite)
-
-        sizes = AFIRSConfig(n_candidates=n_candidates, n_recommend=n_recommend)
-        programs = {method: build_program(method, context, sizes) for method in methods if method not in compiled}
-        for name, path in compiled.items():
-            try:
-                programs[name] = restore_program(path, context, artifacts_dir)[0]
-            except ManifestMismatch as exc:
-                raise click.ClickException(str(exc)) from None
-        simulators = (AttributeSimulators(context, seed) if simulator == "attribute"
-                      else LLMSimulators(context, sim_lm))
-        jobs = plan_jobs(methods, sample_cases(dataset, split, n_sessions, seed))
         runner = Runner(programs, simulators, Transcript(folder / TRANSCRIPT), program_lm, context.catalog.titles,
                         max_turns, num_threads, max_errors, progress=not no_progress,
                         time_limit=None if time_limit is None else 60 * time_limit)
+        config = {
+            "dataset": dataset.name, "dataset_key": dataset.data_key, "methods": methods,
+            "simulator": simulator, "split": split, "seed": seed, "n_sessions": n_sessions, "max_turns": max_turns,
+            "n_candidates": n_candidates, "n_recommend": n_recommend, "lm": program_lm.model, "api_base": api_base,
+            "sim_lm": sim_lm.model if sim_lm else None, "sim_api_base": sim_base,
+            **{name: files_digest(paths)[:16] for name, paths in artifact_files(dataset.name, artifacts_dir).items()},
+            "programs": {name: files_digest([path])[:16] for name, path in compiled.items()},
+            **code_provenance(), "program_hashes": runner.program_hashes,
+            "simulator_settings": simulator_settings(simulators), "excluded_users": sorted(excluded),
+        }
+        try:
+            _prepare_folder(folder, config, resume, overwrite)
+        except RunMismatch as exc:
+            raise click.ClickException(str(exc)) from None
+        jobs = plan_jobs(methods, sample_cases(dataset, split, n_sessions, seed, exclude=excluded))
         already = len(jobs) - len(runner.pending(jobs))
         started = time.perf_counter()
         try:
@@ -171,8 +187,12 @@ def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_session
     ran = len(jobs) - left - already
     click.echo(f"{ran} sessions run in {elapsed:.1f} s ({elapsed / max(ran, 1):.1f} s per session)"
                + (f"; {already} taken from the transcript" if already else ""))
-    errored = sum(row["errored"] for row in summary["rows"])
+    errored = sum(row["errors"] for row in summary["rows"])
     if errored:
-        click.echo(f"{errored} sessions errored (left out of the metrics; --resume retries them); "
+        click.echo(f"{errored} sessions errored (counted as failures; --resume retries them); "
                    f"see status/error in {folder / TRANSCRIPT}", err=True)
     click.echo(f"results in {folder}: {', '.join(p.name for p in paths.values())}, {TRANSCRIPT}")
+    finished = sum(map(len, by_method.values()))
+    if errored > max_error_share * finished:
+        raise click.ClickException(f"{errored} of {finished} sessions errored, more than --max-error-share "
+                                   f"{max_error_share:g}: the tables do not measure the method(s)")

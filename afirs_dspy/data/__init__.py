@@ -43,5 +43,9 @@ def load_dataset(
     dataset = prepare(name, fmt.read(folder), config)
     dataset.report.update({"cache_key": key, "data_key": data_key(dataset), "format": fmt.name,
                            "source_dir": str(folder.resolve())})
-    cache.save(path, dataset)
+    try:
+        cache.save(path, dataset)
+    except OSError as exc:
+        raise DataError(f"cannot write the prepared-data cache at {path.parent} ({exc.strerror or exc}); "
+                        "pass a writable --cache-dir (or set AFIRS_CACHE_DIR)") from None
     return dataset

@@ -5,6 +5,7 @@ import ast
 import csv
 import gzip
 import json
+import math
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -91,24 +92,29 @@ def csv_rows(path: Path, columns: list[str]) -> Iterator[tuple[int, dict[str, st
     """Yield (line number, row) of a CSV file with a header that must hold ``columns``."""
     with open_text(path) as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path}:1: header lacks column(s) {', '.join(missing)}; expected {', '.join(columns)}")
-        try:
+        try:  # the header is read here too: a field over csv's size limit fails on it
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{path}:1: header lacks column(s) {', '.join(missing)}; expected {', '.join(columns)}")
             for row in reader:
                 if None in row or any(row[c] is None for c in columns):
                     raise DataError(f"{path}:{reader.line_num}: malformed line, expected {len(reader.fieldnames)} fields")
                 yield reader.line_num, row
         except csv.Error as exc:
-            raise DataError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+            raise DataError(f"{path}:{max(reader.line_num, 1)}: malformed CSV ({exc})") from None
 
 
 def to_number(value: str, path: Path, line: int, column: str, kind: type = float):
-    """Convert one field, naming the file, line and column when it is not a number."""
+    """Convert one field, naming the file, line and column when it is not a finite number (an int:
+    one that fits 64 bits, as the tables store it)."""
     try:
-        return kind(value)
+        number = kind(value)
     except ValueError:
         raise DataError(f"{path}:{line}: column {column} should be a number, got {value!r}") from None
+    if not (math.isfinite(number) and (kind is not int or -2**63 <= number < 2**63)):
+        raise DataError(f"{path}:{line}: column {column} should be a finite number"
+                        f"{' within 64 bits' if kind is int else ''}, got {value[:40]!r}")
+    return number
 
 
 def require(record: dict, keys: tuple[str, ...], path: Path, line: int) -> None:

@@ -1,15 +1,21 @@
 """The paper's metrics (5.1.4, 5.4) and the run's costs, as pure functions over session records.
 
-Only sessions with status "ok" count; errored sessions are left out (and counted separately).
+Every session counts: one that errored (an exception escaped the program or simulator) is a failure,
+so a method cannot gain by crashing on hard users; ``costs`` alone reads only the finished ones.
 
 - SR@t: share of sessions whose target was recommended (accepted) at turn t or earlier.
 - AT: mean turns per session; a failed session counts as ``max_turns + 1`` (6 for 5 turns), so AT
   above 5 means most sessions failed, as for the weak methods of the paper's Table 2.
 - DSR@t: share of correct decisions over all program turns up to turn t, pooled over sessions: to
   recommend is correct when the target is among the recommended items, to ask is correct when the
-  target is not in the list the program would have recommended (its ``preselected``).
-- HR@n: share of program turns, among those where a tool passed candidates to the LM, whose
-  candidates contain the target (paper 5.4.2, n = 50); None for methods without a tool.
+  target is not in the list the method would recommend now (its ``preselected``). None when a turn
+  lacks that list (methods that decide first, or have no tool, do not compute it when they ask): their
+  asks cannot be judged, and judging only their recommendations would not be the same metric.
+- HR@n: whether the candidates the tool passed to the LM (paper 5.4.2, n = 50) contain the target,
+  (a) on the first turn, over all sessions, and (b) per turn, as the mean over sessions of each session's
+  share of turns with a hit, so that long failed sessions weigh no more than short ones. Both have the
+  sessions as denominator for every method; a turn without candidates (e.g. MACRec before it searched)
+  or an errored session is a miss. None for methods that never pass candidates (no tool).
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ def succeeded_by(record: SessionRecord, t: int) -> bool:
 
 
 def success_rate(records: Sequence[SessionRecord], t: int) -> float | None:
-    return _mean([succeeded_by(r, t) for r in ok(records)])
+    return _mean([succeeded_by(r, t) for r in records])
 
 
 def turns_taken(record: SessionRecord, max_turns: int) -> int:
@@ -41,20 +47,40 @@ def turns_taken(record: SessionRecord, max_turns: int) -> int:
 
 
 def average_turns(records: Sequence[SessionRecord], max_turns: int) -> float | None:
-    return _mean([turns_taken(r, max_turns) for r in ok(records)])
+    return _mean([turns_taken(r, max_turns) for r in records])
 
 
-def decision_correct(turn: TurnRecord, target: int) -> bool:
+def decision_correct(turn: TurnRecord, target: int) -> bool | None:
+    """Whether the turn's decision was right; None when an ask comes without the list it would recommend."""
     shown = turn.items if turn.action == "recommend" else turn.preselected
-    return (turn.action == "recommend") == (target in shown)
+    return None if shown is None else (turn.action == "recommend") == (target in shown)
 
 
 def decision_success_rate(records: Sequence[SessionRecord], t: int = 5) -> float | None:
-    return _mean([decision_correct(turn, r.target) for r in ok(records) for turn in r.turns if turn.turn <= t])
+    judged = [decision_correct(turn, r.target) for r in records for turn in r.turns if turn.turn <= t]
+    return None if None in judged else _mean(judged)
 
 
-def candidate_hit_rate(records: Sequence[SessionRecord]) -> float | None:
-    return _mean([r.target in turn.candidates for r in ok(records) for turn in r.turns if turn.candidates])
+def _has_candidates(records: Sequence[SessionRecord]) -> bool:
+    return any(turn.candidates is not None for r in records for turn in r.turns)
+
+
+def _hit(turn: TurnRecord, target: int) -> bool:
+    return turn.candidates is not None and target in turn.candidates
+
+
+def first_turn_hit_rate(records: Sequence[SessionRecord]) -> float | None:
+    """Share of sessions whose first turn's candidates hold the target (None: the method passes none)."""
+    if not _has_candidates(records):
+        return None
+    return _mean([bool(r.turns) and _hit(r.turns[0], r.target) for r in records])
+
+
+def per_turn_hit_rate(records: Sequence[SessionRecord]) -> float | None:
+    """Mean over sessions of the share of a session's turns whose candidates hold the target."""
+    if not _has_candidates(records):
+        return None
+    return _mean([np.mean([_hit(turn, r.target) for turn in r.turns]) if r.turns else 0.0 for r in records])
 
 
 def success_curve(records: Sequence[SessionRecord], max_turns: int) -> list[float | None]:
@@ -94,7 +120,7 @@ def costs(records: Sequence[SessionRecord]) -> dict:
     events = [event for turn in turns for event in turn.trace]
     return {
         "sessions": len(done),
-        "errored": len(records) - len(done),
+        "errors": len(records) - len(done),
         "turns": len(turns),
         "lm_calls_per_turn": _per(calls, len(turns)),
         "uncached_calls": uncached,
@@ -116,14 +142,15 @@ def costs(records: Sequence[SessionRecord]) -> dict:
 
 
 def summarize(records: Sequence[SessionRecord], max_turns: int, dsr_turns: int = 5) -> dict:
-    """The table row of one method: SR@1/3/5, AT, DSR@5, HR@n and the session counts."""
+    """The table row of one method: SR@1/3/5, AT, DSR@5, HR@n (first turn, per turn), sessions and errors."""
     return {
         "SR@1": success_rate(records, 1),
         "SR@3": success_rate(records, 3),
         "SR@5": success_rate(records, 5),
         "AT": average_turns(records, max_turns),
         "DSR@5": decision_success_rate(records, dsr_turns),
-        "HR": candidate_hit_rate(records),
-        "sessions": len(ok(records)),
-        "errored": len(records) - len(ok(records)),
+        "HR first turn": first_turn_hit_rate(records),
+        "HR per turn": per_turn_hit_rate(records),
+        "sessions": len(records),
+        "errors": len(records) - len(ok(records)),
     }

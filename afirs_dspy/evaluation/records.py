@@ -35,8 +35,8 @@ class TurnRecord:
     turn: int
     action: str
     items: list[int]
-    preselected: list[int]
-    candidates: list[int]
+    preselected: list[int] | None       # the list it would recommend now; None: the method cannot say when asking
+    candidates: list[int] | None        # what its tool passed to the LM; None: the method has no such list
     preferences: list[str]
     question: str
     reply: str
@@ -56,9 +56,9 @@ class TurnRecord:
 @dataclass
 class SessionRecord:
     """One session of ``method`` with the simulated ``user``. ``status`` is "ok", or "error" when an
-    exception escaped the program or simulator (``error`` holds its message); errored sessions are
-    kept in the transcript but left out of the metrics. ``ended_by``: "accept", "max_turns",
-    "user_end" (the simulator said <END>) or "error"."""
+    exception escaped the program or simulator (``error`` holds its message); errored sessions count as
+    failures in the metrics. ``ended_by``: "accept", "max_turns", "user_end" (the simulator said <END>) or
+    "error". ``program_hash``: the state of the program that ran it (``provenance.program_hash``)."""
 
     method: str
     user: str
@@ -74,6 +74,7 @@ class SessionRecord:
     opener_usage: Usage = field(default_factory=Usage)
     simulator_stats: dict = field(default_factory=dict)  # e.g. leaks, regenerations, stripped
     seconds: float = 0.0
+    program_hash: str = ""
 
     @property
     def key(self) -> tuple[str, str]:

@@ -23,34 +23,35 @@ def _fmt(value, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def _hr_column(summary: dict) -> str:
-    return next(k for k in summary["rows"][0] if k.startswith("HR@"))
+def _hr_columns(summary: dict) -> list[str]:
+    return [k for k in summary["rows"][0] if k.startswith("HR@")]
 
 
 def results_table(summary: dict) -> str:
-    hr = _hr_column(summary)
     rows = []
     for row in summary["rows"]:
         cells = {"Method": row["method"]}
         for name in METRICS:
             cells[name] = _fmt(row[name]) + ("*" if name in row["significant"] else "")
-        cells[hr] = _fmt(row[hr])
+        for name in _hr_columns(summary):
+            cells[name] = _fmt(row[name])
         cells["sessions"] = row["sessions"]
-        cells["errored"] = row["errored"]
+        cells["errors"] = row["errors"]
         rows.append(cells)
     return markdown_table(rows)
 
 
 def significance_table(summary: dict) -> str:
+    """Per method: ΔSR@5 with McNemar's b/c and p, ΔAT with the sign-flip p; raw and Holm-adjusted."""
+    tests = summary["tests"]
+    adjusted = f" ({tests['correction']})" if tests["correction"] else ""
     rows = []
     for method, result in summary["comparisons"].items():
-        sr, at, mc = result["SR@5"], result["AT"], result["mcnemar"]["SR@5"]
-        ci = lambda r: "–" if r["ci95"] is None else f"[{r['ci95'][0]:+.2f}, {r['ci95'][1]:+.2f}]"  # noqa: E731
+        at, mc = result["AT"], result["mcnemar"]["SR@5"]
         rows.append({
-            "Method": method, "vs": summary["baseline"], "pairs": result["pairs"],
-            "ΔSR@5": _fmt(sr["delta"]), "95% CI": ci(sr), "p (bootstrap)": _fmt(sr["p"], 4),
-            "McNemar b/c": f"{mc['b']}/{mc['c']}", "p (McNemar)": _fmt(mc["p"], 4),
-            "ΔAT": _fmt(at["delta"]), "AT 95% CI": ci(at), "p (AT)": _fmt(at["p"], 4),
+            "Method": method, "vs": summary["baseline"], "pairs": result["pairs"], "ΔSR@5": _fmt(mc["delta"]),
+            "McNemar b/c": f"{mc['b']}/{mc['c']}", "p SR@5": _fmt(mc["p"], 4), f"p SR@5{adjusted}": _fmt(mc["p_holm"], 4),
+            "ΔAT": _fmt(at["delta"]), "p AT": _fmt(at["p"], 4), f"p AT{adjusted}": _fmt(at["p_holm"], 4),
         })
     return markdown_table(rows)
 
@@ -69,7 +70,10 @@ def costs_table(summary: dict) -> str:
 def render_markdown(summary: dict, title: str) -> str:
     parts = [f"## {title}", "", results_table(summary), ""]
     if summary["comparisons"]:
-        parts += [f"Paired tests against {summary['baseline']}:", "", significance_table(summary), ""]
+        tests = summary["tests"]
+        parts += [f"Paired tests against {summary['baseline']} (SR@t: {tests['SR']}; AT: {tests['AT']}"
+                  + (f"; {tests['correction']}-adjusted across the methods" if tests["correction"] else "") + "):",
+                  "", significance_table(summary), ""]
     parts += ["Costs (program LM per turn and session; simulator apart; tokens and seconds price every LM call "
               "at the mean of the calls that reached the model, not DSPy's cache):", "", costs_table(summary), ""]
     parts += [f"- {line}" for line in summary["notes"]]
@@ -83,9 +87,10 @@ def csv_frame(summary: dict) -> pd.DataFrame:
         flat["significant"] = " ".join(row["significant"])
         result = summary["comparisons"].get(row["method"])
         if result:
-            flat.update({"vs": summary["baseline"], "delta_SR@5": result["SR@5"]["delta"],
-                         "p_SR@5_bootstrap": result["SR@5"]["p"], "p_SR@5_mcnemar": result["mcnemar"]["SR@5"]["p"],
-                         "delta_AT": result["AT"]["delta"], "p_AT_bootstrap": result["AT"]["p"]})
+            flat.update({"vs": summary["baseline"], "delta_SR@5": result["mcnemar"]["SR@5"]["delta"],
+                         "p_SR@5_mcnemar": result["mcnemar"]["SR@5"]["p"],
+                         "p_SR@5_mcnemar_holm": result["mcnemar"]["SR@5"]["p_holm"], "delta_AT": result["AT"]["delta"],
+                         "p_AT_sign_flip": result["AT"]["p"], "p_AT_sign_flip_holm": result["AT"]["p_holm"]})
         flat.update(summary["costs"][row["method"]])
         rows.append(flat)
     return pd.DataFrame(rows)

@@ -1,20 +1,36 @@
-"""``run.json``: the settings that decide a run's sessions, so ``--resume`` only continues the same run."""
+"""``run.json``: what decides a run's sessions — the settings, the code (``provenance``), each method's
+program state and the simulator's settings — so that ``--resume`` only continues the very same run."""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
 
+from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
+
 RUN_FILE = "run.json"
+# Recorded for the reader, not compared: the same sources under another commit make the same sessions.
+NOT_COMPARED = ("git_commit",)
+START_FRESH = "start fresh with --overwrite (deletes that run) or another --out"
 
 
 class RunMismatch(Exception):
-    """The output folder holds a different run (or one exists and resuming was not asked for)."""
+    """The output folder holds a different run, or sessions that cannot be checked."""
 
 
 def read_run_config(folder: str | os.PathLike) -> dict | None:
+    """``folder``'s run.json, None without one; RunMismatch when it is not a run's settings."""
     path = Path(folder) / RUN_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = None
+    if not isinstance(config, dict):
+        raise RunMismatch(f"{path} is not a run's settings (unreadable JSON): --overwrite starts the run over, "
+                          "or use another --out")
+    return config
 
 
 def write_run_config(folder: str | os.PathLike, config: dict) -> None:
@@ -24,12 +40,25 @@ def write_run_config(folder: str | os.PathLike, config: dict) -> None:
 
 
 def check_resumable(folder: str | os.PathLike, config: dict) -> None:
-    """Raise RunMismatch, with the differing settings in one line, unless ``folder``'s run.json is ``config``."""
+    """Raise RunMismatch, in one line saying what differs and how to start fresh, unless ``folder`` holds the
+    run ``config`` describes: its run.json equal to ``config`` and every session in its transcript made by the
+    program state (``program_hash``) that ``config["program_hashes"]`` names for its method."""
+    folder = Path(folder)
     stored = read_run_config(folder)
-    config = json.loads(json.dumps(config))  # tuples → lists, as stored
-    if stored is None or stored == config:
+    if stored is None:
+        if (folder / TRANSCRIPT).exists():
+            raise RunMismatch(f"{folder / TRANSCRIPT} has no {RUN_FILE} beside it, so what made its sessions cannot "
+                              f"be checked; {START_FRESH}")
         return
-    keys = sorted(set(stored) | set(config))
+    config = json.loads(json.dumps(config))  # tuples → lists, as stored
+    keys = sorted((set(stored) | set(config)) - set(NOT_COMPARED))
     differing = [f"{k}: {stored.get(k)!r} there, {config.get(k)!r} now" for k in keys if stored.get(k) != config.get(k)]
-    raise RunMismatch(f"{Path(folder) / RUN_FILE} is a different run ({'; '.join(differing)}); "
-                      "use another --out or the same settings")
+    if differing:
+        raise RunMismatch(f"{folder / RUN_FILE} is a different run ({'; '.join(differing)}); {START_FRESH}, "
+                          "or resume with the same code and settings")
+    hashes = config.get("program_hashes", {})
+    foreign = sorted({f"{r.method} ({r.program_hash or 'no hash'})" for r in Transcript(folder / TRANSCRIPT).read()
+                      if r.program_hash != hashes.get(r.method)})
+    if foreign:
+        raise RunMismatch(f"{folder / TRANSCRIPT} holds sessions of other program states than this run's: "
+                          f"{', '.join(foreign)}; {START_FRESH}")

@@ -29,6 +29,7 @@ from dspy.utils.exceptions import LMError
 from tqdm.auto import tqdm
 
 from afirs_dspy.evaluation.metrics import average_turns, success_rate
+from afirs_dspy.evaluation.provenance import program_hash
 from afirs_dspy.evaluation.records import SessionRecord
 from afirs_dspy.evaluation.session import MAX_TURNS, SessionStopped, errored_record, run_session
 from afirs_dspy.evaluation.simulator_base import SessionCase, UserSimulator
@@ -67,6 +68,7 @@ class Runner:
                  max_turns: int = MAX_TURNS, num_threads: int = 2, max_errors: int = 10, progress: bool = True,
                  on_record: Callable[[SessionRecord], None] | None = None, time_limit: float | None = None):
         self.programs = programs
+        self.program_hashes = {method: program_hash(program) for method, program in programs.items()}
         self.simulators = simulators
         self.transcript = transcript
         self.program_lm = program_lm
@@ -148,6 +150,7 @@ class Runner:
         except Exception as exc:  # one session's failure must not end the run: it is recorded instead
             record = errored_record(job.case, job.method, getattr(self.simulators, "name", ""), title,
                                     self._explain(exc), time.perf_counter() - started)
+        record.program_hash = self.program_hashes[job.method]
         self.transcript.append(record)
         return record
 

@@ -19,6 +19,11 @@ class SessionStopped(Exception):
     """The run is being stopped (interrupt or too many errors); the unfinished session is dropped."""
 
 
+def _ids(items) -> list[int] | None:
+    """A list of item ids as ints; None (the program has no such list) stays None."""
+    return None if items is None else [int(i) for i in items]
+
+
 def run_session(program: dspy.Module, simulator: UserSimulator, case: SessionCase, method: str,
                 program_lm: dspy.LM | None, title: str = "", max_turns: int = MAX_TURNS,
                 should_stop: Callable[[], bool] = lambda: False) -> SessionRecord:
@@ -38,7 +43,7 @@ def run_session(program: dspy.Module, simulator: UserSimulator, case: SessionCas
             out = program(dialogue=list(dialogue), history=list(case.history))
         turn = TurnRecord(
             turn=number, action=out["action"], items=[int(i) for i in out["items"]],
-            preselected=[int(i) for i in out.get("preselected", [])], candidates=[int(i) for i in out.get("candidates", [])],
+            preselected=_ids(out.get("preselected")), candidates=_ids(out.get("candidates")),
             preferences=list(out.get("preferences", [])), question=out.get("question", ""), reply=out["reply"],
             accepted=recommends_target(out, case.target), trace=list(out.get("trace", [])), program_usage=program_usage,
         )

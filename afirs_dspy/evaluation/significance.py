@@ -1,80 +1,104 @@
-"""Paired tests of one method against a baseline on the same simulated users (numpy and math only).
+"""Paired tests of methods against one baseline on the same simulated users (scipy.stats).
 
-- McNemar's exact test on success by turn t (t = 1, 3, 5): of the discordant pairs, b where only the
-  method succeeded and c where only the baseline did, two-sided p = min(1, 2 · P(X ≤ min(b, c))) with
-  X ~ Binomial(b + c, 1/2).
-- Paired bootstrap of ΔSR@5 and ΔAT (method − baseline): sessions resampled with replacement
-  (seeded), a percentile 95% interval, and p = (1 + #{|Δ* − Δ| ≥ |Δ|}) / (B + 1), the share of
-  resampled differences, shifted to a null of no difference, at least as extreme as the observed one.
-  Below MIN_BOOTSTRAP_PAIRS pairs the resamples cannot stand for the sampling distribution (one pair
-  always resamples to itself, giving p ≈ 1/B), so no p-value is given and nothing is marked.
+- Success by turn t (t = 1, 3, 5): McNemar's exact test. Of the discordant pairs, b where only the method
+  succeeded and c where only the baseline did, two-sided p of b under Binomial(b + c, 1/2)
+  (``scipy.stats.binomtest``).
+- Turns taken (AT): the paired sign-flip permutation test of the mean difference (method − baseline),
+  ``scipy.stats.permutation_test`` with ``permutation_type="samples"``: under the null each pair's
+  difference is as likely negated, so p is the share of the 2^n sign assignments whose mean is at least
+  as extreme; exact up to EXACT_PAIRS pairs, Monte-Carlo (seeded, MC_RESAMPLES) above. Ties count as
+  zero differences, so 5 "turn 1 vs failed" pairs and 5 ties give p = 2/32, as they should.
+- Several methods against one baseline form one family per column: the p-values are Holm-adjusted
+  across the methods (``holm``) before anything is marked.
 
-The table marks a method's SR@t with * when it beats the baseline with McNemar p < ALPHA, and its AT
-when it is lower with bootstrap p < ALPHA, as the paper marks p < 0.01.
+The table marks a method's SR@t with * when it beats the baseline with adjusted McNemar p < ALPHA, and
+its AT when it is lower with adjusted sign-flip p < ALPHA, as the paper marks p < 0.01.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+from scipy import stats
 
-from afirs_dspy.evaluation.metrics import ok, succeeded_by, turns_taken
+from afirs_dspy.evaluation.metrics import succeeded_by, turns_taken
 from afirs_dspy.evaluation.records import SessionRecord
 
 ALPHA = 0.01
-MIN_BOOTSTRAP_PAIRS = 10
 SR_TURNS = (1, 3, 5)
+EXACT_PAIRS = 16
+MC_RESAMPLES = 100_000
+SR_TEST = "exact McNemar"
+AT_TEST = "paired sign-flip permutation test"
+CORRECTION = "Holm"
 
 
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value for ``b`` and ``c`` discordant pairs."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2 ** n
-    return min(1.0, 2 * tail)
+    return 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue)
 
 
-def paired_bootstrap(a: Sequence[float], b: Sequence[float], n_boot: int = 10_000, seed: int = 0) -> dict:
-    """Δ = mean(a − b) with its percentile 95% interval and bootstrap p-value (see the module doc)."""
+def sign_flip_test(a: Sequence[float], b: Sequence[float], seed: int = 0) -> dict:
+    """Δ = mean(a − b) and the two-sided sign-flip permutation p-value (see the module doc)."""
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if diff.size == 0:
-        return {"delta": None, "ci95": None, "p": None}
-    observed = float(diff.mean())
-    samples = np.random.default_rng(seed).integers(0, diff.size, size=(n_boot, diff.size))
-    deltas = diff[samples].mean(axis=1)
-    extreme = np.abs(deltas - observed) >= abs(observed) - 1e-12
-    low, high = np.percentile(deltas, [2.5, 97.5])
-    p = float((1 + extreme.sum()) / (n_boot + 1)) if diff.size >= MIN_BOOTSTRAP_PAIRS else None
-    return {"delta": observed, "ci95": [float(low), float(high)], "p": p}
+        return {"delta": None, "p": None}
+    if not diff.any():
+        return {"delta": 0.0, "p": 1.0}
+    # One paired sample: permuting it with permutation_type="samples" flips the signs of its differences.
+    result = stats.permutation_test((diff,), np.mean, permutation_type="samples", vectorized=True,
+                                    n_resamples=2 ** EXACT_PAIRS if diff.size <= EXACT_PAIRS else MC_RESAMPLES,
+                                    alternative="two-sided", rng=np.random.default_rng(seed))
+    return {"delta": float(diff.mean()), "p": float(min(1.0, result.pvalue))}
+
+
+def holm(p_values: Mapping[str, float | None]) -> dict[str, float | None]:
+    """Holm's step-down adjustment of a family of p-values (None: no test, left out of the family)."""
+    tested = sorted((p, name) for name, p in p_values.items() if p is not None)
+    adjusted: dict[str, float | None] = dict.fromkeys(p_values)
+    running = 0.0
+    for rank, (p, name) in enumerate(tested):
+        running = max(running, min(1.0, (len(tested) - rank) * p))
+        adjusted[name] = running
+    return adjusted
 
 
 def paired_sessions(method: Sequence[SessionRecord], baseline: Sequence[SessionRecord]) -> list[tuple[SessionRecord, SessionRecord]]:
-    """(method, baseline) records of the users both finished without error, in the method's order."""
-    theirs = {r.user: r for r in ok(baseline)}
-    return [(r, theirs[r.user]) for r in ok(method) if r.user in theirs]
+    """(method, baseline) records of the users both have a session of (errored ones are failures), in the
+    method's order."""
+    theirs = {r.user: r for r in baseline}
+    return [(r, theirs[r.user]) for r in method if r.user in theirs]
 
 
-def compare(method: Sequence[SessionRecord], baseline: Sequence[SessionRecord], max_turns: int,
-            n_boot: int = 10_000, seed: int = 0) -> dict:
+def compare(method: Sequence[SessionRecord], baseline: Sequence[SessionRecord], max_turns: int, seed: int = 0) -> dict:
+    """One method against the baseline: McNemar at SR@1/3/5 and the sign-flip test of AT (unadjusted p)."""
     pairs = paired_sessions(method, baseline)
     result: dict = {"pairs": len(pairs), "mcnemar": {}}
     for t in SR_TURNS:
         b = sum(succeeded_by(m, t) and not succeeded_by(o, t) for m, o in pairs)
         c = sum(succeeded_by(o, t) and not succeeded_by(m, t) for m, o in pairs)
-        result["mcnemar"][f"SR@{t}"] = {"b": b, "c": c, "p": mcnemar_exact(b, c)}
-    result["SR@5"] = paired_bootstrap([succeeded_by(m, 5) for m, _ in pairs], [succeeded_by(o, 5) for _, o in pairs],
-                                      n_boot, seed)
-    result["AT"] = paired_bootstrap([turns_taken(m, max_turns) for m, _ in pairs],
-                                    [turns_taken(o, max_turns) for _, o in pairs], n_boot, seed)
+        result["mcnemar"][f"SR@{t}"] = {"b": b, "c": c, "delta": (b - c) / len(pairs) if pairs else None,
+                                        "p": mcnemar_exact(b, c)}
+    result["AT"] = sign_flip_test([turns_taken(m, max_turns) for m, _ in pairs],
+                                  [turns_taken(o, max_turns) for _, o in pairs], seed)
     return result
 
 
+def adjust(comparisons: Mapping[str, dict]) -> None:
+    """Add ``p_holm`` to every test of ``comparisons`` (method → ``compare`` result), one family per column."""
+    for column in (f"SR@{t}" for t in SR_TURNS):
+        adjusted = holm({m: r["mcnemar"][column]["p"] for m, r in comparisons.items()})
+        for method, result in comparisons.items():
+            result["mcnemar"][column]["p_holm"] = adjusted[method]
+    adjusted = holm({m: r["AT"]["p"] for m, r in comparisons.items()})
+    for method, result in comparisons.items():
+        result["AT"]["p_holm"] = adjusted[method]
+
+
 def significant_improvements(comparison: dict, alpha: float = ALPHA) -> set[str]:
-    """The columns where the method is significantly better than the baseline."""
-    better = {name for name, test in comparison["mcnemar"].items() if test["b"] > test["c"] and test["p"] < alpha}
+    """The columns where the method is significantly better than the baseline (after ``adjust``)."""
+    better = {name for name, test in comparison["mcnemar"].items() if test["b"] > test["c"] and test["p_holm"] < alpha}
     at = comparison["AT"]
-    if at["delta"] is not None and at["delta"] < 0 and at["p"] is not None and at["p"] < alpha:
+    if at["delta"] is not None and at["delta"] < 0 and at["p_holm"] is not None and at["p_holm"] < alpha:
         better.add("AT")
     return better

@@ -30,7 +30,9 @@ class Transcript:
                     handle.seek(-1, os.SEEK_END)
                     if handle.read(1) != b"\n":
                         handle.write(b"\n")
-                handle.write(line.encode("utf-8"))
+                # A lone surrogate (a remote LM's JSON may hold one) cannot be UTF-8: written as the JSON
+                # escape it stands for (it only occurs inside JSON strings), it reads back unchanged.
+                handle.write(line.encode("utf-8", "backslashreplace"))
                 handle.flush()
                 os.fsync(handle.fileno())
 

@@ -70,7 +70,7 @@ def require_llama_cpp() -> None:
     if importlib.util.find_spec("llama_cpp") is None:
         raise LlamaCppMissing(
             "The embedded local LM needs llama-cpp-python, which is not installed. Install the local extra:\n"
-            '  CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip install -e ".[local]"   (from a checkout)\n'
+            '  CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" pip install -e ".[local]"   (from a checkout)\n'
             f"or only the runtime: pip install {LLAMA_CPP_REQUIREMENT}. Either compiles llama.cpp (minutes). "
             "Or use another LM with --lm, e.g. --lm ollama_chat/qwen2.5 or --lm openai/gpt-4o-mini."
         )

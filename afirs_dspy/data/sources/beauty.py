@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from afirs_dspy.data.lines import json_object, numbered_lines, parse_records, python_dict, require, to_number
-from afirs_dspy.data.sources.common import catalog_frame, clean_attributes, interactions_frame
+from afirs_dspy.data.sources.common import catalog_frame, clean_attributes, interactions_frame, listed
 from afirs_dspy.data.tables import RawDataset
 
 OFFICIAL_FILES = ("reviews_Beauty_5.json.gz", "meta_Beauty.json.gz")
@@ -13,7 +13,10 @@ SUBSET_FILES = ("sequences.txt", "items.jsonl")
 
 def _attributes(meta: dict) -> list[str]:
     """Brand plus every category level below the top one, as S3Rec builds Beauty's attributes."""
-    categories = [name for path in meta.get("categories") or [] for name in path[1:]]
+    paths = listed(meta.get("categories"))
+    if paths and not any(isinstance(path, (list, tuple)) for path in paths):
+        paths = [paths]  # one path given flat, not as a list of paths
+    categories = [name for path in paths for name in listed(path)[1:]]
     return clean_attributes(([meta["brand"]] if meta.get("brand") else []) + categories)
 
 
@@ -67,7 +70,7 @@ def read_subset(folder: Path) -> RawDataset:
                 "item": record["item_id"],
                 "title": record.get("title_words") or "",
                 "description": "",
-                "attributes": clean_attributes(record.get("attributes") or []),
+                "attributes": clean_attributes(listed(record.get("attributes"))),
             }
         )
     return RawDataset(

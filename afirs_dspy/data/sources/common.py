@@ -10,11 +10,21 @@ import pandas as pd
 from afirs_dspy.data.tables import CATALOG_COLUMNS, INTERACTION_COLUMNS, USER_ATTRIBUTE_COLUMNS
 
 
+def listed(value: object) -> list:
+    """A record's list field as a list: missing → [], a single value (a string, a number) → [value]
+    (never its characters), a list or tuple → its entries."""
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def clean_attributes(values: Iterable[str]) -> list[str]:
-    """Unescape HTML entities, strip, drop blanks and case-insensitive repeats (first spelling wins)."""
+    """Unescape HTML entities, strip, drop blanks, nulls and case-insensitive repeats (first spelling wins)."""
     seen: set[str] = set()
     cleaned = []
     for value in values:
+        if value is None:
+            continue
         text = html.unescape(str(value)).strip()
         if text and text.lower() not in seen:
             seen.add(text.lower())
@@ -30,7 +40,8 @@ def describe(fields: dict[str, object]) -> str:
 def catalog_frame(rows: list[dict]) -> pd.DataFrame:
     """The catalog table; the first row wins for a repeated item id."""
     frame = pd.DataFrame(rows, columns=CATALOG_COLUMNS)
-    frame["item"] = frame["item"].astype(str)
+    for column in ("item", "title", "description"):  # a file may hold a number or a list there
+        frame[column] = frame[column].astype(str)
     return frame.drop_duplicates("item", keep="first").reset_index(drop=True)
 
 

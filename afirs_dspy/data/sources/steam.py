@@ -9,7 +9,7 @@ import pandas as pd
 
 from afirs_dspy.data.errors import DataError
 from afirs_dspy.data.lines import json_object, parse_records, python_dict, require
-from afirs_dspy.data.sources.common import catalog_frame, clean_attributes, describe, interactions_frame
+from afirs_dspy.data.sources.common import catalog_frame, clean_attributes, describe, interactions_frame, listed
 from afirs_dspy.data.tables import RawDataset
 
 OFFICIAL_FILES = ("steam_reviews.json.gz", "steam_games.json.gz")
@@ -32,7 +32,7 @@ def game_row(game: dict, item: str) -> dict:
             }
         ),
         "attributes": clean_attributes(
-            list(game.get("tags") or []) + list(game.get("genres") or []) + list(game.get("specs") or [])
+            listed(game.get("tags")) + listed(game.get("genres")) + listed(game.get("specs"))
         ),
     }
 

@@ -1,0 +1,51 @@
+"""The benchmark scripts keep to the evaluation protocol: interactive.py resumes only when asked, and
+Figure 6 scores the three candidate sources on first turns only (not on one method's later dialogue)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dspy
+import pytest
+
+from scripted import ScriptedLM
+from toy_world import toy_context
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import candidate_hit_rate  # noqa: E402
+import interactive  # noqa: E402
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_interactive_passes_resume_only_when_asked(tmp_path, monkeypatch, asked):
+    run = tmp_path / "interactive" / "toy-attribute-n10-seed0"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text("{}")  # an earlier run: it used to be resumed whatever had changed
+    seen = []
+
+    def run_eval(dataset, out, n_sessions, args, extra=()):
+        seen.append(list(extra))
+        raise Stop
+
+    monkeypatch.setattr(interactive, "RESULTS", tmp_path)
+    monkeypatch.setattr(interactive, "run_eval", run_eval)
+    monkeypatch.setattr(sys, "argv", ["interactive.py", "--datasets", "toy", *(["--resume"] if asked else [])])
+    with pytest.raises(Stop):
+        interactive.main()
+    assert ("--resume" in seen[0]) == asked
+
+
+def test_figure6_scores_the_same_first_turn_of_each_user_three_ways(tmp_path):
+    context = toy_context(tmp_path)
+    lm = ScriptedLM({"[[ ## nodes ## ]]": {"selected": "[1]"},
+                     "[[ ## attributes ## ]]": {"required": "[1]", "excluded": "[]"}})
+    with dspy.context(lm=lm):
+        cases = candidate_hit_rate.first_turns(context, 4, seed=0)
+        result = candidate_hit_rate.hit_rates(candidate_hit_rate.CandidateSources(context), cases)
+    assert len(cases) == 4 and all(isinstance(text, str) and text for text, _, _ in cases)
+    assert result["turns"] == 4 and set(result["hit_rate"]) == set(candidate_hit_rate.WAYS)
+    assert all(result["hit_rate"][w] == result["hits"][w] / 4 for w in candidate_hit_rate.WAYS)
