@@ -162,7 +162,8 @@ def test_a_short_real_run_of_the_attribute_simulator_against_afirs(tmp_path):
     context = toy_context(tmp_path)
     program = build_program("afirs", context, AFIRSConfig(n_candidates=6, n_recommend=3))
     cases = sample_cases(context.dataset, "test", 6, seed=0)
-    run = Runner({"afirs": program}, AttributeSimulators(context, seed=0, config=AttributeSimulatorConfig(n_open=1)), Transcript(tmp_path / "t.jsonl"),
+    simulators = AttributeSimulators(context, seed=0, config=AttributeSimulatorConfig(n_open=1))
+    run = Runner({"afirs": program}, simulators, Transcript(tmp_path / "t.jsonl"),
                  toy_lm(), context.catalog.titles, num_threads=2, progress=False)
     records = run.run(plan_jobs(["afirs"], cases))["afirs"]
     assert [r.user for r in records] == [c.user for c in cases] and all(r.status == "ok" for r in records)

@@ -267,7 +267,8 @@ def lm_for_all():
 def test_the_new_baselines_run_through_the_evaluation_runner_with_catalog_ids(context, tmp_path):
     programs = {method: build_program(method, context) for method in NEW}
     cases = sample_cases(context.dataset, "test", 3, seed=0)
-    run = Runner(programs, AttributeSimulators(context, seed=0, config=AttributeSimulatorConfig(n_open=1)), Transcript(tmp_path / "t.jsonl"),
+    simulators = AttributeSimulators(context, seed=0, config=AttributeSimulatorConfig(n_open=1))
+    run = Runner(programs, simulators, Transcript(tmp_path / "t.jsonl"),
                  lm_for_all(), context.catalog.titles, num_threads=2, progress=False)
     by_method = run.run(plan_jobs(list(NEW), cases))
     assert set(by_method) == set(NEW)
