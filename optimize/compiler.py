@@ -158,7 +158,8 @@ def compile_program(program: dspy.Module, tree: PreferenceTree, catalog: Catalog
     def run(which: Sequence[SessionCase], stage: str, doing: str) -> list[RecordedSession]:
         done = saved.sessions(stage) if saved is not None else {}
         reused = sum(case in done for case in which)
-        log(f"simulating {len(which)} {doing}" + (f" ({reused} taken from {saved.folder})" if reused else ""))
+        saved_note = f" ({reused} of {len(which)} already saved in {saved.folder})" if reused else ""
+        log(f"simulating {len(which)} {doing}{saved_note}")
         return record_sessions(program, simulators, which, lm, settings.max_turns, settings.num_threads,
                                stage, progress, done,
                                functools.partial(saved.add_session, stage) if saved is not None else None)

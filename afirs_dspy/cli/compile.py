@@ -131,11 +131,13 @@ def compile_command(data: DatasetSpec, method, optimizer, modules, n_sessions, b
     try:
         program_path, manifest_file = save_program(program, out, manifest)
     except (OSError, ValueError) as exc:
-        recovered = _save_elsewhere(program, manifest, [root / dataset.name / "compiled" / f"{out.stem}.recovered.json",
-                                                        Path(tempfile.gettempdir()) / f"afirs-dspy-{out.stem}.json"])
+        fallbacks = [root / dataset.name / "compiled" / f"{out.stem}.recovered.json",
+                     Path(tempfile.gettempdir()) / f"afirs-dspy-{out.stem}.json"]
+        recovered = _save_elsewhere(program, manifest, fallbacks)
         where = f"saved it to {recovered} (manifest beside it) instead" if recovered else "could not save it elsewhere"
-        raise click.ClickException(f"could not save the program to {out} ({exc}); {where}. The finished work stays "
-                                   f"in {saved.folder}: fix the cause and rerun the same command to save it there") from None
+        raise click.ClickException(
+            f"could not save the program to {out} ({exc}); {where}. The finished work stays in {saved.folder}: "
+            "fix the cause and rerun the same command to save it there") from None
     saved.remove()
     click.echo(f"saved {program_path} and {manifest_file}")
 
