@@ -73,12 +73,13 @@ def sequence_loss(model: SASRec, batch: torch.Tensor, config: SASRecConfig) -> t
 
 
 def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | torch.device = "cpu",
-                 progress: bool = True, state_path: str | os.PathLike | None = None) -> TrainingResult:
+                 progress: bool = True, state_path: str | os.PathLike | None = None,
+                 save_every: float = 60.0) -> TrainingResult:
     """Train on ``dataset.train`` and keep the epoch with the best validation NDCG@10.
 
     Patience counts evaluations without improvement (one every ``eval_every`` epochs). With ``state_path``
-    the training so far is saved there after every epoch (``training_state``), and a state saved for the
-    same data and config is resumed.
+    the training up to the last finished epoch is saved there (``training_state``) every ``save_every``
+    seconds and on Ctrl-C, and a state saved for the same data and config is resumed.
     """
     started = time.perf_counter()
     rng = seed_everything(config.seed)
@@ -108,38 +109,50 @@ def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | t
         result.train_seconds = saved.train_seconds
     bar = tqdm(range(result.resumed_after + 1, config.max_epochs + 1), initial=result.resumed_after,
                total=config.max_epochs, desc=f"SASRec {dataset.name}", unit="epoch", disable=not progress)
-    for epoch in bar:
-        if stale >= config.patience:
-            break
-        tick = time.perf_counter()
-        model.train()
-        losses = []
-        for rows in bucketed_batches(lengths, config.batch_size, rng):
-            batch = torch.from_numpy(trim_padding(data[rows])).to(device)
-            loss = sequence_loss(model, batch, config)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        log = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - tick}
-        result.train_seconds += log["seconds"]
-        result.epochs.append(log)
-        postfix = {"loss": f"{log['loss']:.4f}"}
-        if epoch % config.eval_every == 0 or epoch == config.max_epochs:
-            log["valid"] = evaluate(SASRecRanker(model, device), dataset.valid)
-            score = log["valid"][STOP_METRIC]
-            if best_state is None or score > result.best_valid[STOP_METRIC]:
-                best_state = copy.deepcopy(model.state_dict())
-                result.best_epoch, result.best_valid, stale = epoch, log["valid"], 0
-            else:
-                stale += 1
-            postfix.update({"val_ndcg@10": f"{score:.4f}", "best": f"{result.best_valid[STOP_METRIC]:.4f}"})
-        bar.set_postfix(postfix)
-        if state_path is not None:
-            save_training_state(state_path, TrainingState(
-                epoch, model.state_dict(), optimizer.state_dict(), best_state, result.best_epoch, result.best_valid,
-                stale, result.epochs, result.train_seconds, rng.bit_generator.state, torch.get_rng_state(),
-                torch.cuda.get_rng_state_all() if device.type == "cuda" else None), binding)
+    snapshot, last_saved = None, time.perf_counter()
+    try:
+        for epoch in bar:
+            if stale >= config.patience:
+                break
+            tick = time.perf_counter()
+            model.train()
+            losses = []
+            for rows in bucketed_batches(lengths, config.batch_size, rng):
+                batch = torch.from_numpy(trim_padding(data[rows])).to(device)
+                loss = sequence_loss(model, batch, config)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+            log = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - tick}
+            result.train_seconds += log["seconds"]
+            result.epochs.append(log)
+            postfix = {"loss": f"{log['loss']:.4f}"}
+            if epoch % config.eval_every == 0 or epoch == config.max_epochs:
+                log["valid"] = evaluate(SASRecRanker(model, device), dataset.valid)
+                score = log["valid"][STOP_METRIC]
+                if best_state is None or score > result.best_valid[STOP_METRIC]:
+                    best_state = copy.deepcopy(model.state_dict())
+                    result.best_epoch, result.best_valid, stale = epoch, log["valid"], 0
+                else:
+                    stale += 1
+                postfix.update({"val_ndcg@10": f"{score:.4f}", "best": f"{result.best_valid[STOP_METRIC]:.4f}"})
+            bar.set_postfix(postfix)
+            if state_path is None:
+                continue
+            # A copy in memory every epoch (milliseconds), on disk every ``save_every`` seconds and on Ctrl-C.
+            snapshot = TrainingState(
+                epoch, copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), best_state,
+                result.best_epoch, result.best_valid, stale, list(result.epochs), result.train_seconds,
+                rng.bit_generator.state, torch.get_rng_state(),
+                torch.cuda.get_rng_state_all() if device.type == "cuda" else None)
+            if time.perf_counter() - last_saved >= save_every:
+                save_training_state(state_path, snapshot, binding)
+                last_saved = time.perf_counter()
+    except KeyboardInterrupt:
+        if snapshot is not None:
+            save_training_state(state_path, snapshot, binding)
+        raise
     bar.close()
     model.load_state_dict(best_state)
     model.eval()

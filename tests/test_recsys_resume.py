@@ -26,14 +26,14 @@ def dataset():
     return synthetic_dataset(n_users=60, n_items=30, length=8)
 
 
-def interrupt_at_evaluation(monkeypatch, number: int) -> None:
-    """Ctrl-C during the ``number``-th validation of a training (its epoch trained, not yet saved)."""
+def interrupt_at_evaluation(monkeypatch, number: int, error: type[BaseException] = KeyboardInterrupt) -> None:
+    """Ctrl-C (or ``error``) during the ``number``-th validation of a training (its epoch trained, not finished)."""
     real, seen = trainer.evaluate, []
 
     def evaluate(*args, **kwargs):
         seen.append(1)
         if len(seen) == number:
-            raise KeyboardInterrupt
+            raise error
         return real(*args, **kwargs)
     monkeypatch.setattr(trainer, "evaluate", evaluate)
 
@@ -55,9 +55,23 @@ def test_an_interrupted_training_resumes_to_the_uninterrupted_result(dataset, tm
         assert torch.equal(weights, resumed.model.state_dict()[name]), name
 
 
+def test_a_crash_keeps_the_last_periodic_save(dataset, tmp_path, monkeypatch):
+    state = tmp_path / "state.pt"
+    with monkeypatch.context() as patch:
+        interrupt_at_evaluation(patch, 3, RuntimeError)
+        with pytest.raises(RuntimeError):
+            train_sasrec(dataset, CONFIG, progress=False, state_path=state)  # the first save is due after 60 s
+    assert not state.exists()
+    with monkeypatch.context() as patch:
+        interrupt_at_evaluation(patch, 3, RuntimeError)
+        with pytest.raises(RuntimeError):
+            train_sasrec(dataset, CONFIG, progress=False, state_path=state, save_every=0)
+    assert describe_training_state(state).startswith("epoch 2 ")
+
+
 def test_a_state_of_another_config_is_not_resumed(dataset, tmp_path):
     state = tmp_path / "state.pt"
-    train_sasrec(dataset, CONFIG, progress=False, state_path=state)
+    train_sasrec(dataset, CONFIG, progress=False, state_path=state, save_every=0)
     other = train_sasrec(dataset, SASRecConfig(**{**CONFIG.to_dict(), "seed": 7}), progress=False, state_path=state)
     assert other.resumed_after == 0 and len(other.epochs) == CONFIG.max_epochs
 
