@@ -36,10 +36,10 @@ def compile_(root, out, *extra):
     return CliRunner().invoke(compile_command, [*ARGS, "--artifacts-dir", str(root), "--out", str(out), *extra])
 
 
-def interrupt_after_recording(monkeypatch):
-    """Ctrl-C the moment the recorded sessions are turned into a module's examples."""
+def interrupt_after_recording(monkeypatch, error: type[BaseException] = KeyboardInterrupt):
+    """Ctrl-C (or ``error``) the moment the recorded sessions are turned into a module's examples."""
     def stop(*args, **kwargs):
-        raise KeyboardInterrupt
+        raise error("stopped")
     monkeypatch.setattr(compiler, "build_examples", stop)
 
 
@@ -69,6 +69,15 @@ def test_a_rerun_after_an_interrupt_skips_the_recorded_sessions(counted, tmp_pat
     assert calls(lm) == uninterrupted - recording
     assert (tmp_path / "p.json").read_text() == (tmp_path / "whole.json").read_text()
     assert not progress.exists()
+
+
+def test_a_crash_says_where_the_work_is_kept(counted, tmp_path, monkeypatch):
+    root, _ = counted
+    interrupt_after_recording(monkeypatch, RuntimeError)
+    crashed = compile_(root, tmp_path / "p.json")
+    assert crashed.exit_code == 1 and isinstance(crashed.exception, RuntimeError)
+    assert f"The sessions and modules finished so far are saved in {tmp_path / 'p.progress'}" in crashed.output
+    assert len((tmp_path / "p.progress" / "recorded.jsonl").read_text().splitlines()) == 4
 
 
 def test_fresh_starts_over(counted, tmp_path, monkeypatch):

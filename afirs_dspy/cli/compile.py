@@ -15,6 +15,8 @@ from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.lm.backends import LocalEngines
+from afirs_dspy.lm.errors import LMUnavailable
+from afirs_dspy.lm.failures import lm_failures_explained
 from afirs_dspy.manifest import Manifest, artifact_files, files_digest
 from afirs_dspy.optimize.compiler import CompileSettings, compile_program
 from afirs_dspy.optimize.optimizers import OPTIMIZERS, OptimizerSettings, OptimizerUnavailable, check_available
@@ -110,14 +112,21 @@ def compile_command(data: DatasetSpec, method, optimizer, modules, n_sessions, b
             saved = CompileProgress(progress_dir(out), key, program, fresh)
         except ProgressMismatch as exc:
             raise click.ClickException(str(exc)) from None
+        kept = (f"the sessions and modules finished so far are saved in {saved.folder}: run the same command to "
+                "continue (--fresh starts over)")
         try:
-            report = compile_program(program, context.tree, context.catalog, AttributeSimulators(context, seed), cases,
-                                     lm, settings, teacher, reflection, progress=not no_progress,
-                                     log=lambda line: click.echo(line, err=True), saved=saved)
+            with lm_failures_explained(*(m for m in (lm, teacher, reflection) if m is not None)):
+                report = compile_program(program, context.tree, context.catalog, AttributeSimulators(context, seed),
+                                         cases, lm, settings, teacher, reflection, progress=not no_progress,
+                                         log=lambda line: click.echo(line, err=True), saved=saved)
         except KeyboardInterrupt:
-            click.echo(f"\ninterrupted; the sessions and modules finished so far are saved in {saved.folder}: run the "
-                       "same command to continue (--fresh starts over)", err=True)
+            click.echo(f"\ninterrupted; {kept}", err=True)
             raise click.exceptions.Exit(130) from None
+        except LMUnavailable as exc:
+            raise click.ClickException(f"{exc}\n{kept[0].upper()}{kept[1:]}") from None
+        except Exception:
+            click.echo(f"{kept[0].upper()}{kept[1:]}", err=True)
+            raise
     manifest = new_manifest(
         method, config, context, data.raw_dir, data.config, artifacts_dir, lm_spec, api_base,
         optimizer={"name": optimizer, "modules": list(modules), "n_sessions": n_sessions, "budget": budget,
