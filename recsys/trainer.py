@@ -19,7 +19,7 @@ from afirs_dspy.recsys.evaluator import evaluate
 from afirs_dspy.recsys.model import SASRec
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
 from afirs_dspy.recsys.seeding import seed_everything
-from afirs_dspy.recsys.training_state import TrainingState, load_training_state, save_training_state
+from afirs_dspy.recsys.training_state import TrainingState, copied, load_training_state, save_training_state
 
 STOP_METRIC = "NDCG@10"
 
@@ -142,7 +142,7 @@ def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | t
                 continue
             # A copy in memory every epoch (milliseconds), on disk every ``save_every`` seconds and on Ctrl-C.
             snapshot = TrainingState(
-                epoch, copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), best_state,
+                epoch, copied(model.state_dict()), copied(optimizer.state_dict()), best_state,
                 result.best_epoch, result.best_valid, stale, list(result.epochs), result.train_seconds,
                 rng.bit_generator.state, torch.get_rng_state(),
                 torch.cuda.get_rng_state_all() if device.type == "cuda" else None)
