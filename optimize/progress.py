@@ -62,6 +62,7 @@ class CompileProgress:
         of another key."""
         self.folder = Path(folder)
         self.types = input_types(program)
+        key = json.loads(json.dumps(key))  # as it reads back (tuples become lists)
         if fresh:
             self.remove()
         saved = self.folder / KEY_FILE
