@@ -16,7 +16,8 @@ from afirs_dspy.data import DATASETS, PreparedDataset
 from afirs_dspy.embeddings import MiniLMEmbedder, TextEmbedder, cached_encode
 from afirs_dspy.paths import artifacts_dir
 from afirs_dspy.preference_tree import PreferenceTree
-from afirs_dspy.recsys.artifacts import load_tool
+from afirs_dspy.recsys.artifacts import checkpoint_dir, load_tool
+from afirs_dspy.recsys.checkpoint import CONFIG_FILE
 from afirs_dspy.recsys.item_index import ItemIndex
 from afirs_dspy.recsys.tool import RecsysTool
 
@@ -37,11 +38,30 @@ def tree_dir(dataset_name: str, artifacts_root: str | os.PathLike | None = None)
     return artifacts_dir(artifacts_root) / dataset_name / "tree"
 
 
+def _no_tree(dataset_name: str, path: Path) -> MissingArtifact:
+    return MissingArtifact(f"no preference tree at {path}; run `afirs-dspy build-tree --dataset {dataset_name}`")
+
+
+def _no_checkpoint(dataset_name: str) -> MissingArtifact:
+    return MissingArtifact(f"no recommender checkpoint for {dataset_name}; "
+                           f"run `afirs-dspy train-recsys --dataset {dataset_name}`")
+
+
+def check_artifacts_present(dataset_name: str, artifacts_root: str | os.PathLike | None = None) -> None:
+    """MissingArtifact unless the tree and a complete checkpoint exist (a quick look before any work;
+    ``load_context`` checks that they belong to the data)."""
+    path = tree_dir(dataset_name, artifacts_root) / "tree.json"
+    if not path.is_file():
+        raise _no_tree(dataset_name, path)
+    if not (checkpoint_dir(dataset_name, artifacts_root) / CONFIG_FILE).is_file():
+        raise _no_checkpoint(dataset_name)
+
+
 def load_tree(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None = None) -> PreferenceTree:
     """The saved tree of ``dataset``; MissingArtifact when absent or built on other data."""
     path = tree_dir(dataset.name, artifacts_root) / "tree.json"
     if not path.is_file():
-        raise MissingArtifact(f"no preference tree at {path}; run `afirs-dspy build-tree --dataset {dataset.name}`")
+        raise _no_tree(dataset.name, path)
     try:
         tree = PreferenceTree.load(path)
     except ValueError as exc:
@@ -92,9 +112,7 @@ def load_context(dataset: PreparedDataset, artifacts_root: str | os.PathLike | N
     try:
         tool = load_tool(dataset, artifacts_root, ItemIndex.from_mapping(tree.item_mapping(), dataset.n_items), device)
     except FileNotFoundError:
-        raise MissingArtifact(
-            f"no recommender checkpoint for {dataset.name}; run `afirs-dspy train-recsys --dataset {dataset.name}`"
-        ) from None
+        raise _no_checkpoint(dataset.name) from None
     except ValueError as exc:
         raise MissingArtifact(str(exc)) from None
     return ProgramContext(dataset, tree, tool, embedder or MiniLMEmbedder(), tree_dir(dataset.name, artifacts_root))

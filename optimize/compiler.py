@@ -24,6 +24,7 @@ from afirs_dspy.optimize.examples import build_examples
 from afirs_dspy.optimize.gold import TargetGold
 from afirs_dspy.optimize.metrics import as_metric, session_score
 from afirs_dspy.optimize.optimizers import OptimizerSettings, optimize_module
+from afirs_dspy.optimize.progress import CompileProgress
 from afirs_dspy.optimize.recording import RecordedSession, record_sessions
 from afirs_dspy.optimize.tasks import DEFAULT_MODULES, TASKS, ModuleTask
 from afirs_dspy.preference_tree import PreferenceTree
@@ -113,50 +114,78 @@ def _evaluate(student: dspy.Module, devset: list[dspy.Example], task: ModuleTask
     return evaluate(student).score / 100
 
 
+def _compile_module(task: ModuleTask, predictors: dict, train: Sequence[RecordedSession],
+                    dev: Sequence[RecordedSession], gold: Callable, settings: CompileSettings,
+                    teacher_lm: dspy.LM | None, reflection_lm: dspy.LM | None,
+                    log: Callable[[str], None]) -> tuple[ModuleResult, dict | None]:
+    """The module's dev metric before and after compiling, and its compiled state (None when skipped)."""
+    trainset = build_examples((c for s in train for c in s.calls), task.predictor, task.label, gold)
+    devset = build_examples((c for s in dev for c in s.calls), task.predictor, task.label, gold)
+    result = ModuleResult(task.name, task.predictor, len(trainset), len(devset))
+    if task.predictor not in predictors:
+        result.skipped = "this method has no such predictor"
+        return result, None
+    if not trainset or not devset:
+        result.skipped = "no labelled calls in the train or dev sessions"
+        return result, None
+    log(f"compiling {task.name} ({task.description}): {len(trainset)} train / {len(devset)} dev examples")
+    original = predictors[task.predictor]
+    result.before = _evaluate(original.deepcopy(), devset, task, settings.num_threads)
+    compiled = optimize_module(settings.optimizer, original.deepcopy(), trainset, devset, task.score,
+                               teacher_lm, reflection_lm)
+    result.after = _evaluate(compiled, devset, task, settings.num_threads)
+    state = compiled.dump_state()
+    result.changed = state != original.dump_state()
+    result.demos = len(state.get("demos", []))
+    return result, state
+
+
 def compile_program(program: dspy.Module, tree: PreferenceTree, catalog: Catalog,
                     simulators: Callable[[SessionCase], UserSimulator], cases: Sequence[SessionCase],
                     lm: dspy.LM, settings: CompileSettings = CompileSettings(), teacher_lm: dspy.LM | None = None,
                     reflection_lm: dspy.LM | None = None, progress: bool = True,
-                    log: Callable[[str], None] = print) -> CompileReport:
-    """Compile ``program`` in place on validation ``cases`` (see the module docstring) and report."""
+                    log: Callable[[str], None] = print, saved: CompileProgress | None = None) -> CompileReport:
+    """Compile ``program`` in place on validation ``cases`` (see the module docstring) and report.
+
+    With ``saved``, every session and compiled module is saved as it finishes, and what it already holds
+    is taken from it instead of being run again.
+    """
     if len(cases) < 2:
         raise ValueError("compiling needs at least 2 validation sessions (half train, half dev)")
     started = time.perf_counter()
     split = len(cases) // 2
-    run = lambda which, desc: record_sessions(program, simulators, which, lm, settings.max_turns,  # noqa: E731
-                                              settings.num_threads, desc, progress)
-    log(f"simulating {len(cases)} validation sessions with the program as it is")
-    recorded = run(cases, "record")
+
+    def run(which: Sequence[SessionCase], stage: str, doing: str) -> list[RecordedSession]:
+        done = saved.sessions(stage) if saved is not None else {}
+        reused = sum(case in done for case in which)
+        saved_note = f" ({reused} of {len(which)} already saved in {saved.folder})" if reused else ""
+        log(f"simulating {len(which)} {doing}{saved_note}")
+        return record_sessions(program, simulators, which, lm, settings.max_turns, settings.num_threads,
+                               stage, progress, done,
+                               functools.partial(saved.add_session, stage) if saved is not None else None)
+
+    recorded = run(cases, "recorded", "validation sessions with the program as it is")
     train, dev = recorded[:split], recorded[split:]
     gold = functools.cache(lambda target: TargetGold(tree, catalog, target))
     predictors = dict(program.named_predictors())
     report = CompileReport([], [s.case.user for s in train], [s.case.user for s in dev])
     with dspy.context(lm=lm):
         for name in settings.modules:
-            task = TASKS[name]
-            trainset = build_examples((c for s in train for c in s.calls), task.predictor, task.label, gold)
-            devset = build_examples((c for s in dev for c in s.calls), task.predictor, task.label, gold)
-            result = ModuleResult(name, task.predictor, len(trainset), len(devset))
+            done = saved.module(name) if saved is not None else None
+            if done is not None:
+                result, state = ModuleResult(**done["result"]), done["state"]
+                log(f"{name}: compiled state taken from {saved.folder}")
+            else:
+                result, state = _compile_module(TASKS[name], predictors, train, dev, gold, settings, teacher_lm,
+                                                reflection_lm, log)
+                if saved is not None:
+                    saved.save_module(name, asdict(result), state)
             report.modules.append(result)
-            if task.predictor not in predictors:
-                result.skipped = "this method has no such predictor"
-                continue
-            if not trainset or not devset:
-                result.skipped = "no labelled calls in the train or dev sessions"
-                continue
-            log(f"compiling {name} ({task.description}): {len(trainset)} train / {len(devset)} dev examples")
-            original = predictors[task.predictor]
-            result.before = _evaluate(original.deepcopy(), devset, task, settings.num_threads)
-            compiled = optimize_module(settings.optimizer, original.deepcopy(), trainset, devset, task.score,
-                                       teacher_lm, reflection_lm)
-            result.after = _evaluate(compiled, devset, task, settings.num_threads)
-            state = compiled.dump_state()
-            result.changed = state != original.dump_state()
-            result.demos = len(state.get("demos", []))
-            original.load_state(state)
+            if state is not None:
+                predictors[result.predictor].load_state(state)
     if settings.session_eval:
         report.before = SessionScores.of(dev, settings.max_turns)
-        log(f"simulating the {len(dev)} dev sessions again with the compiled program")
-        report.after = SessionScores.of(run([s.case for s in dev], "re-evaluate"), settings.max_turns)
+        report.after = SessionScores.of(run([s.case for s in dev], "reevaluated",
+                                            "dev sessions again with the compiled program"), settings.max_turns)
     report.seconds = time.perf_counter() - started
     return report

@@ -6,9 +6,8 @@ by the dev-set size). MIPROv2's auto modes set their own trial counts (light ≈
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import importlib.util
+from dataclasses import dataclass
 
 import dspy
 
@@ -34,6 +33,13 @@ class OptimizerSettings:
             raise ValueError(f"unknown optimizer {self.name!r}; known: {', '.join(OPTIMIZERS)}")
 
 
+def check_available(name: str) -> None:
+    """OptimizerUnavailable when optimizer ``name`` needs a package that is not installed."""
+    if name.startswith("mipro-") and importlib.util.find_spec("optuna") is None:
+        raise OptimizerUnavailable('MIPROv2 searches with Optuna, which is not installed: pip install -e ".[mipro]" '
+                                   "(or pip install optuna)")
+
+
 def optimize_module(settings: OptimizerSettings, student: dspy.Module, trainset: list[dspy.Example],
                     devset: list[dspy.Example], score: Score, teacher_lm: dspy.LM | None = None,
                     reflection_lm: dspy.LM | None = None) -> dspy.Module:
@@ -51,9 +57,7 @@ def optimize_module(settings: OptimizerSettings, student: dspy.Module, trainset:
                                                           num_threads=settings.num_threads, **demos, **teacher)
         return optimizer.compile(student, trainset=trainset, valset=devset)
     if name.startswith("mipro-"):
-        if importlib.util.find_spec("optuna") is None:
-            raise OptimizerUnavailable('MIPROv2 searches with Optuna, which is not installed: pip install -e ".[mipro]" '
-                                       "(or pip install optuna)")
+        check_available(name)
         optimizer = dspy.MIPROv2(metric=metric, prompt_model=teacher_lm, auto=name.removeprefix("mipro-"),
                                  num_threads=settings.num_threads, seed=settings.seed, verbose=False, **demos,
                                  **teacher)

@@ -25,6 +25,12 @@ def checkpoint_dir(dataset_name: str, artifacts_root: str | os.PathLike | None =
     return artifacts_dir(artifacts_root) / dataset_name / "sasrec"
 
 
+def training_state_path(dataset_name: str, artifacts_root: str | os.PathLike | None = None) -> Path:
+    """``<artifacts>/<dataset>/sasrec-training.pt``: an unfinished training (outside the checkpoint folder,
+    whose files a compiled program's manifest hashes)."""
+    return artifacts_dir(artifacts_root) / dataset_name / "sasrec-training.pt"
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """"auto" picks CUDA when present, else CPU; "cuda" without a GPU is an error."""
     if device == "auto":
@@ -54,23 +60,32 @@ def evaluation_report(dataset: PreparedDataset, result: TrainingResult, device: 
 
 
 def train_and_save(dataset: PreparedDataset, config: SASRecConfig, directory: str | os.PathLike,
-                   device: torch.device, progress: bool = True) -> Checkpoint:
-    result = train_sasrec(dataset, config, device, progress=progress)
+                   device: torch.device, progress: bool = True,
+                   state_path: str | os.PathLike | None = None) -> tuple[Checkpoint, int]:
+    """Train (resuming the state at ``state_path``, removed once the checkpoint is saved) and save; also
+    return the epoch training was resumed after (0: none)."""
+    result = train_sasrec(dataset, config, device, progress=progress, state_path=state_path)
     metrics = evaluation_report(dataset, result, device)
     fingerprint = dataset_fingerprint(dataset)
     save_checkpoint(directory, result.model, config, fingerprint, metrics)
-    return Checkpoint(result.model, config, fingerprint, metrics)
+    if state_path is not None:
+        Path(state_path).unlink(missing_ok=True)
+    return Checkpoint(result.model, config, fingerprint, metrics), result.resumed_after
 
 
 def load_or_train(dataset: PreparedDataset, config: SASRecConfig,
                   artifacts_root: str | os.PathLike | None = None, device: torch.device = torch.device("cpu"),
-                  force: bool = False, progress: bool = True) -> tuple[Checkpoint, str]:
+                  force: bool = False, progress: bool = True, fresh: bool = False) -> tuple[Checkpoint, str]:
     """The checkpoint for ``dataset`` and ``config``, and why it was (re)trained or that it was loaded.
 
     An existing checkpoint is reused only when both its data fingerprint and its
-    config match; otherwise it is retrained and overwritten.
+    config match; otherwise it is retrained and overwritten. Training saves its state after every epoch
+    (``training_state_path``) and resumes a state saved for the same data and config, unless ``fresh``.
     """
     directory = checkpoint_dir(dataset.name, artifacts_root)
+    state_path = training_state_path(dataset.name, artifacts_root)
+    if fresh:
+        state_path.unlink(missing_ok=True)
     if force:
         reason = "retrained (--force)"
     else:
@@ -85,7 +100,8 @@ def load_or_train(dataset: PreparedDataset, config: SASRecConfig,
             if why is None:
                 return existing, f"loaded from {directory}"
             reason = f"retrained: the checkpoint in {directory} did not match, {why}"
-    return train_and_save(dataset, config, directory, device, progress), reason
+    checkpoint, resumed_after = train_and_save(dataset, config, directory, device, progress, state_path)
+    return checkpoint, reason + (f"; resumed after epoch {resumed_after} from {state_path}" if resumed_after else "")
 
 
 def load_tool(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None = None,

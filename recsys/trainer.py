@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -12,11 +13,13 @@ from tqdm.auto import tqdm
 
 from afirs_dspy.data.tables import PreparedDataset
 from afirs_dspy.recsys.batches import bucketed_batches, left_pad, trim_padding
+from afirs_dspy.recsys.checkpoint import dataset_fingerprint
 from afirs_dspy.recsys.config import SASRecConfig
 from afirs_dspy.recsys.evaluator import evaluate
 from afirs_dspy.recsys.model import SASRec
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
 from afirs_dspy.recsys.seeding import seed_everything
+from afirs_dspy.recsys.training_state import TrainingState, copied, load_training_state, save_training_state
 
 STOP_METRIC = "NDCG@10"
 
@@ -35,7 +38,8 @@ class TrainingResult:
     best_valid: dict[str, float]
     epochs: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
-    total_seconds: float = 0.0
+    total_seconds: float = 0.0   # of this run (a resumed training's earlier runs not included)
+    resumed_after: int = 0       # the epoch a saved training state was resumed after (0: none)
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -69,10 +73,13 @@ def sequence_loss(model: SASRec, batch: torch.Tensor, config: SASRecConfig) -> t
 
 
 def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | torch.device = "cpu",
-                 progress: bool = True) -> TrainingResult:
+                 progress: bool = True, state_path: str | os.PathLike | None = None,
+                 save_every: float = 60.0) -> TrainingResult:
     """Train on ``dataset.train`` and keep the epoch with the best validation NDCG@10.
 
-    Patience counts evaluations without improvement (one every ``eval_every`` epochs).
+    Patience counts evaluations without improvement (one every ``eval_every`` epochs). With ``state_path``
+    the training up to the last finished epoch is saved there (``training_state``) every ``save_every``
+    seconds and on Ctrl-C, and a state saved for the same data and config is resumed.
     """
     started = time.perf_counter()
     rng = seed_everything(config.seed)
@@ -86,35 +93,66 @@ def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | t
 
     result = TrainingResult(model=model, config=config, best_epoch=0, best_valid={})
     best_state, stale = None, 0
-    bar = tqdm(range(1, config.max_epochs + 1), desc=f"SASRec {dataset.name}", unit="epoch",
-               disable=not progress)
-    for epoch in bar:
-        tick = time.perf_counter()
-        model.train()
-        losses = []
-        for rows in bucketed_batches(lengths, config.batch_size, rng):
-            batch = torch.from_numpy(trim_padding(data[rows])).to(device)
-            loss = sequence_loss(model, batch, config)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        log = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - tick}
-        result.train_seconds += log["seconds"]
-        result.epochs.append(log)
-        postfix = {"loss": f"{log['loss']:.4f}"}
-        if epoch % config.eval_every == 0 or epoch == config.max_epochs:
-            log["valid"] = evaluate(SASRecRanker(model, device), dataset.valid)
-            score = log["valid"][STOP_METRIC]
-            if best_state is None or score > result.best_valid[STOP_METRIC]:
-                best_state = copy.deepcopy(model.state_dict())
-                result.best_epoch, result.best_valid, stale = epoch, log["valid"], 0
-            else:
-                stale += 1
-            postfix.update({"val_ndcg@10": f"{score:.4f}", "best": f"{result.best_valid[STOP_METRIC]:.4f}"})
-        bar.set_postfix(postfix)
-        if stale >= config.patience:
-            break
+    saved = None
+    if state_path is not None:
+        binding = {"dataset": dataset_fingerprint(dataset), "config": config.to_dict()}
+        saved = load_training_state(state_path, binding)
+    if saved is not None:
+        model.load_state_dict(saved.model)
+        optimizer.load_state_dict(saved.optimizer)
+        rng.bit_generator.state = saved.numpy_rng
+        torch.set_rng_state(saved.torch_rng)
+        if saved.cuda_rng is not None and device.type == "cuda":
+            torch.cuda.set_rng_state_all(saved.cuda_rng)
+        best_state, stale, result.resumed_after = saved.best_state, saved.stale, saved.epoch
+        result.best_epoch, result.best_valid, result.epochs = saved.best_epoch, saved.best_valid, saved.epochs
+        result.train_seconds = saved.train_seconds
+    bar = tqdm(range(result.resumed_after + 1, config.max_epochs + 1), initial=result.resumed_after,
+               total=config.max_epochs, desc=f"SASRec {dataset.name}", unit="epoch", disable=not progress)
+    snapshot, last_saved = None, time.perf_counter()
+    try:
+        for epoch in bar:
+            if stale >= config.patience:
+                break
+            tick = time.perf_counter()
+            model.train()
+            losses = []
+            for rows in bucketed_batches(lengths, config.batch_size, rng):
+                batch = torch.from_numpy(trim_padding(data[rows])).to(device)
+                loss = sequence_loss(model, batch, config)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+            log = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - tick}
+            result.train_seconds += log["seconds"]
+            result.epochs.append(log)
+            postfix = {"loss": f"{log['loss']:.4f}"}
+            if epoch % config.eval_every == 0 or epoch == config.max_epochs:
+                log["valid"] = evaluate(SASRecRanker(model, device), dataset.valid)
+                score = log["valid"][STOP_METRIC]
+                if best_state is None or score > result.best_valid[STOP_METRIC]:
+                    best_state = copy.deepcopy(model.state_dict())
+                    result.best_epoch, result.best_valid, stale = epoch, log["valid"], 0
+                else:
+                    stale += 1
+                postfix.update({"val_ndcg@10": f"{score:.4f}", "best": f"{result.best_valid[STOP_METRIC]:.4f}"})
+            bar.set_postfix(postfix)
+            if state_path is None:
+                continue
+            # A copy in memory every epoch (milliseconds), on disk every ``save_every`` seconds and on Ctrl-C.
+            snapshot = TrainingState(
+                epoch, copied(model.state_dict()), copied(optimizer.state_dict()), best_state,
+                result.best_epoch, result.best_valid, stale, list(result.epochs), result.train_seconds,
+                rng.bit_generator.state, torch.get_rng_state(),
+                torch.cuda.get_rng_state_all() if device.type == "cuda" else None)
+            if time.perf_counter() - last_saved >= save_every:
+                save_training_state(state_path, snapshot, binding)
+                last_saved = time.perf_counter()
+    except KeyboardInterrupt:
+        if snapshot is not None:
+            save_training_state(state_path, snapshot, binding)
+        raise
     bar.close()
     model.load_state_dict(best_state)
     model.eval()

@@ -70,6 +70,7 @@ def write_toy_artifacts(context: ProgramContext, root: Path) -> Path:
     context.tree.save(root / "ml-latest-small" / "tree" / "tree.json")
     (root / "ml-latest-small" / "sasrec").mkdir(parents=True)
     (root / "ml-latest-small" / "sasrec" / "model.pt").write_bytes(b"toy weights")
+    (root / "ml-latest-small" / "sasrec" / "config.json").write_text("{}")
     return root
 
 

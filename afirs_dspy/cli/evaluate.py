@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from afirs_dspy.cli import checks
 from afirs_dspy.cli.lm_options import LM_HELP, open_lm
 from afirs_dspy.cli.options import DatasetSpec, comma_separated, dataset_options
 from afirs_dspy.compiled import restore_program
@@ -106,6 +107,7 @@ def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_session
     """
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
+    checks.writable_folder(out or resolve_artifacts(artifacts_dir), "--out" if out else "--artifacts-dir")
     compiled = {Path(p).stem: Path(p) for p in program_paths}
     clash = set(compiled) & set(METHODS)
     if clash:

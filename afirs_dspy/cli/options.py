@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 import click
 
+from afirs_dspy.cli.checks import writable_folder
 from afirs_dspy.data import DATASETS, DEFAULT_DATASET, DataError, PreparedDataset, PreprocessConfig, load_dataset
+from afirs_dspy.paths import cache_dir
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """What the user asked to load; ``load`` turns data errors into one-line CLI errors."""
+    """What the user asked to load; ``load`` checks the cache folder is writable and turns data errors into
+    one-line CLI errors."""
 
     name: str
     raw_dir: str | None
@@ -20,6 +23,7 @@ class DatasetSpec:
     config: PreprocessConfig
 
     def load(self, force: bool = False) -> PreparedDataset:
+        writable_folder(cache_dir(self.cache_dir), "--cache-dir")
         try:
             return load_dataset(self.name, self.raw_dir, self.cache_dir, self.config, force=force)
         except DataError as exc:

@@ -1,11 +1,13 @@
-"""The error the user sees once DSPy has given up on an LM: which LM, how often it was tried, what to check."""
+"""The error the user sees once DSPy has given up on an LM (which LM, how often it was tried, what to check),
+and a one-token call that finds an unreachable LM before a run rather than during it."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import dspy
-from dspy.utils.exceptions import LMAuthError, LMError, LMNotConfiguredError, is_retryable_lm_error
+from dspy.utils.exceptions import (LMAuthError, LMBillingError, LMError, LMInvalidRequestError, LMNotConfiguredError,
+                                   LMRateLimitError, LMUnsupportedModelError, is_retryable_lm_error)
 
 from afirs_dspy.lm.errors import LMUnavailable
 
@@ -43,3 +45,32 @@ def lm_failures_explained(*lms: dspy.LM) -> Iterator[None]:
         if explained is None:
             raise
         raise explained from error
+
+
+PROBE_TIMEOUT = 30  # seconds a reachable server has to answer the one-token call
+
+
+def check_reachable(lm: dspy.LM) -> None:
+    """One uncached one-token call without DSPy's retries; LMUnavailable (one line) when the LM cannot answer.
+
+    A server that answers passes, even when it refuses the call's settings or asks to slow down.
+    """
+    api_base = lm.kwargs.get("api_base")
+    where = lm.model + (f" at {api_base}" if api_base else "")
+    try:
+        lm.copy(num_retries=0)("Reply with OK.", max_tokens=1, cache=False, timeout=PROBE_TIMEOUT)
+    except (LMAuthError, LMBillingError, LMNotConfiguredError) as error:
+        raise LMUnavailable(f"LM {where} refused the credentials ({_first_line(error)}): set the provider's API "
+                            "key variable (e.g. OPENAI_API_KEY)") from None
+    except LMUnsupportedModelError as error:
+        raise LMUnavailable(f"LM {where} does not know this model ({_first_line(error)})") from None
+    except (LMRateLimitError, LMInvalidRequestError):
+        return
+    except LMError as error:
+        check = f"that the server at {api_base} is running" if api_base else "the network and the provider's status"
+        raise LMUnavailable(f"LM {where} did not answer a one-token test call ({_first_line(error)}); "
+                            f"check {check}") from None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
