@@ -96,5 +96,6 @@ def test_an_unwritable_cache_dir_is_a_one_line_error(tmp_path):
         load_dataset("ml-1m", raw_dir=FIXTURES / "ml-1m", cache_dir=blocker, config=PreprocessConfig(core=2))
     result = CliRunner().invoke(main, ["data", "prepare", "--dataset", "ml-1m", "--raw-dir", str(FIXTURES / "ml-1m"),
                                        "--core", "2", "--cache-dir", str(blocker / "cache")])
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert result.output.startswith("Error: cannot write the prepared-data cache")
+    # The CLI checks the folder before any work (cli/checks.py) and says what to change, in one line.
+    assert result.exit_code == 1 and "Traceback" not in result.output and result.output.count("\n") == 1
+    assert result.output.startswith("Error: --cache-dir") and "choose another --cache-dir" in result.output
