@@ -5,7 +5,9 @@ from pathlib import Path
 
 import click
 
+from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.cli.lm_options import LM_HELP, open_lm
+from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, comma_separated, dataset_options
 from afirs_dspy.compiled import new_manifest, save_program
 from afirs_dspy.context import MissingArtifact, load_context
@@ -100,3 +102,4 @@ def compile_command(data: DatasetSpec, method, optimizer, modules, n_sessions, b
     click.echo(f"\ncompiled in {report.seconds / 60:.1f} min; the program {'changed' if report.changed else 'did not change'}"
                f" and its dev session score {verdict}")
     click.echo(f"saved {program_path} and {manifest_file}")
+    echo_next(eval_command, "--program", str(program_path))

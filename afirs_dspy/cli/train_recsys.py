@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import click
 
+from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
+from afirs_dspy.cli.tree import build_tree_command
 from afirs_dspy.recsys.artifacts import checkpoint_dir, load_or_train, resolve_device
 from afirs_dspy.recsys.config import default_config
 from afirs_dspy.recsys.threads import torch_threads
@@ -61,3 +63,4 @@ def train_recsys(data: DatasetSpec, device: str, epochs: int | None, seed: int |
         f"on {metrics['machine']['device']}"
     )
     click.echo(metrics_table(metrics))
+    echo_next(build_tree_command)
