@@ -107,9 +107,10 @@ class CompileReport:
         return "\n".join(lines)
 
 
-def _evaluate(student: dspy.Module, devset: list[dspy.Example], task: ModuleTask, num_threads: int) -> float:
+def _evaluate(student: dspy.Module, devset: list[dspy.Example], task: ModuleTask, num_threads: int,
+              progress: bool) -> float:
     evaluate = dspy.Evaluate(devset=devset, metric=as_metric(task.score), num_threads=num_threads,
-                             display_progress=False, max_errors=len(devset) + 1)
+                             display_progress=progress, max_errors=len(devset) + 1)
     return evaluate(student).score / 100
 
 
@@ -146,10 +147,10 @@ def compile_program(program: dspy.Module, tree: PreferenceTree, catalog: Catalog
                 continue
             log(f"compiling {name} ({task.description}): {len(trainset)} train / {len(devset)} dev examples")
             original = predictors[task.predictor]
-            result.before = _evaluate(original.deepcopy(), devset, task, settings.num_threads)
+            result.before = _evaluate(original.deepcopy(), devset, task, settings.num_threads, progress)
             compiled = optimize_module(settings.optimizer, original.deepcopy(), trainset, devset, task.score,
                                        teacher_lm, reflection_lm)
-            result.after = _evaluate(compiled, devset, task, settings.num_threads)
+            result.after = _evaluate(compiled, devset, task, settings.num_threads, progress)
             state = compiled.dump_state()
             result.changed = state != original.dump_state()
             result.demos = len(state.get("demos", []))
