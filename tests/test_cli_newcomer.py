@@ -13,18 +13,21 @@ from click.testing import CliRunner
 
 import afirs_dspy.cli.tree as tree_cli
 import afirs_dspy.lm.model_files as model_files
+import afirs_dspy.cli.lm_options as lm_options
 from afirs_dspy.cli import main
 from afirs_dspy.cli.chat import chat_command
 from afirs_dspy.cli.tree import build_tree_command
 from afirs_dspy.cli.turn_progress import SPINNER
 from afirs_dspy.lm.model_files import LOCAL_MODELS, DEFAULT_LOCAL_MODEL
+from test_eval_runner import toy_lm
 from test_optimize_cli import toy  # noqa: F401  (fixture)
 from toy_world import toy_dataset, toy_tree
 
 DRIVER = Path(__file__).parent / "chat_in_toy_world.py"
 # User 3 of the toy world has seen 5 of the 24 items.
-STAGE_LINES = ("preferences: Genre > Main genres > Comedy", "ranked 19 candidates (4 with every preference, 15 by SASRec alone)",
-               "summarised preferences", "refined: chose 10 of 19 candidates", "decided: recommend")
+STAGE_LINES = ("preferences: Genre > Main genres > Comedy",
+               "ranked 19 candidates (4 with every preference, 15 by SASRec alone)", "summarised preferences",
+               "refined: chose 10 of 19 candidates", "decided: recommend")
 
 
 class Terminal:
@@ -35,19 +38,20 @@ class Terminal:
         self.process = subprocess.Popen(command, stdin=child, stdout=child, stderr=child, close_fds=True,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120"})
         os.close(child)
-        self.output = ""
+        self.output, self.seen = "", 0
 
     def expect(self, text: str, timeout: float = 120) -> str:
-        """Read until ``text`` has appeared after what was read before; returns the new output."""
-        start, deadline = len(self.output), time.monotonic() + timeout
-        while text not in self.output[start:]:
+        """Read until ``text`` appears after the last one expected; returns the output up to its end."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output[self.seen:]:
             assert time.monotonic() < deadline, f"no {text!r} within {timeout} s; got:\n{self.output}"
             if select.select([self.fd], [], [], 0.5)[0]:
                 try:
                     self.output += os.read(self.fd, 4096).decode(errors="replace")
                 except OSError:  # the child closed the terminal
-                    assert text in self.output[start:], f"no {text!r} before exit; got:\n{self.output}"
-        return self.output[start:]
+                    assert text in self.output[self.seen:], f"no {text!r} before exit; got:\n{self.output}"
+        start, self.seen = self.seen, self.output.index(text, self.seen) + len(text)
+        return self.output[start:self.seen]
 
     def type(self, line: str) -> None:
         os.write(self.fd, (line + "\n").encode())
@@ -87,6 +91,15 @@ def test_chat_without_a_terminal_prints_stage_lines_but_no_spinner_and_quiet_pri
     quiet = CliRunner().invoke(chat_command, ["--user", "3", "--quiet"], input="a funny comedy please\n")
     assert quiet.exit_code == 0, quiet.output
     assert "recommender> " in quiet.output and not any(line in quiet.output for line in STAGE_LINES)
+
+
+def test_chat_says_which_steps_the_program_repaired(toy, monkeypatch):
+    lm = toy_lm()
+    lm.rules["[[ ## candidates ## ]]"] = {"selected": "[99]"}  # never among the candidates
+    monkeypatch.setattr(lm_options, "make_lm", lambda spec, api_base=None, engines=None: lm)
+    result = CliRunner().invoke(chat_command, ["--user", "3"], input="a funny comedy please\n")
+    assert result.exit_code == 0, result.output
+    assert "LM output repaired: refine fallback" in result.output
 
 
 def test_version_names_the_versions_and_the_model_state_without_hashing_it(tmp_path, monkeypatch):

@@ -74,6 +74,15 @@ class TurnProgress(BaseCallback):
             self._thread.join()
             self._thread = None
             self._write("")
+        if last and call is not None and exception is None:
+            self._write(self._repairs(outputs))
+
+    @staticmethod
+    def _repairs(turn: Any) -> str:
+        """The steps the turn's trace records as retried or replaced by their fallback, if any."""
+        trace = turn.get("trace", []) if isinstance(turn, dspy.Prediction) else []
+        repaired = [f"{event['step']} {event['status']}" for event in trace if event.get("status") in ("retried", "fallback")]
+        return f"LM output repaired: {', '.join(repaired)}" if repaired else ""
 
     def _activity(self, instance: Any) -> str | None:
         if isinstance(instance, RecsysTool):
@@ -85,7 +94,7 @@ class TurnProgress(BaseCallback):
         """The line for a finished call, or None for the calls that get none (the extractor's per-level picks)."""
         instance, name = call.instance, self.names.get(id(call.instance))
         if exception is not None:
-            return f"{call.activity}: unusable output ({type(exception).__name__})" if name else None
+            return f"{call.activity}: {type(exception).__name__}" if name else None
         if isinstance(instance, SessionPreferenceExtractor):
             paths = [instance.tree.path(node) for node in outputs.preferences]
             return f"preferences: {'; '.join(paths) if paths else 'none found in the tree'}"
