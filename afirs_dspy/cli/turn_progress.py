@@ -73,15 +73,15 @@ class TurnProgress(BaseCallback):
             self._stop.set()
             self._thread.join()
             self._thread = None
-            self._write("")
-        if last and call is not None and exception is None:
-            self._write(self._repairs(outputs))
+        if last:
+            self._write(self._repairs(outputs) if call is not None and exception is None else "")
 
     @staticmethod
     def _repairs(turn: Any) -> str:
         """The steps the turn's trace records as retried or replaced by their fallback, if any."""
         trace = turn.get("trace", []) if isinstance(turn, dspy.Prediction) else []
-        repaired = [f"{event['step']} {event['status']}" for event in trace if event.get("status") in ("retried", "fallback")]
+        repaired = [f"{event['step']} {event['status']}" for event in trace
+                    if event.get("status") in ("retried", "fallback")]
         return f"LM output repaired: {', '.join(repaired)}" if repaired else ""
 
     def _activity(self, instance: Any) -> str | None:
@@ -105,8 +105,8 @@ class TurnProgress(BaseCallback):
         if name is None or name == "select":
             return None
         if name == "refine":
-            return f"refined: chose {call.inputs.get('kwargs', {}).get('k', '?')} of " \
-                   f"{len(call.inputs.get('kwargs', {}).get('candidates', []))} candidates"
+            inputs = call.inputs.get("kwargs", {})  # a predictor's inputs arrive as its **kwargs
+            return f"refined: chose {inputs.get('k')} of {len(inputs.get('candidates', []))} candidates"
         if name in ("decide", "decide_first"):
             return f"decided: {outputs.get('action')}"
         if name == "summarize":

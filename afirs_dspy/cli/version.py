@@ -7,7 +7,9 @@ import click
 
 from afirs_dspy import __version__
 from afirs_dspy.lm.errors import LocalModelMissing
-from afirs_dspy.lm.model_files import DEFAULT_LOCAL_MODEL, LOCAL_MODELS, RegistryModelFile, find_part_files, model_cache_dir
+from afirs_dspy.lm.model_files import (
+    DEFAULT_LOCAL_MODEL, LOCAL_MODELS, RegistryModelFile, find_part_files, model_cache_dir,
+)
 
 
 def installed(distribution: str) -> str:
@@ -23,7 +25,7 @@ def model_state(model_file: RegistryModelFile) -> str:
     if path.is_file():
         size = path.stat().st_size
         if size != model.size_bytes:
-            return f"{path} has {size:,} bytes, not {model.size_bytes:,}: it is joined again from the parts at first use"
+            return f"{path} has {size:,} bytes, not {model.size_bytes:,}: it is joined again at first use"
         return f"{path} (size as expected; SHA-256 not verified here, it is checked before every load)"
     try:
         find_part_files(model)
