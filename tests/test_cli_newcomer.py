@@ -18,7 +18,8 @@ from afirs_dspy.cli import main
 from afirs_dspy.cli.chat import chat_command
 from afirs_dspy.cli.tree import build_tree_command
 from afirs_dspy.cli.turn_progress import SPINNER
-from afirs_dspy.lm.model_files import LOCAL_MODELS, DEFAULT_LOCAL_MODEL
+from afirs_dspy.lm import LMOptions, make_lm
+from afirs_dspy.lm.model_files import DEFAULT_LOCAL_MODEL, LOCAL_MODELS
 from test_eval_runner import toy_lm
 from test_optimize_cli import toy  # noqa: F401  (fixture)
 from toy_world import toy_dataset, toy_tree
@@ -125,3 +126,11 @@ def test_build_tree_names_the_next_command_with_the_options_that_carry_over(monk
                                                      "--attributes-per-call", "9"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == f"next: afirs-dspy compile --lm openai/x --artifacts-dir {tmp_path}"
+
+
+def test_an_lm_that_stays_unreachable_ends_chat_with_one_line(toy, monkeypatch):
+    unreachable = make_lm("openai/some-model", "http://127.0.0.1:9/v1", options=LMOptions(num_retries=0, cache=False))
+    monkeypatch.setattr(lm_options, "make_lm", lambda spec, api_base=None, engines=None: unreachable)
+    result = CliRunner().invoke(main, ["chat", "--user", "3", "--quiet"], input="a funny comedy please\n")
+    assert result.exit_code == 1 and "Error: LM openai/some-model at http://127.0.0.1:9/v1 failed" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

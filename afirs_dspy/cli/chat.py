@@ -16,6 +16,7 @@ from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.data import PreparedDataset
 from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.lm.errors import LMSetupError
+from afirs_dspy.lm.failures import lm_failures_explained
 from afirs_dspy.manifest import ManifestMismatch
 from afirs_dspy.programs.registry import METHODS, build_program
 
@@ -69,26 +70,22 @@ def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, 
     with contextlib.ExitStack() as stack:
         try:
             if program_path:
-                module = program = stack.enter_context(load_program(program_path, lm_spec, api_base, artifacts_dir,
-                                                                    data.raw_dir, data.cache_dir))
-                dataset, catalog, label = program.context.dataset, program.context.catalog, program_path
+                program = stack.enter_context(load_program(program_path, lm_spec, api_base, artifacts_dir,
+                                                           data.raw_dir, data.cache_dir))
+                dataset, catalog, label, lm = program.context.dataset, program.context.catalog, program_path, program.lm
                 if click.get_current_context().get_parameter_source("name").name != "DEFAULT" and data.name != dataset.name:
                     raise click.UsageError(f"{program_path} was compiled on {dataset.name}, not {data.name}")
             else:
                 dataset = data.load()
                 context = load_context(dataset, artifacts_dir)
                 lm = open_lm(lm_spec, api_base, stack.enter_context(LocalEngines()))
-                module, catalog, label = build_program(method, context), context.catalog, method
-
-                def program(**turn):
-                    with dspy.context(lm=lm):
-                        return module(**turn)
+                program, catalog, label = build_program(method, context), context.catalog, method
         except (MissingArtifact, ManifestMismatch, LMSetupError) as exc:
             raise click.ClickException(str(exc)) from None
         history = user_history(dataset, user, split)
         who = f"user {user} ({len(history)} items in their history)" if user else "a new user (no history)"
         click.echo(f"{label} on {dataset.name}, as {who}. An empty line or 'quit' ends.")
-        callbacks = [] if quiet else [TurnProgress(module, sys.stderr, spinner=sys.stderr.isatty())]
+        callbacks = [] if quiet else [TurnProgress(program, sys.stderr, spinner=sys.stderr.isatty())]
         dialogue: list[dict] = []
         while True:
             try:
@@ -98,7 +95,7 @@ def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, 
             if text.lower() in QUIT:
                 break
             dialogue.append({"role": "user", "content": text})
-            with dspy.context(callbacks=callbacks):
+            with dspy.context(lm=lm, callbacks=callbacks), lm_failures_explained(lm):
                 turn = program(dialogue=list(dialogue), history=history)
             click.echo(f"recommender> {turn['reply']}")
             if verbose:
