@@ -108,16 +108,17 @@ class CompileReport:
         return "\n".join(lines)
 
 
-def _evaluate(student: dspy.Module, devset: list[dspy.Example], task: ModuleTask, num_threads: int) -> float:
+def _evaluate(student: dspy.Module, devset: list[dspy.Example], task: ModuleTask, num_threads: int,
+              progress: bool) -> float:
     evaluate = dspy.Evaluate(devset=devset, metric=as_metric(task.score), num_threads=num_threads,
-                             display_progress=False, max_errors=len(devset) + 1)
+                             display_progress=progress, max_errors=len(devset) + 1)
     return evaluate(student).score / 100
 
 
 def _compile_module(task: ModuleTask, predictors: dict, train: Sequence[RecordedSession],
                     dev: Sequence[RecordedSession], gold: Callable, settings: CompileSettings,
                     teacher_lm: dspy.LM | None, reflection_lm: dspy.LM | None,
-                    log: Callable[[str], None]) -> tuple[ModuleResult, dict | None]:
+                    log: Callable[[str], None], progress: bool) -> tuple[ModuleResult, dict | None]:
     """The module's dev metric before and after compiling, and its compiled state (None when skipped)."""
     trainset = build_examples((c for s in train for c in s.calls), task.predictor, task.label, gold)
     devset = build_examples((c for s in dev for c in s.calls), task.predictor, task.label, gold)
@@ -130,10 +131,10 @@ def _compile_module(task: ModuleTask, predictors: dict, train: Sequence[Recorded
         return result, None
     log(f"compiling {task.name} ({task.description}): {len(trainset)} train / {len(devset)} dev examples")
     original = predictors[task.predictor]
-    result.before = _evaluate(original.deepcopy(), devset, task, settings.num_threads)
+    result.before = _evaluate(original.deepcopy(), devset, task, settings.num_threads, progress)
     compiled = optimize_module(settings.optimizer, original.deepcopy(), trainset, devset, task.score,
                                teacher_lm, reflection_lm)
-    result.after = _evaluate(compiled, devset, task, settings.num_threads)
+    result.after = _evaluate(compiled, devset, task, settings.num_threads, progress)
     state = compiled.dump_state()
     result.changed = state != original.dump_state()
     result.demos = len(state.get("demos", []))
@@ -177,7 +178,7 @@ def compile_program(program: dspy.Module, tree: PreferenceTree, catalog: Catalog
                 log(f"{name}: compiled state taken from {saved.folder}")
             else:
                 result, state = _compile_module(TASKS[name], predictors, train, dev, gold, settings, teacher_lm,
-                                                reflection_lm, log)
+                                                reflection_lm, log, progress)
                 if saved is not None:
                     saved.save_module(name, asdict(result), state)
             report.modules.append(result)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import dspy
 from pydantic import TypeAdapter
-from tqdm.auto import tqdm
 
+from afirs_dspy.evaluation.progress import SessionTurnsBar
 from afirs_dspy.evaluation.records import SessionRecord
 from afirs_dspy.evaluation.session import run_session
 from afirs_dspy.evaluation.simulator_base import SessionCase, UserSimulator
@@ -63,26 +63,25 @@ def record_sessions(program: dspy.Module, simulators: Callable[[SessionCase], Us
     finished = {case: done[case] for case in cases if done and case in done}
     stop = threading.Event()
 
-    def one(case: SessionCase) -> RecordedSession:
+    def one(case: SessionCase, bar: SessionTurnsBar) -> RecordedSession:
         trace: list = []
         with dspy.context(trace=trace):
-            record = run_session(program, simulators(case), case, "compile", lm, max_turns=max_turns,
-                                 should_stop=stop.is_set)
+            record = bar.track(lambda on_turn: run_session(program, simulators(case), case, "compile", lm,
+                                                           max_turns=max_turns, on_turn=on_turn,
+                                                           should_stop=stop.is_set))
         calls = [Call(names[id(predictor)], dict(inputs), case.target)
                  for predictor, inputs, _ in trace if id(predictor) in names]
         return RecordedSession(case, record, calls)
 
     todo = [case for case in cases if case not in finished]
-    bar = tqdm(total=len(cases), initial=len(finished), desc=desc, unit="session", disable=not progress,
-               dynamic_ncols=True)
+    bar = SessionTurnsBar(desc, len(cases), max_turns, done=len(finished), disable=not progress)
     executor = ThreadPoolExecutor(max_workers=num_threads)
     try:
-        for future in as_completed([executor.submit(one, case) for case in todo]):
+        for future in as_completed([executor.submit(one, case, bar) for case in todo]):
             session = future.result()
             finished[session.case] = session
             if on_session is not None:
                 on_session(session)
-            bar.update(1)
     finally:
         stop.set()
         executor.shutdown(wait=True, cancel_futures=True)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from dspy.utils.callback import with_callbacks
 
 from afirs_dspy.data.tables import PreparedDataset
 from afirs_dspy.recsys.item_index import ItemIndex, normalize_key
@@ -148,6 +149,7 @@ class RecsysTool(SharedResource):
         scores[history] = -np.inf
         return scores, scored_by
 
+    @with_callbacks  # DSPy callbacks (progress lines, tracing) see the tool's calls as module calls
     def recommend(self, history: Sequence[int], preferences: Sequence[str] | None = None,
                   k: int = 50) -> Recommendation:
         """Top-k unseen items satisfying the session preferences (or plain SASRec ranking without any)."""
@@ -181,6 +183,7 @@ class RecsysTool(SharedResource):
             notes.append(f"Only {len(items)} unseen items exist in the catalog, fewer than k={k}.")
         return _result(items, np.concatenate(picked_scores), stages, known, relaxed, ignored, scored_by, notes)
 
+    @with_callbacks
     def recommend_with_attribute_filter(self, history: Sequence[int], attributes: Sequence[str],
                                         k: int = 50, exclude: Sequence[str] = ()) -> Recommendation:
         """InteRecAgent-style hard filter: unseen items with every attribute and none of ``exclude``.

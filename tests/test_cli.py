@@ -31,6 +31,7 @@ def test_prepare_then_stats_on_the_bundled_default(tmp_path):
     prepared = runner.invoke(main, ["data", "prepare", "--cache-dir", str(tmp_path)])
     assert prepared.exit_code == 0, prepared.output
     assert "| 10-core (users and items) | 603 | 1,862 | 64,760 |" in prepared.output
+    assert prepared.output.splitlines()[-1] == f"next: afirs-dspy train-recsys --cache-dir {tmp_path}"
     stats = runner.invoke(main, ["data", "stats", "--cache-dir", str(tmp_path), "--json"])
     row = json.loads(stats.output)
     assert (row["users"], row["items"], row["interactions"]) == (603, 1862, 64760)

@@ -1,8 +1,13 @@
 """The source readers on hand-written files in the official formats and on the real bundle."""
 from __future__ import annotations
 
+import gzip
+import io
 import math
 
+from tqdm.auto import tqdm
+
+import afirs_dspy.data.lines as lines
 from afirs_dspy.data import PreprocessConfig, load_dataset
 from afirs_dspy.data.sources import beauty, movielens, steam
 
@@ -106,3 +111,20 @@ def test_beauty_subset_ten_core(cache):
     assert (data.report["users"], data.n_items, data.report["interactions"]) == (1340, 733, 28798)
     assert any("not real product names" in note for note in data.report["notes"])
     assert all(item.attributes for item in data.items.itertuples())
+
+
+
+def test_reading_a_large_file_shows_a_bar_over_its_bytes(tmp_path, monkeypatch):
+    bars = []
+
+    def recorded_bar(**options):
+        bars.append(tqdm(**{**options, "disable": False, "file": io.StringIO()}))
+        return bars[-1]
+
+    monkeypatch.setattr(lines, "_PROGRESS_BYTES", 0)
+    monkeypatch.setattr(lines, "tqdm", recorded_bar)
+    path = tmp_path / "big.json.gz"
+    with gzip.open(path, "wt") as out:
+        out.write("".join(f'{{"n": {i}}}\n' for i in range(30_000)))
+    assert sum(1 for _ in lines.numbered_lines(path)) == 30_000
+    assert bars[0].unit == "B" and bars[0].total == path.stat().st_size == bars[0].n  # an estimate all along

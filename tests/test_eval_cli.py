@@ -125,6 +125,10 @@ def test_a_time_limit_of_zero_runs_nothing_and_resume_runs_it_all(tmp_path, toy_
     limited = CliRunner().invoke(eval_command, [*args, "--time-limit", "0"])
     assert limited.exit_code == 0, limited.output
     assert "time limit reached: 4 sessions not run" in limited.output and "0 sessions run" in limited.output
+    suggested = limited.output.splitlines()[-1]
+    assert suggested.startswith("next: afirs-dspy eval --resume --method afirs,no-refine --n-sessions 2")
+    assert f"--out {tmp_path / 'out'}" in suggested and "--overwrite" not in suggested
     resumed = CliRunner().invoke(eval_command, [*args, "--resume"])
     assert resumed.exit_code == 0, resumed.output
     assert "4 sessions run" in resumed.output and "time limit" not in resumed.output
+    assert resumed.output.splitlines()[-1] == "next: afirs-dspy chat --method afirs"

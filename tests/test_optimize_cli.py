@@ -42,6 +42,7 @@ def test_compile_then_eval_and_chat_with_the_compiled_program(toy, tmp_path):
     assert result.exit_code == 0, result.output
     assert "| select |" in result.output and "| before |" in result.output and "| after |" in result.output
     assert "the program changed" in result.output and f"saved {program}" in result.output
+    assert result.output.splitlines()[-1] == f"next: afirs-dspy eval --program {program} --artifacts-dir {toy}"
     manifest = json.loads((program.parent / "afirs-steam.manifest.json").read_text())
     assert manifest["method"] == "afirs" and manifest["optimizer"]["name"] == "bootstrap"
     assert manifest["dataset"]["data_key"] == "toy" and manifest["scores"]["changed"] is True
@@ -61,6 +62,7 @@ def test_compile_then_eval_and_chat_with_the_compiled_program(toy, tmp_path):
     tested = {record.user for record in Transcript(out / "transcript.jsonl").read()}
     assert len(tested) == 2 and not tested & set(compiled_on)
     assert [c.user for c in sample_cases(toy_dataset(), "test", 2, 0)] == compiled_on[:2]  # what it used to test on
+    assert evaluated.output.splitlines()[-1] == f"next: afirs-dspy chat --method afirs --artifacts-dir {toy}"
 
     talked = CliRunner().invoke(chat_command, ["--program", str(program), "--user", "3", "--verbose"],
                                 input="a funny comedy please\nquit\n")

@@ -38,6 +38,7 @@ def test_train_recsys_command_trains_then_reloads(cache_dir, tmp_path):
     assert first.exit_code == 0, first.output
     assert "trained (no checkpoint yet)" in first.output and "popularity" in first.output
     assert (tmp_path / "ml-latest-small" / "sasrec" / "model.pt").exists()
+    assert first.output.splitlines()[-1] == f"next: afirs-dspy build-tree --cache-dir {cache_dir} --artifacts-dir {tmp_path}"
     second = CliRunner().invoke(train_recsys, args)
     assert second.exit_code == 0 and "loaded from" in second.output
     assert first.output.splitlines()[-6:] == second.output.splitlines()[-6:]  # same metrics table

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import click
 import dspy
@@ -9,11 +10,13 @@ import dspy
 from afirs_dspy.catalog import Catalog
 from afirs_dspy.cli.lm_options import LM_HELP, open_lm
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
+from afirs_dspy.cli.turn_progress import TurnProgress
 from afirs_dspy.compiled import load_program
 from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.data import PreparedDataset
 from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.lm.errors import LMSetupError
+from afirs_dspy.lm.failures import lm_failures_explained
 from afirs_dspy.manifest import ManifestMismatch
 from afirs_dspy.programs.registry import METHODS, build_program
 
@@ -57,10 +60,11 @@ def show_details(turn: dspy.Prediction, catalog: Catalog) -> None:
 @click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True,
               help="Which history of --user (the one before their test or validation item).")
 @click.option("--verbose", "-v", is_flag=True, help="Show the decision, preferences, candidates and trace per turn.")
+@click.option("--quiet", "-q", is_flag=True, help="No stage lines or spinner while a turn runs.")
 @click.option("--lm", "lm_spec", default=None, help=LM_HELP + " With --program: overrides the manifest's LM.")
 @click.option("--api-base", default=None, help="Server URL for --lm.")
 @click.option("--artifacts-dir", default=None, help="Artifacts root. Default: the manifest's, else ./artifacts.")
-def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, lm_spec, api_base,
+def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, quiet, lm_spec, api_base,
                  artifacts_dir) -> None:
     """Talk to the recommender. Type a message; an empty line, 'quit' or Ctrl-D ends."""
     with contextlib.ExitStack() as stack:
@@ -68,23 +72,20 @@ def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, 
             if program_path:
                 program = stack.enter_context(load_program(program_path, lm_spec, api_base, artifacts_dir,
                                                            data.raw_dir, data.cache_dir))
-                dataset, catalog, label = program.context.dataset, program.context.catalog, program_path
+                dataset, catalog, label, lm = program.context.dataset, program.context.catalog, program_path, program.lm
                 if click.get_current_context().get_parameter_source("name").name != "DEFAULT" and data.name != dataset.name:
                     raise click.UsageError(f"{program_path} was compiled on {dataset.name}, not {data.name}")
             else:
                 dataset = data.load()
                 context = load_context(dataset, artifacts_dir)
                 lm = open_lm(lm_spec, api_base, stack.enter_context(LocalEngines()))
-                built, catalog, label = build_program(method, context), context.catalog, method
-
-                def program(**turn):
-                    with dspy.context(lm=lm):
-                        return built(**turn)
+                program, catalog, label = build_program(method, context), context.catalog, method
         except (MissingArtifact, ManifestMismatch, LMSetupError) as exc:
             raise click.ClickException(str(exc)) from None
         history = user_history(dataset, user, split)
         who = f"user {user} ({len(history)} items in their history)" if user else "a new user (no history)"
         click.echo(f"{label} on {dataset.name}, as {who}. An empty line or 'quit' ends.")
+        callbacks = [] if quiet else [TurnProgress(program, sys.stderr, spinner=sys.stderr.isatty())]
         dialogue: list[dict] = []
         while True:
             try:
@@ -94,7 +95,8 @@ def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, 
             if text.lower() in QUIT:
                 break
             dialogue.append({"role": "user", "content": text})
-            turn = program(dialogue=list(dialogue), history=history)
+            with dspy.context(lm=lm, callbacks=callbacks), lm_failures_explained(lm):
+                turn = program(dialogue=list(dialogue), history=history)
             click.echo(f"recommender> {turn['reply']}")
             if verbose:
                 show_details(turn, catalog)

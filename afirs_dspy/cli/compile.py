@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from afirs_dspy.cli import checks
+from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.cli.lm_options import LM_HELP, open_lm
+from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, comma_separated, dataset_options
 from afirs_dspy.compiled import new_manifest, save_program
 from afirs_dspy.context import MissingArtifact, load_context
@@ -150,6 +152,7 @@ def compile_command(data: DatasetSpec, method, optimizer, modules, n_sessions, b
             "fix the cause and rerun the same command to save it there") from None
     saved.remove()
     click.echo(f"saved {program_path} and {manifest_file}")
+    echo_next(eval_command, "--program", str(program_path))
 
 
 def _save_elsewhere(program, manifest: Manifest, paths: list[Path]) -> Path | None:

@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 
 from afirs_dspy.cli import checks
+from afirs_dspy.cli.chat import chat_command
 from afirs_dspy.cli.lm_options import LM_HELP, open_lm
+from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, comma_separated, dataset_options
 from afirs_dspy.compiled import restore_program
 from afirs_dspy.context import MissingArtifact, load_context
@@ -194,6 +196,12 @@ def eval_command(data: DatasetSpec, methods, program_paths, simulator, n_session
         click.echo(f"{errored} sessions errored (counted as failures; --resume retries them); "
                    f"see status/error in {folder / TRANSCRIPT}", err=True)
     click.echo(f"results in {folder}: {', '.join(p.name for p in paths.values())}, {TRANSCRIPT}")
+    if left or errored:
+        echo_next(eval_command, *([] if resume else ["--resume"]),
+                  carry=[p.name for p in eval_command.params if p.name != "overwrite"])
+    else:
+        echo_next(chat_command, *(["--program", str(compiled[methods[0]])] if methods[0] in compiled
+                                  else ["--method", methods[0]]))
     finished = sum(map(len, by_method.values()))
     if errored > max_error_share * finished:
         raise click.ClickException(f"{errored} of {finished} sessions errored, more than --max-error-share "

@@ -4,7 +4,9 @@ from __future__ import annotations
 import click
 
 from afirs_dspy.cli import checks
+from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
+from afirs_dspy.cli.tree import build_tree_command
 from afirs_dspy.paths import artifacts_dir as resolve_artifacts
 from afirs_dspy.recsys.artifacts import checkpoint_dir, load_or_train, resolve_device, training_state_path
 from afirs_dspy.recsys.config import default_config
@@ -75,3 +77,4 @@ def train_recsys(data: DatasetSpec, device: str, epochs: int | None, seed: int |
         f"on {metrics['machine']['device']}"
     )
     click.echo(metrics_table(metrics))
+    echo_next(build_tree_command)

@@ -8,7 +8,9 @@ import click
 import dspy
 import numpy as np
 
+from afirs_dspy.cli.compile import compile_command
 from afirs_dspy.cli.lm_options import lm_options
+from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
 from afirs_dspy.context import MissingArtifact, load_tree, node_vectors, tree_dir
 from afirs_dspy.data import DATASETS
@@ -53,6 +55,7 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, attributes_p
             pass
         else:
             click.echo(f"{folder / 'tree.json'} exists for this data ({len(tree.nodes)} nodes); --force rebuilds it")
+            echo_next(compile_command)
             return
     config = TreeBuildConfig(attributes_per_call, max_llm_attributes, min_items_to_group=min_items_to_group,
                              max_group_calls=max_group_calls)
@@ -72,6 +75,7 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, attributes_p
     report["missing_attributes"] = len(built.report["missing_attributes"])
     click.echo(json.dumps(report, indent=1))
     click.echo(f"saved {folder / 'tree.json'}")
+    echo_next(compile_command)
 
 
 @click.command("extract")

@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 # Files larger than this get a progress bar while they are read.
 _PROGRESS_BYTES = 50_000_000
+_LINES_PER_UPDATE = 10_000
 
 
 @contextmanager
@@ -40,12 +41,19 @@ def open_text(path: Path, encoding: str = "utf-8") -> Iterator[TextIO]:
 def numbered_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """Yield (line number, stripped line) for each non-blank line."""
     size = path.stat().st_size if path.is_file() else 0
-    with open_text(path, encoding) as handle:
-        lines = tqdm(handle, desc=f"reading {path.name}", unit=" lines", disable=None if size > _PROGRESS_BYTES else True)
-        for number, line in enumerate(lines, start=1):
+    with open_text(path, encoding) as handle, tqdm(
+        total=size, desc=f"reading {path.name}", unit="B", unit_scale=True,
+        disable=None if size > _PROGRESS_BYTES else True,
+    ) as bar:
+        # The bar follows the bytes read from the file itself (compressed ones for .gz), so it has an estimate.
+        raw = getattr(handle.buffer, "fileobj", handle.buffer)
+        for number, line in enumerate(handle, start=1):
+            if number % _LINES_PER_UPDATE == 0:
+                bar.update(raw.tell() - bar.n)
             line = line.strip()
             if line:
                 yield number, line
+        bar.update(size - bar.n)
 
 
 def parse_records(

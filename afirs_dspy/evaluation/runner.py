@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import dspy
 from dspy.utils.exceptions import LMError
-from tqdm.auto import tqdm
 
 from afirs_dspy.evaluation.metrics import average_turns, success_rate
 from afirs_dspy.evaluation.provenance import program_hash
+from afirs_dspy.evaluation.progress import SessionTurnsBar
 from afirs_dspy.evaluation.records import SessionRecord
 from afirs_dspy.evaluation.session import MAX_TURNS, SessionStopped, errored_record, run_session
 from afirs_dspy.evaluation.simulator_base import SessionCase, UserSimulator
@@ -94,8 +94,7 @@ class Runner:
         by_method = {method: [] for method in dict.fromkeys(job.method for job in jobs)}
         for method, records in self.collect([job for job in jobs if job not in waiting]).items():
             by_method[method] += records
-        bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="session", desc="eval",
-                   disable=not self.progress, dynamic_ncols=True)
+        bar = SessionTurnsBar("eval", len(jobs), self.max_turns, len(jobs) - len(todo), disable=not self.progress)
         self._postfix(bar, by_method)
         stop = threading.Event()
         self.deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
@@ -103,12 +102,11 @@ class Runner:
         errors = 0
         executor = ThreadPoolExecutor(max_workers=self.num_threads, thread_name_prefix="session")
         try:
-            futures = [executor.submit(self._session, job, stop) for job in todo]
+            futures = [executor.submit(self._session, job, stop, bar) for job in todo]
             for future in as_completed(futures):
                 record = future.result()
                 if record is None:
                     continue
-                bar.update(1)
                 by_method[record.method].append(record)
                 self._postfix(bar, by_method)
                 if record.status == "error":
@@ -135,7 +133,7 @@ class Runner:
                 out[job.method].append(latest[job.key])
         return out
 
-    def _session(self, job: Job, stop: threading.Event) -> SessionRecord | None:
+    def _session(self, job: Job, stop: threading.Event, bar: SessionTurnsBar) -> SessionRecord | None:
         if stop.is_set() or (job.case.user not in self.started_users and self.out_of_time()):
             return None
         self.started_users.add(job.case.user)
@@ -143,8 +141,9 @@ class Runner:
         started = time.perf_counter()
         try:
             simulator = self.simulators(job.case)
-            record = run_session(self.programs[job.method], simulator, job.case, job.method, self.program_lm, title,
-                                 self.max_turns, stop.is_set)
+            record = bar.track(lambda on_turn: run_session(self.programs[job.method], simulator, job.case, job.method,
+                                                           self.program_lm, title, self.max_turns, stop.is_set,
+                                                           on_turn))
         except SessionStopped:
             return None
         except Exception as exc:  # one session's failure must not end the run: it is recorded instead
@@ -158,7 +157,7 @@ class Runner:
         explained = explain_lm_failure(exc, self.lms) if isinstance(exc, LMError) and self.lms else None
         return str(explained) if explained is not None else f"{type(exc).__name__}: {exc}"
 
-    def _postfix(self, bar, by_method: Mapping[str, list[SessionRecord]]) -> None:
+    def _postfix(self, bar: SessionTurnsBar, by_method: Mapping[str, list[SessionRecord]]) -> None:
         shown = {}
         for method, records in by_method.items():
             sr, at = success_rate(records, 5), average_turns(records, self.max_turns)

@@ -26,8 +26,10 @@ def _ids(items) -> list[int] | None:
 
 def run_session(program: dspy.Module, simulator: UserSimulator, case: SessionCase, method: str,
                 program_lm: dspy.LM | None, title: str = "", max_turns: int = MAX_TURNS,
-                should_stop: Callable[[], bool] = lambda: False) -> SessionRecord:
-    """Run the session; exceptions from the program or simulator propagate (the runner records them)."""
+                should_stop: Callable[[], bool] = lambda: False, on_turn: Callable[[], None] = lambda: None
+                ) -> SessionRecord:
+    """Run the session; exceptions from the program or simulator propagate (the runner records them).
+    ``on_turn()`` is called as each turn (with the user's reply) ends, for progress bars."""
     started = time.perf_counter()
     stats = simulator.stats
     with metered() as opener_usage:
@@ -55,6 +57,7 @@ def run_session(program: dspy.Module, simulator: UserSimulator, case: SessionCas
             turn.simulator_usage = simulator_usage
             turn.simulator_trace = list(simulator.trace)
             dialogue.append({"role": "user", "content": turn.user_reply})
+        on_turn()
         if turn.accepted:
             record.ended_by = "accept"
             break

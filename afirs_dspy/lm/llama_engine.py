@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -132,6 +133,9 @@ class LlamaEngine:
             started = time.perf_counter()
             path = self.model_file.resolve()  # assembles if needed and checks the SHA-256
             self._llama = self._runtime.load(path, self.settings)
+            # Freed with the engine, or at interpreter exit while llama_cpp still works: its own __del__ at
+            # shutdown finds the library half torn down and prints "Exception ignored in: Llama.__del__".
+            self._free = weakref.finalize(self, self._llama.close)
             self.load_seconds = time.perf_counter() - started
             logger.info("loaded %s in %.1f s", self.model_file.describe(), self.load_seconds)
         return self._llama
@@ -164,7 +168,7 @@ class LlamaEngine:
     def close(self) -> None:
         with self._lock:
             if self._llama is not None:
-                self._llama.close()
+                self._free()
                 self._llama = None
 
     # Lets DSPy save an LM that uses this engine (loading it back needs allow_unsafe_lm_state=True).
