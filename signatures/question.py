@@ -7,10 +7,9 @@ from afirs_dspy.signatures.preferences import UserPreferences
 
 
 class AskQuestion(dspy.Signature):
-    """Write one short clarification question for the user. Ask about the aspect whose options
-    split the candidate items most evenly and that the user has not stated yet, offering two or
-    three of its options. Do not name specific items."""
+    """Write one short clarification question for the user about the aspect given, offering two
+    or three of its options by name. Ask about nothing else and do not name specific items."""
 
     preferences: UserPreferences = dspy.InputField()
-    candidate_distribution: str = dspy.InputField(desc="aspects that split the candidates, with counts")
+    candidate_distribution: str = dspy.InputField(desc="the aspect to ask about: its options, with how many candidates have each")
     question: str = dspy.OutputField()
