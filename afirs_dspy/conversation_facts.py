@@ -26,10 +26,15 @@ NEGATIONS = frozenset({"not", "no", "without", "never", "nor", "t", "avoid", "ex
 CLAUSE_BREAK = re.compile(r"[.,;:!?\n]|\bbut\b", re.IGNORECASE)
 
 
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def words(text: str) -> tuple[str, ...]:
-    """Lower-cased alphanumeric words, a plural "s" dropped ("Dramas" → "drama", "don't" → "don", "t")."""
-    return tuple(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-                 for w in re.findall(r"[^\W_]+", text.casefold()))
+    """Lower-cased alphanumeric words in the singular ("Comedies" → "comedy", "don't" → "don", "t")."""
+    return tuple(_singular(w) for w in re.findall(r"[^\W_]+", text.casefold()))
 
 
 @dataclass(frozen=True)
@@ -96,9 +101,11 @@ class ConversationFacts:
     rejected: frozenset[int] = frozenset()
 
     def settled_aspects(self, tree: PreferenceTree, preference_nodes: list[int] = ()) -> frozenset[int]:
-        """Aspects not worth asking about: asked already, or where the user said what they want
-        (by naming an option, or as the extracted preferences place them)."""
-        named = {aspect_of(tree, node) for node in (*self.stated, *preference_nodes)}
+        """Aspects not worth asking about: asked already, or where the user said what they want (by naming
+        an option, or as the extracted preferences place them at an option or below; picking the aspect
+        itself says the user cares about it, not which option they want)."""
+        picked = [node for node in preference_nodes if tree.nodes[node].level >= ATTRIBUTE_LEVEL]
+        named = {aspect_of(tree, node) for node in (*self.stated, *picked)}
         return frozenset((named - {None}) | self.asked)
 
     def named_preferences(self, tree: PreferenceTree, preference_nodes: list[int]) -> list[int]:
