@@ -25,7 +25,7 @@ def fallback_question(tree: PreferenceTree, aspect: Aspect | None) -> str:
     if aspect is None:
         return GENERIC_QUESTION
     question = f"Do you have a preference regarding {aspect.name.lower()}, such as {spoken_options(aspect)}?"
-    if aspect.id in asked_aspects(tree, question):
+    if asked_aspects(tree, question) == {aspect.id}:
         return question
     return f"Which would you like: {spoken_options(aspect)}?"  # the aspect's name itself named other options
 
@@ -57,9 +57,10 @@ class DecisionStage(dspy.Module):
         return best[0] if best else None
 
     def check_question(self, aspect: Aspect, text: str) -> str:
-        """``text`` if it is a question that names ``aspect``'s options (and so reads back as it), else InvalidOutput."""
+        """``text`` if it is a question that names ``aspect``'s options more than any other aspect's (so it
+        reads back as that aspect alone), else InvalidOutput."""
         text = non_empty(text)
-        if "?" not in text or aspect.id not in asked_aspects(self.tree, text):
+        if "?" not in text or asked_aspects(self.tree, text) != {aspect.id}:
             raise InvalidOutput(f"the question must ask about {aspect.name!r}, naming options such as {spoken_options(aspect)}")
         return text
 

@@ -131,6 +131,9 @@ def test_the_lm_phrases_the_question_but_cannot_change_its_aspect(tmp_path):
     lm = ScriptedLM({**rules(always("ask")), "[[ ## candidate_distribution ## ]]": phrase})
     assert turn(context, [user("I want a Comedy")], lm).question == "Dark or tense?"
     assert seen == ["Mood > Feel: funny (2 of 6), dark (2 of 6), tense (2 of 6)"]
+    # Naming the user's genre as often as the moods would read back as a genre question too: rejected.
+    lm = ScriptedLM(rules(always("ask"), question="A dark Comedy, then?"))
+    assert turn(context, [user("I want a Comedy")], lm).question.startswith("Do you have a preference regarding feel")
 
 
 def test_an_answer_naming_several_options_of_the_asked_aspect_yields_all_of_them(tmp_path):
