@@ -7,6 +7,7 @@ import json
 import dspy
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from afirs_dspy.context import ProgramContext
@@ -52,6 +53,7 @@ def rules(decide, question="Which genre do you prefer, Drama or Comedy?"):
         "`[[ ## preferences ## ]]`": PREFS,
         "[[ ## candidates ## ]]": {"selected": "[1, 2, 3]"},
         "[[ ## items ## ]]": lambda p: {"reason": "-", "action": decide(field(p, "conversation"))},
+        "`[[ ## reason ## ]]`": lambda p: {"reason": "-", "action": decide(field(p, "conversation"))},  # decision first
         "[[ ## candidate_distribution ## ]]": {"question": question},
     }
 
@@ -208,12 +210,12 @@ def hunchback_world(folder) -> ProgramContext:
     return ProgramContext(dataset, tree, tool, BagOfWordsEmbedder(), folder)
 
 
-def replay_364(folder, question_memory=True):
+def replay_364(folder, question_memory=True, method="afirs"):
     """The issue's session: its user's messages in order, until the program recommends the film."""
     context = hunchback_world(folder)
     # The issue's LM: recommends on the opener, then always wants to ask "Drama or Comedy?".
     lm = ScriptedLM(rules(lambda conversation: "ask" if "Recommender:" in conversation else "recommend"))
-    program = build_program("afirs", context, AFIRSConfig(n_candidates=10, n_recommend=3, question_memory=question_memory))
+    program = build_program(method, context, AFIRSConfig(n_candidates=10, n_recommend=3, question_memory=question_memory))
     dialogue, turns, replies = [user(OPENER)], [], iter(REPLIES)
     with dspy.context(lm=lm):
         for _ in range(5):
@@ -225,15 +227,18 @@ def replay_364(folder, question_memory=True):
     return context, dialogue, turns
 
 
-def test_user_364_is_never_asked_twice_and_gets_the_film_once_every_genre_is_known(tmp_path):
-    context, dialogue, turns = replay_364(tmp_path)
+@pytest.mark.parametrize("method", ["afirs", "decision-first"])
+def test_user_364_is_never_asked_twice_and_gets_the_film_once_every_genre_is_known(tmp_path, method):
+    context, dialogue, turns = replay_364(tmp_path, method=method)
     asked = [asked_aspects(context.tree, t.question) for t in turns if t.action == "ask"]
     assert asked and all(len(a) == 1 for a in asked) and len(set().union(*asked)) == len(asked)  # no repeat
     assert GENRE not in set().union(*asked)  # the user named genres from the first message on
     said = [" ".join(m["content"] for m in dialogue[: 2 * i + 1] if m["role"] == "user") for i in range(len(turns))]
     known = next(i for i, text in enumerate(said) if all(g in text for g in GENRES[:5]))
     assert turns[0].action == "recommend" and TARGET not in turns[0]["items"]
-    assert all(TARGET in t.preselected for t in turns[known:]) and not any(TARGET in t.preselected for t in turns[:known])
+    # The scripted refinement keeps the tool's order, so the list it would recommend is the top 3 candidates.
+    top = [t.candidates[:3] for t in turns]
+    assert all(TARGET in items for items in top[known:]) and not any(TARGET in items for items in top[:known])
     assert turns[-1].action == "recommend" and TARGET in turns[-1]["items"]
     assert {f"Genre > Main genres > {g}" for g in GENRES[:5]} <= set(turns[-1].preferences)
 
