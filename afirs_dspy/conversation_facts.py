@@ -108,12 +108,22 @@ class ConversationFacts:
         named = {aspect_of(tree, node) for node in (*self.stated, *picked)}
         return frozenset((named - {None}) | self.asked)
 
-    def named_preferences(self, tree: PreferenceTree, preference_nodes: list[int]) -> list[int]:
-        """The options the user named within the aspects in play — those the extraction picked from and
-        those the recommender asked about — so "Drama and Musical" answering a genre question yields both
-        (the extraction keeps one node per level)."""
-        in_play = {aspect_of(tree, node) for node in preference_nodes} | self.asked
-        return sorted(node for node in self.stated if aspect_of(tree, node) in in_play)
+    def session_preferences(self, tree: PreferenceTree, picked: list[int]) -> list[int]:
+        """The extraction's ``picked`` nodes less those at or under an option the user rejected, then the
+        options the user named within the aspects in play — those the extraction picked from and those the
+        recommender asked about — so "Drama and Musical" answering a genre question yields both (the
+        extraction keeps one node per level)."""
+        kept = [node for node in picked if not self.rejected & {node, *_ancestors(tree, node)}]
+        in_play = {aspect_of(tree, node) for node in picked} | self.asked
+        return [*kept, *sorted(node for node in self.stated if aspect_of(tree, node) in in_play and node not in kept)]
+
+
+def _ancestors(tree: PreferenceTree, node: int) -> list[int]:
+    parents = []
+    while tree.nodes[node].parent is not None:
+        node = tree.nodes[node].parent
+        parents.append(node)
+    return parents
 
 
 def read_conversation(tree: PreferenceTree, dialogue: list[dict]) -> ConversationFacts:

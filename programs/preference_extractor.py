@@ -2,10 +2,10 @@
 
 At each level the children of the nodes picked above are pre-ranked by embedding similarity to
 the user's text (Infer-Retrieve-Rank style) and only the top ones are shown to the LM, which
-picks the relevant ones in order. The session preferences are the deepest picked nodes, plus the
-options the user named (found in code) within the aspects in play: those the LM picked from and those
-the recommender asked about. The LM keeps one node per level, so without this "Drama and Musical", the
-answer to a genre question, would become one preference.
+picks the relevant ones in order. The session preferences are the deepest picked nodes, less any
+option the user rejected ("not horror"), plus the options the user named (found in code) within the
+aspects in play: those the LM picked from and those the recommender asked about. The LM keeps one node
+per level, so without this "Drama and Musical", the answer to a genre question, would become one.
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ class SessionPreferenceExtractor(dspy.Module):
         self.select = predictor(SelectNodes)
 
     def forward(self, user_responses: str, facts: ConversationFacts = ConversationFacts()) -> dspy.Prediction:
-        """Returns ``levels`` (picked node ids per level), ``preferences`` (deepest picked node ids, then
-        the named options ``facts`` adds) and ``trace``."""
+        """Returns ``levels`` (picked node ids per level), ``preferences`` (the deepest of the picked
+        nodes as ``facts`` corrects them) and ``trace``."""
         trace: list[dict] = []
         query = self.embedder.encode([user_responses])[0]
         levels: list[list[int]] = []
@@ -60,9 +60,8 @@ class SessionPreferenceExtractor(dspy.Module):
                 break
             frontier = [shown[p] for p in picks]
             levels.append(frontier)
-        picked = [node for level in levels for node in level]
-        named = facts.named_preferences(self.tree, picked)
-        return dspy.Prediction(levels=levels, preferences=self._deepest([*dict.fromkeys([*picked, *named])]), trace=trace)
+        picked = facts.session_preferences(self.tree, [node for level in levels for node in level])
+        return dspy.Prediction(levels=levels, preferences=self._deepest(picked), trace=trace)
 
     def _prerank(self, children: list[int], query: np.ndarray) -> list[int]:
         if len(children) <= self.top_children:
