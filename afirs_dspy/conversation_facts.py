@@ -39,11 +39,13 @@ def words(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class OptionNames:
-    """The tree's attribute names as word tuples → attribute node ids, and each attribute's aspect."""
+    """The tree's attribute names as word tuples → attribute node ids (several attributes may be said
+    alike, e.g. the genre "Drama" and the tag "drama"), and each sayable attribute's aspect and words."""
 
     by_words: dict[tuple[str, ...], tuple[int, ...]]
     longest: int
-    aspect: dict[int, int]  # attribute → its subcategory, for the attributes whose name has a word in it
+    aspect: dict[int, int]
+    key: dict[int, tuple[str, ...]]
 
     def find(self, text: str) -> list[tuple[int, bool]]:
         """(attribute node, negated) for every name in ``text``, in order of appearance."""
@@ -66,14 +68,17 @@ class OptionNames:
 
 @lru_cache(maxsize=8)
 def option_names(tree: PreferenceTree) -> OptionNames:
+    """Sayable attributes only: a name with a word in it that is not the catalog's own (the root's, e.g. a
+    "movies" tag, which every request says); the others are never offered as options either."""
     by_words: dict[tuple[str, ...], list[int]] = {}
-    aspect = {}
+    key = {}
     for node in tree.attribute_nodes():
-        key = words(node.name)
-        if key:  # a name with no word in it cannot be said, so it is never offered either
-            by_words.setdefault(key, []).append(node.id)
-            aspect[node.id] = node.parent
-    return OptionNames({k: tuple(v) for k, v in by_words.items()}, max(map(len, by_words), default=0), aspect)
+        said = words(node.name)
+        if said and said != words(tree.root.name):
+            by_words.setdefault(said, []).append(node.id)
+            key[node.id] = said
+    return OptionNames({k: tuple(v) for k, v in by_words.items()}, max(map(len, by_words), default=0),
+                       {node: tree.nodes[node].parent for node in key}, key)
 
 
 def aspect_of(tree: PreferenceTree, node: int) -> int | None:
@@ -86,7 +91,7 @@ def aspect_of(tree: PreferenceTree, node: int) -> int | None:
 def asked_aspects(tree: PreferenceTree, question: str) -> frozenset[int]:
     """The aspects a question is about: those whose options it names most (ties: all of them)."""
     names = option_names(tree)
-    counts = Counter(names.aspect[node] for node in {node for node, _ in names.find(question)})
+    counts = Counter(aspect for aspect, _ in {(names.aspect[node], names.key[node]) for node, _ in names.find(question)})
     top = max(counts.values(), default=0)
     return frozenset(aspect for aspect, count in counts.items() if count == top)
 
@@ -115,7 +120,13 @@ class ConversationFacts:
         extraction keeps one node per level)."""
         kept = [node for node in picked if not self.rejected & {node, *_ancestors(tree, node)}]
         in_play = {aspect_of(tree, node) for node in picked} | self.asked
-        return [*kept, *sorted(node for node in self.stated if aspect_of(tree, node) in in_play and node not in kept)]
+        names = option_names(tree)
+        added: dict[tuple[str, ...], int] = {names.key[node]: node for node in kept if node in names.key}
+        for node in sorted(self.stated, key=lambda n: -len(tree.node_items(n))):
+            # Of the attributes said alike, the LM's pick, else the largest (a genre over its namesake tag).
+            if aspect_of(tree, node) in in_play:
+                added.setdefault(names.key[node], node)
+        return [*kept, *sorted(set(added.values()) - set(kept))]
 
 
 def _ancestors(tree: PreferenceTree, node: int) -> list[int]:

@@ -92,6 +92,16 @@ def test_a_question_reads_back_as_the_aspect_whose_options_it_names_most():
     assert read_conversation(tree, dialogue).asked == {MOOD}  # a recommendation is not a question
 
 
+def test_names_said_alike_count_once_and_the_catalog_word_is_no_option():
+    base = toy_tree(toy_items())
+    extra = [TreeNode(14, "comedies", 3, GENRE, (4,)), TreeNode(15, "movies", 3, MOOD, (5,))]  # tags
+    tree = PreferenceTree([*base.nodes, *extra], n_items=base.n_items)
+    facts = read_conversation(tree, [user("Can you recommend some movies? A Comedy, please.")])
+    assert facts.stated == {3, 14}  # the genre and its namesake tag; "movies" is the root's word
+    assert asked_aspects(tree, "A Comedy or a dark one?") == {GENRE, MOOD}  # one name each
+    assert facts.session_preferences(tree, [GENRE]) == [GENRE, 3]  # the larger of the two namesakes
+
+
 # --- the program --------------------------------------------------------------------------------
 
 def turn(context, dialogue, lm, config=AFIRSConfig(n_candidates=6, n_recommend=3)):
