@@ -9,8 +9,9 @@ evaluator, ``afirs-dspy chat``, or a person's own loop.
 
 An aspect is a subcategory of the tree (level 2); its options are its attributes (level 3). Names are
 matched on normalised words (case, punctuation and a plural "s" ignored), longest name first, so
-"science fiction" is not also read as "fiction". A name is rejected when a negation ("not", "no",
-"without", "n't", …) precedes it in the same clause.
+"science fiction" is not also read as "fiction"; attributes said alike (the genre "Drama", the tag
+"drama") are one name. A name is rejected when a negation ("not", "no", "without", "n't", …) precedes
+it in the same clause.
 """
 from __future__ import annotations
 
