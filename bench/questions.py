@@ -119,7 +119,7 @@ def arm_figures(records: list[SessionRecord], tree: PreferenceTree) -> dict:
         "unread_share": _share(rows, "unread"),
         "bits_asked": _mean([r["bits"] for r in read]),
         "bits_best_open": _mean([r["best_bits"] for r in read]),
-        "asked_best_share": _share([{"b": abs(r["bits"] - r["best_bits"]) < 1e-9} for r in read], "b"),
+        "asked_best_share": _share([{"b": r["bits"] >= r["best_bits"] - 1e-9} for r in read if r["best_bits"] > 0], "b"),
         "expected_left_median": _median([r["expected_left"] for r in read]),
         "candidates_median": _median([r["candidates"] for r in rows]),
         "left_after_answer_median": _median([r["left"] for r in rows]),
@@ -145,7 +145,7 @@ def report(folder: Path, context, args, seconds: float) -> None:
     columns = ["sessions", "turns", "questions", "repeated_rate", "stated_share", "unread_share", "bits_asked",
                "bits_best_open", "asked_best_share", "expected_left_median", "candidates_median",
                "left_after_answer_median", "SR@1", "SR@3", "SR@5", "AT", "lm_seconds_per_turn"]
-    table = markdown_table([{"arm": arm, **{c: figures[arm][c] for c in columns}} for arm in ARMS], ["arm", *columns])
+    table = markdown_table([{"figure": c, **{arm: figures[arm][c] for arm in ARMS}} for c in columns], ["figure", *ARMS])
     settings = (f"{context.dataset.name}, test users in seed {args.seed}'s order, attribute simulator, "
                 f"≤ {MAX_TURNS} turns, LM {args.lm or 'embedded (local)'}; this run: {seconds / 60:.0f} min")
     text = "\n".join([
