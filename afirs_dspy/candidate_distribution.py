@@ -1,9 +1,10 @@
-"""Which tree aspects split a candidate list best, computed in code for the question (paper 4.2.2).
+"""Which tree aspect to ask about, computed in code from the candidate list (paper 4.2.2).
 
-An aspect is a subcategory of the tree; its options are its attributes. Asking about an option
-held by a fraction p of the candidates yields the binary entropy H(p) bits, so an aspect scores
-the sum of H over its options: options every candidate shares (the preferences already stated)
-or none has score zero by themselves.
+An aspect is a subcategory of the tree; its options are its attributes. Taking the wanted item as
+uniform over the candidates and the user's answer as the set of the aspect's options that item has,
+asking about an aspect gains, in expectation, the entropy of the partition of the candidates by that
+set (bits), and leaves sum(size²)/n candidates consistent with the answer. Aspects the conversation has
+settled and options the user already named are left out before scoring, so they are never asked again.
 """
 from __future__ import annotations
 
@@ -12,58 +13,77 @@ from functools import lru_cache
 
 import numpy as np
 
-from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
+from afirs_dspy.conversation_facts import option_names
+from afirs_dspy.preference_tree import PreferenceTree
 
 
 @dataclass(frozen=True)
 class Aspect:
+    id: int
     path: str
     options: tuple[tuple[str, int], ...]  # (attribute, candidates holding it), most common first
-    bits: float
+    bits: float  # expected information gain of the answer
+    expected_left: float  # expected candidates consistent with the answer
     total: int
+
+    @property
+    def name(self) -> str:
+        return self.path.split(" > ")[-1]
 
     def render(self) -> str:
         return f"{self.path}: " + ", ".join(f"{name} ({count} of {self.total})" for name, count in self.options)
 
 
 @lru_cache(maxsize=8)
-def _attribute_pairs(tree: PreferenceTree) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR of item → attribute node ids, plus every node's parent (root's is -1)."""
+def _attribute_pairs(tree: PreferenceTree) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of item → attribute node ids."""
     attributes = tree.attribute_nodes()
-    nodes = np.repeat([n.id for n in attributes], [len(n.items) for n in attributes])
+    nodes = np.repeat([n.id for n in attributes], [len(n.items) for n in attributes]).astype(np.int64)
     items = np.concatenate([np.asarray(n.items, dtype=np.int64) for n in attributes]) if attributes else np.zeros(0, np.int64)
     order = np.argsort(items, kind="stable")
     offsets = np.searchsorted(items[order], np.arange(tree.n_items + 2))
-    parents = np.array([-1 if n.parent is None else n.parent for n in tree.nodes])
-    return nodes[order], offsets, parents
+    return nodes[order], offsets
 
 
-def _entropy(p: np.ndarray) -> np.ndarray:
-    q = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.where((p > 0) & (p < 1), -(q * np.log2(q) + (1 - q) * np.log2(1 - q)), 0.0)
+@lru_cache(maxsize=8)
+def _aspect_array(tree: PreferenceTree) -> np.ndarray:
+    """Node id → its aspect, for the attributes that can be offered (a name recognisable in text); else -1."""
+    aspects = np.full(len(tree.nodes), -1, dtype=np.int64)
+    for node, aspect in option_names(tree).aspect.items():
+        aspects[node] = aspect
+    return aspects
 
 
-def split_aspects(tree: PreferenceTree, candidates: list[int], top: int = 3, options: int = 4) -> list[Aspect]:
-    """The ``top`` aspects whose options split ``candidates`` most evenly, best first."""
+def split_aspects(tree: PreferenceTree, candidates: list[int], top: int = 3, options: int = 4,
+                  exclude_aspects: frozenset[int] = frozenset(), exclude_options: frozenset[int] = frozenset()) -> list[Aspect]:
+    """The ``top`` aspects with the highest expected information gain over ``candidates``, best first;
+    only aspects that split them (gain > 0), each with its ``options`` most common splitting options."""
     if not candidates:
         return []
-    node_of, offsets, parents = _attribute_pairs(tree)
-    cands = np.asarray(candidates, dtype=np.int64)
-    spans = [node_of[offsets[i] : offsets[i + 1]] for i in cands]
-    counts = np.bincount(np.concatenate(spans), minlength=len(tree.nodes)) if spans else np.zeros(len(tree.nodes))
-    bits = _entropy(counts / len(cands))
-    is_attribute = np.array([n.level == ATTRIBUTE_LEVEL for n in tree.nodes])
-    aspect_bits = np.zeros(len(tree.nodes))
-    np.add.at(aspect_bits, parents[is_attribute], bits[is_attribute])
-    best = [a for a in np.argsort(-aspect_bits, kind="stable")[:top] if aspect_bits[a] > 0]
-    aspects = []
-    for aspect in best:
-        children = [c for c in tree.children(int(aspect)) if 0 < counts[c.id] < len(cands)]
-        children.sort(key=lambda c: -counts[c.id])
-        aspects.append(Aspect(
-            path=tree.path(int(aspect)),
-            options=tuple((c.name, int(counts[c.id])) for c in children[:options]),
-            bits=float(aspect_bits[aspect]),
-            total=len(cands),
-        ))
-    return aspects
+    node_of, offsets = _attribute_pairs(tree)
+    aspect_of = _aspect_array(tree)
+    n = len(candidates)
+    held = [node_of[offsets[i] : offsets[i + 1]] for i in candidates]
+    rows = np.repeat(np.arange(n), [len(h) for h in held])
+    nodes = np.concatenate(held)
+    askable = ((aspect_of[nodes] >= 0) & ~np.isin(aspect_of[nodes], list(exclude_aspects))
+               & ~np.isin(nodes, list(exclude_options)))
+    columns, column_of = np.unique(nodes[askable], return_inverse=True)
+    member = np.zeros((n, len(columns)), dtype=bool)
+    member[rows[askable], column_of] = True
+    counts = member.sum(axis=0)
+    splitting = (counts > 0) & (counts < n)
+    column_aspects = aspect_of[columns]
+    scored = []
+    for aspect in np.unique(column_aspects[splitting]):
+        cols = np.flatnonzero(splitting & (column_aspects == aspect))
+        sizes = np.unique(member[:, cols], axis=0, return_counts=True)[1]
+        p = sizes / n
+        scored.append((float(-(p * np.log2(p)).sum()), float((sizes ** 2).sum() / n), int(aspect), cols))
+    scored.sort(key=lambda s: (-s[0], s[2]))
+    return [
+        Aspect(id=aspect, path=tree.path(aspect), bits=bits, expected_left=left, total=n,
+               options=tuple((tree.nodes[int(columns[c])].name, int(counts[c]))
+                             for c in sorted(cols, key=lambda c: (-counts[c], columns[c]))[:options]))
+        for bits, left, aspect, cols in scored[:top]
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.catalog import Catalog
+from afirs_dspy.conversation_facts import ConversationFacts
 from afirs_dspy.programs.guarded import guarded_call, ranked_picks
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.recsys.tool import RecsysTool
@@ -26,11 +27,12 @@ class ActionStage(dspy.Module):
         self.summarize = predictor(SummarizePreferences)
         self.refine = predictor(RefineCandidates)
 
-    def forward(self, conversation: str, user_responses: str, history: list[int], refine: bool = True) -> dspy.Prediction:
+    def forward(self, conversation: str, user_responses: str, history: list[int], refine: bool = True,
+                facts: ConversationFacts = ConversationFacts()) -> dspy.Prediction:
         trace: list[dict] = []
         nodes: list[int] = []
         if self.extractor is not None:
-            extracted = self.extractor(user_responses=user_responses)
+            extracted = self.extractor(user_responses=user_responses, facts=facts)
             trace += extracted.trace
             nodes = extracted.preferences
         recommendation = self.tool.recommend(history, [str(n) for n in nodes], k=self.n_candidates)

@@ -7,6 +7,7 @@ import dspy
 import numpy as np
 
 from afirs_dspy.catalog import Catalog
+from afirs_dspy.conversation_facts import ConversationFacts, read_conversation
 from afirs_dspy.embeddings import TextEmbedder
 from afirs_dspy.preference_tree import PreferenceTree
 from afirs_dspy.programs.action_stage import ActionStage
@@ -35,6 +36,7 @@ class AFIRSConfig:
     top_children: int = 8       # tree nodes shown to the LM per level, pre-ranked by similarity
     max_per_level: int = 1      # nodes the LM may pick per level (small LMs over-pick by position)
     lm_reply: bool = False      # write the reply with the LM (signature 8) instead of a template
+    question_memory: bool = True  # False: questions and extraction ignore what was said and asked (before issue 22)
 
     def __post_init__(self):
         # A compiled program's manifest sets these too: refuse what breaks the turn contract.
@@ -71,6 +73,8 @@ class AFIRS(dspy.Module):
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         conversation = render_conversation(dialogue)
+        memory = self.config.question_memory
+        facts = read_conversation(self.tree, dialogue) if memory else ConversationFacts()
         trace: list[dict] = []
         decision = self.decision_stage
         if not self.config.action_first:
@@ -78,19 +82,28 @@ class AFIRS(dspy.Module):
         refine = self.config.llm_refine and (self.config.action_first or action == "recommend")
         acted = self.action_stage(
             conversation=conversation, user_responses=user_responses(dialogue), history=list(history), refine=refine,
+            facts=facts,
         )
         trace += acted.trace
         if self.config.action_first:
             action = decision.choose(conversation, [self.catalog.line(i) for i in acted.preselected], trace)
-        question = decision.question(acted.preferences, acted.candidates, trace) if action == "ask" else ""
+        aspect = decision.aspect(acted.candidates, facts, acted.preference_nodes if memory else [])
+        if action == "ask" and aspect is None and memory:
+            action = "recommend"
+            trace.append({"step": "no_question", "status": "ok", "errors": [],
+                          "note": "no unsettled aspect splits the candidates: recommending"})
+        question = decision.question(acted.preferences, aspect, trace) if action == "ask" and aspect else ""
         # Deciding first to ask skips the refinement, so the list it would recommend is not known (DSR: –).
-        known = refine == self.config.llm_refine or len(acted.candidates) <= self.config.n_recommend
+        known = (action == "recommend" or refine == self.config.llm_refine
+                 or len(acted.candidates) <= self.config.n_recommend)
         turn = finish_turn(
             self.catalog, action, acted.preselected, question, trace,
             preferences=[self.tree.path(n) for n in acted.preference_nodes], user_preferences=acted.preferences,
             candidates=acted.candidates, preselected=acted.preselected if known else None,
         )
         if self.config.lm_reply:
-            turn.reply = guarded_call(self.respond, lambda p: non_empty(p.reply), lambda: turn.reply, trace, "reply",
+            # An asking reply must still name the aspect's options, or the next turn cannot tell what was asked.
+            check = (lambda text: decision.check_question(aspect, text)) if turn.action == "ask" and aspect else non_empty
+            turn.reply = guarded_call(self.respond, lambda p: check(p.reply), lambda: turn.reply, trace, "reply",
                                       conversation=conversation, action=turn.action, content=turn.reply)
         return turn

@@ -1,29 +1,38 @@
-"""The decision stage (paper 4.2): recommend the pre-selected items or ask an
-information-maximizing question built on how the candidates split over the tree."""
+"""The decision stage (paper 4.2): recommend the pre-selected items or ask an information-maximizing
+question. The aspect to ask about is chosen in code (the highest expected information gain over the
+candidates, leaving out what the conversation has settled); the LM only phrases the question, which
+must name the aspect's options, so the next turn can tell from the dialogue what was asked."""
 from __future__ import annotations
 
 import dspy
 
 from afirs_dspy.candidate_distribution import Aspect, split_aspects
+from afirs_dspy.conversation_facts import ConversationFacts, asked_aspects
 from afirs_dspy.preference_tree import PreferenceTree
-from afirs_dspy.programs.guarded import guarded_call, non_empty
+from afirs_dspy.programs.guarded import InvalidOutput, guarded_call, non_empty
 from afirs_dspy.programs.turn import GENERIC_QUESTION
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.signatures import AskQuestion, DecideAction, DecideFromConversation, UserPreferences
 
 
-def fallback_question(aspects: list[Aspect]) -> str:
-    """A template question about the best-splitting aspect (used when the LM's output is unusable)."""
-    if not aspects or not aspects[0].options:
+def spoken_options(aspect: Aspect, count: int = 3) -> str:
+    names = [name for name, _ in aspect.options[:count]]
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+
+
+def fallback_question(tree: PreferenceTree, aspect: Aspect | None) -> str:
+    """A template question about ``aspect`` that reads back as that aspect (the generic one without)."""
+    if aspect is None:
         return GENERIC_QUESTION
-    names = [name for name, _ in aspects[0].options[:3]]
-    listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
-    return f"Do you have a preference regarding {aspects[0].path.split(' > ')[-1].lower()}, such as {listed}?"
+    question = f"Do you have a preference regarding {aspect.name.lower()}, such as {spoken_options(aspect)}?"
+    if asked_aspects(tree, question) == {aspect.id}:
+        return question
+    return f"Which would you like: {spoken_options(aspect)}?"  # the aspect's name itself named other options
 
 
 class DecisionStage(dspy.Module):
-    """Called step by step (``choose``, then ``question`` when asking), so the program can put
-    the decision before or after the action stage."""
+    """Called step by step (``choose``, then ``aspect`` and ``question`` when asking), so the program can
+    put the decision before or after the action stage."""
 
     def __init__(self, tree: PreferenceTree):
         super().__init__()
@@ -41,10 +50,22 @@ class DecisionStage(dspy.Module):
         return guarded_call(self.decide, lambda p: p.action, lambda: "ask", trace, "decide",
                             conversation=conversation, items=items)
 
-    def question(self, preferences: UserPreferences, candidates: list[int], trace: list[dict]) -> str:
-        aspects = split_aspects(self.tree, candidates)
-        distribution = "\n".join(a.render() for a in aspects) or "no aspect splits the candidates"
+    def aspect(self, candidates: list[int], facts: ConversationFacts, preference_nodes: list[int]) -> Aspect | None:
+        """The unsettled aspect with the highest expected information gain; None when none splits the candidates."""
+        best = split_aspects(self.tree, candidates, top=1, exclude_aspects=facts.settled_aspects(self.tree, preference_nodes),
+                             exclude_options=facts.stated | facts.rejected)
+        return best[0] if best else None
+
+    def check_question(self, aspect: Aspect, text: str) -> str:
+        """``text`` if it is a question that names ``aspect``'s options more than any other aspect's (so it
+        reads back as that aspect alone), else InvalidOutput."""
+        text = non_empty(text)
+        if "?" not in text or asked_aspects(self.tree, text) != {aspect.id}:
+            raise InvalidOutput(f"the question must ask about {aspect.name!r}, naming options such as {spoken_options(aspect)}")
+        return text
+
+    def question(self, preferences: UserPreferences, aspect: Aspect, trace: list[dict]) -> str:
         return guarded_call(
-            self.ask, lambda p: non_empty(p.question), lambda: fallback_question(aspects), trace, "ask",
-            preferences=preferences, candidate_distribution=distribution,
+            self.ask, lambda p: self.check_question(aspect, p.question), lambda: fallback_question(self.tree, aspect),
+            trace, "ask", preferences=preferences, candidate_distribution=aspect.render(),
         )

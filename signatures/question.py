@@ -7,10 +7,10 @@ from afirs_dspy.signatures.preferences import UserPreferences
 
 
 class AskQuestion(dspy.Signature):
-    """Write one short clarification question for the user. Ask about the aspect whose options
-    split the candidate items most evenly and that the user has not stated yet, offering two or
-    three of its options. Do not name specific items."""
+    """Write one short question that asks the user to choose among the options of the aspect given.
+    It must name two or three of those options word for word, like "Would you prefer X, Y or Z?".
+    Ask about nothing else and do not name specific items."""
 
     preferences: UserPreferences = dspy.InputField()
-    candidate_distribution: str = dspy.InputField(desc="aspects that split the candidates, with counts")
+    candidate_distribution: str = dspy.InputField(desc="the aspect to ask about: its options, with how many candidates have each")
     question: str = dspy.OutputField()

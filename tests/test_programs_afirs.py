@@ -13,6 +13,7 @@ from toy_world import toy_context
 
 PREFS = {"preferences": json.dumps({"likes": ["comedy"], "dislikes": [], "constraints": []})}
 DIALOGUE = [{"role": "user", "content": "I want a Comedy, something funny"}]
+COMEDY = [{"role": "user", "content": "I want a Comedy"}]  # leaves the moods to ask about
 
 
 def pick_by_name(*names):
@@ -42,10 +43,11 @@ def context(tmp_path):
     return toy_context(tmp_path)
 
 
-def run(context, lm, method="afirs", config=AFIRSConfig(n_candidates=6, n_recommend=3), history=(1, 2)):
+def run(context, lm, method="afirs", config=AFIRSConfig(n_candidates=6, n_recommend=3), history=(1, 2),
+        dialogue=DIALOGUE):
     program = build_program(method, context, config)
     with dspy.context(lm=lm):
-        return program(dialogue=DIALOGUE, history=list(history))
+        return program(dialogue=dialogue, history=list(history))
 
 
 def test_full_turn_recommends_refined_items_under_the_extracted_preference(context):
@@ -75,7 +77,7 @@ def test_ask_builds_the_question_on_the_candidate_distribution(context):
 
     lm = ScriptedLM(rules(**{"[[ ## items ## ]]": {"reason": "unclear", "action": "ask"},
                              "[[ ## candidate_distribution ## ]]": question}))
-    out = run(context, lm)
+    out = run(context, lm, dialogue=COMEDY)
     assert (out.action, out["items"], out.question, out.reply) == ("ask", [], "Funny or dark?", "Funny or dark?")
     assert len(out.preselected) == 3
     # All candidates are comedies, so the genre aspect splits nothing; moods split them evenly.
@@ -94,7 +96,7 @@ def test_out_of_range_refinement_is_retried_then_replaced_by_the_tool_order(cont
 def test_unparseable_decision_falls_back_to_asking_with_a_template_question(context):
     lm = ScriptedLM(rules(**{"[[ ## items ## ]]": "no fields here",
                              "[[ ## candidate_distribution ## ]]": "still nothing"}))
-    out = run(context, lm)
+    out = run(context, lm, dialogue=COMEDY)
     assert out.action == "ask"
     assert out.question.startswith("Do you have a preference regarding")
     statuses = {e["step"]: e["status"] for e in out.trace}
@@ -110,7 +112,7 @@ def test_nothing_selected_means_plain_ranking(context):
 
 def test_decision_first_decides_before_acting_and_skips_refinement_when_asking(context):
     lm = ScriptedLM(rules())
-    out = run(context, lm, "decision-first")
+    out = run(context, lm, "decision-first", dialogue=COMEDY)
     steps = [e["step"] for e in out.trace]
     assert steps[0] == "decide" and "refine" not in steps and out.action == "ask"
     assert lm.calls["[[ ## items ## ]]"] == 0

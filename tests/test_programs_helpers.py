@@ -15,7 +15,7 @@ from scripted import ScriptedLM
 from toy_world import toy_items, toy_tree
 
 
-def test_split_aspects_scores_even_splits_highest():
+def test_split_aspects_ranks_by_expected_information_gain():
     tree = toy_tree(toy_items())
     # Items 4, 8, 12 are comedies, 1 a drama; moods: 4 and 1 dark, 8 tense, 12 funny.
     aspects = split_aspects(tree, [4, 8, 12, 1])
@@ -23,18 +23,25 @@ def test_split_aspects_scores_even_splits_highest():
     mood, genre = aspects
     assert dict(mood.options) == {"dark": 2, "tense": 1, "funny": 1} and mood.total == 4
     assert dict(genre.options) == {"Comedy": 3, "Drama": 1}
-    # H(1/2) + 2 H(1/4) = 1 + 2 * 0.8113 bits; H(3/4) + H(1/4) = 2 * 0.8113 bits.
-    assert mood.bits == pytest.approx(1 + 2 * 0.811278, abs=1e-5)
-    assert genre.bits == pytest.approx(2 * 0.811278, abs=1e-5)
+    # The answer partitions the candidates: moods {2, 1, 1} → 1.5 bits, 6/4 left; genres {3, 1} → H(1/4), 10/4 left.
+    assert (mood.bits, mood.expected_left) == (1.5, 1.5)
+    assert genre.bits == pytest.approx(0.811278, abs=1e-6) and genre.expected_left == 2.5
     assert mood.render() == "Mood > Feel: dark (2 of 4), funny (1 of 4), tense (1 of 4)"
-    assert fallback_question(aspects) == "Do you have a preference regarding feel, such as dark, funny or tense?"
+    assert fallback_question(tree, mood) == "Do you have a preference regarding feel, such as dark, funny or tense?"
+
+
+def test_split_aspects_leaves_out_settled_aspects_and_named_options():
+    tree = toy_tree(toy_items())
+    assert [a.path for a in split_aspects(tree, [4, 8, 12, 1], exclude_aspects=frozenset({8}))] == ["Genre > Main genres"]
+    mood = split_aspects(tree, [4, 8, 12, 1], exclude_options=frozenset({10}))[0]  # "dark" already named
+    assert dict(mood.options) == {"funny": 1, "tense": 1}
 
 
 def test_split_aspects_of_identical_items_is_empty():
     tree = toy_tree(toy_items())
     assert split_aspects(tree, [4, 16]) == []  # both dark comedies: nothing splits them
     assert split_aspects(tree, []) == []
-    assert fallback_question([]) == "Could you tell me more about what you are looking for?"
+    assert fallback_question(tree, None) == "Could you tell me more about what you are looking for?"
 
 
 def test_catalog_title_matching():

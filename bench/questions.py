@@ -1,0 +1,185 @@
+"""Questions that move the conversation forward (issue 22): AF-IRS with and without question memory.
+
+    python bench/questions.py [--dataset ml-latest-small] [--n-sessions 30] [--minutes 30] [--lm …]
+                              [--api-base …] [--seed 0] [--num-threads 1] [--report-only]
+
+One run, the same seeded test users and attribute simulator for two arms of `afirs`:
+"before" (``question_memory=False``: the question's aspect is the best split of the candidates alone,
+nothing the user said or the program asked is left out, the extraction keeps one node per level) and
+"after" (the default). Users are taken in the seed's order until --n-sessions or --minutes (the user
+started by then finishes both arms); resumable: the transcript under bench/results/questions/ keeps
+the sessions, and running again adds users.
+
+Per arm, over every question asked (a question's aspect is read back from its text, as the program
+itself does): the repeated-question rate (its aspect, or its exact text, was asked earlier in the
+session), the share about an aspect the user had already named an option of, the share with no
+recognisable aspect, the expected information gain of the asked aspect vs the best aspect still
+open (bits, over the turn's candidates), the candidates expected to be left by the answer, and the
+candidates left once the user's actual answer is applied (those holding every option it names).
+Then SR@1/3/5, AT and LM seconds per turn, with paired tests of after against before.
+Writes bench/results/questions.{md,json}.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from afirs_dspy.candidate_distribution import split_aspects
+from afirs_dspy.context import load_context
+from afirs_dspy.conversation_facts import asked_aspects, aspect_of, option_names, read_conversation
+from afirs_dspy.data import load_dataset
+from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
+from afirs_dspy.evaluation.metrics import ok, summarize
+from afirs_dspy.evaluation.records import SessionRecord
+from afirs_dspy.evaluation.runner import Runner, complete_users, plan_jobs
+from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.evaluation.significance import compare
+from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
+from afirs_dspy.lm.backends import LocalEngines
+from afirs_dspy.cli.lm_options import open_lm
+from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.programs.afirs import AFIRSConfig
+from afirs_dspy.programs.registry import build_program
+from afirs_dspy.reporting import markdown_table
+from lm_arguments import add_lm_arguments
+from results_files import RESULTS, write_results
+
+ARMS = {"before": AFIRSConfig(question_memory=False), "after": AFIRSConfig()}
+MAX_TURNS = 5
+
+
+def dialogue_before(record: SessionRecord, turn: int) -> list[dict]:
+    """What the program saw at ``turn`` (1-based): the opener, then each earlier reply and answer."""
+    dialogue = [{"role": "user", "content": record.opener}]
+    for t in record.turns[: turn - 1]:
+        dialogue += [{"role": "assistant", "content": t.reply}, {"role": "user", "content": t.user_reply or ""}]
+    return dialogue
+
+
+def question_rows(record: SessionRecord, tree: PreferenceTree) -> list[dict]:
+    """One row per question the session asked (see the module doc for each figure)."""
+    names = option_names(tree)
+    rows, earlier = [], []
+    for t in record.turns:
+        if t.action != "ask":
+            continue
+        facts = read_conversation(tree, dialogue_before(record, t.turn))
+        asked = asked_aspects(tree, t.question)
+        stated = {aspect_of(tree, node) for node in facts.stated}
+        open_aspects = split_aspects(tree, t.candidates, top=len(tree.nodes), exclude_aspects=facts.asked | stated,
+                                     exclude_options=facts.stated | facts.rejected)
+        gain = {a.id: a for a in open_aspects}
+        chosen = [gain[a] for a in asked if a in gain]
+        answer = [node for node, negated in names.find(t.user_reply or "") if not negated]
+        holds = np.ones(len(t.candidates), dtype=bool)
+        for node in answer:
+            holds &= np.isin(t.candidates, tree.node_items(node))
+        rows.append({
+            "repeated": bool(asked & facts.asked) or t.question in earlier,
+            "stated": bool(asked & stated),
+            "unread": not asked,
+            "bits": max((a.bits for a in chosen), default=0.0) if asked else None,
+            "best_bits": open_aspects[0].bits if open_aspects else 0.0,
+            "expected_left": min((a.expected_left for a in chosen), default=len(t.candidates)) if asked else None,
+            "candidates": len(t.candidates),
+            "left": int(holds.sum()) if t.user_reply is not None else None,
+        })
+        earlier.append(t.question)
+    return rows
+
+
+def _share(rows: list[dict], key: str) -> float | None:
+    return sum(r[key] for r in rows) / len(rows) if rows else None
+
+
+def _median(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(statistics.median(values)) if values else None
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(statistics.fmean(values)) if values else None
+
+
+def arm_figures(records: list[SessionRecord], tree: PreferenceTree) -> dict:
+    rows = [row for r in ok(records) for row in question_rows(r, tree)]
+    read = [r for r in rows if not r["unread"]]
+    turns = [t for r in ok(records) for t in r.turns]
+    return {
+        **summarize(records, MAX_TURNS),
+        "turns": len(turns),
+        "questions": len(rows),
+        "repeated_rate": _share(rows, "repeated"),
+        "stated_share": _share(rows, "stated"),
+        "unread_share": _share(rows, "unread"),
+        "bits_asked": _mean([r["bits"] for r in read]),
+        "bits_best_open": _mean([r["best_bits"] for r in read]),
+        "asked_best_share": _share([{"b": r["bits"] >= r["best_bits"] - 1e-9} for r in read if r["best_bits"] > 0], "b"),
+        "expected_left_median": _median([r["expected_left"] for r in read]),
+        "candidates_median": _median([r["candidates"] for r in rows]),
+        "left_after_answer_median": _median([r["left"] for r in rows]),
+        "lm_seconds_per_turn": _mean([t.program_usage.seconds for t in turns]),
+    }
+
+
+def run_sessions(args, folder: Path, context) -> None:
+    cases = sample_cases(context.dataset, "test", args.n_sessions, args.seed)
+    with LocalEngines() as engines:
+        lm = open_lm(args.lm, args.api_base, engines)
+        programs = {arm: build_program("afirs", context, config) for arm, config in ARMS.items()}
+        runner = Runner(programs, AttributeSimulators(context, args.seed), Transcript(folder / TRANSCRIPT), lm,
+                        context.catalog.titles, MAX_TURNS, args.num_threads, time_limit=60 * args.minutes)
+        runner.run(plan_jobs(list(ARMS), cases))
+
+
+def report(folder: Path, context, args, seconds: float) -> None:
+    latest = Transcript(folder / TRANSCRIPT).latest()
+    by_arm = complete_users({arm: [r for (method, _), r in latest.items() if method == arm] for arm in ARMS})
+    figures = {arm: arm_figures(by_arm[arm], context.tree) for arm in ARMS}
+    paired = compare(by_arm["after"], by_arm["before"], MAX_TURNS)
+    columns = ["sessions", "turns", "questions", "repeated_rate", "stated_share", "unread_share", "bits_asked",
+               "bits_best_open", "asked_best_share", "expected_left_median", "candidates_median",
+               "left_after_answer_median", "SR@1", "SR@3", "SR@5", "AT", "lm_seconds_per_turn"]
+    table = markdown_table([{"figure": c, **{arm: figures[arm][c] for arm in ARMS}} for c in columns], ["figure", *ARMS])
+    settings = (f"{context.dataset.name}, test users in seed {args.seed}'s order, attribute simulator, "
+                f"≤ {MAX_TURNS} turns, LM {args.lm or 'embedded (local)'}; this run: {seconds / 60:.0f} min")
+    text = "\n".join([
+        "# Questions: AF-IRS before/after question memory (issue 22)", "", settings, "", table, "",
+        f"Paired, after vs before on {paired['pairs']} users: SR@5 Δ {paired['SR@5']['delta']} "
+        f"(95% CI {paired['SR@5']['ci95']}, p {paired['SR@5']['p']}); AT Δ {paired['AT']['delta']} "
+        f"(95% CI {paired['AT']['ci95']}, p {paired['AT']['p']}); McNemar SR@5 b/c "
+        f"{paired['mcnemar']['SR@5']['b']}/{paired['mcnemar']['SR@5']['c']}, p {paired['mcnemar']['SR@5']['p']:.3g}.",
+        "", "Columns: see bench/questions.py. bits: expected information gain over the turn's candidates "
+        "(aspects asked or stated earlier count as 0: the answer is known); left: candidates holding every "
+        "option the user's answer names.",
+    ])
+    write_results("questions", {"settings": vars(args), "minutes": seconds / 60, "arms": figures, "paired": paired},
+                  text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="ml-latest-small")
+    parser.add_argument("--n-sessions", type=int, default=30, help="Test users (each gets both arms).")
+    parser.add_argument("--minutes", type=float, default=30, help="Start no new user after this long.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-threads", type=int, default=1)
+    parser.add_argument("--report-only", action="store_true", help="Table what the transcript holds; run nothing.")
+    add_lm_arguments(parser)
+    args = parser.parse_args()
+    context = load_context(load_dataset(args.dataset))
+    folder = RESULTS / "questions" / f"{args.dataset}-seed{args.seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    if not args.report_only:
+        run_sessions(args, folder, context)
+    report(folder, context, args, time.perf_counter() - started)
+
+
+if __name__ == "__main__":
+    main()
