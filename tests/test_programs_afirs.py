@@ -122,9 +122,10 @@ def test_decision_first_decides_before_acting_and_skips_refinement_when_asking(c
 
 def test_action_first_asks_with_the_refined_list_it_would_recommend(context):
     lm = ScriptedLM(rules(**{"[[ ## items ## ]]": {"reason": "unsure", "action": "ask"}}))
-    out = run(context, lm)
+    out = run(context, lm, dialogue=COMEDY)
     assert out.action == "ask" and out.preselected == [out.candidates[1], out.candidates[0], out.candidates[2]]
-    no_refine = run(context, ScriptedLM(rules(**{"[[ ## items ## ]]": {"reason": "unsure", "action": "ask"}})), "no-refine")
+    no_refine = run(context, ScriptedLM(rules(**{"[[ ## items ## ]]": {"reason": "unsure", "action": "ask"}})), "no-refine",
+                    dialogue=COMEDY)
     assert no_refine.preselected == no_refine.candidates[:3]  # it recommends the tool's top items as they are
 
 
