@@ -6,7 +6,7 @@ import pytest
 
 from afirs_dspy.data import DataError, PreprocessConfig, RawDataset
 from afirs_dspy.data.preprocess import k_core, prepare
-from afirs_dspy.data.sources.common import catalog_frame, interactions_frame
+from afirs_dspy.data.sources.common import catalog_frame, interactions_frame, user_attributes_frame
 
 
 def _catalog(items):
@@ -70,3 +70,19 @@ def test_windows_keep_their_split_and_drop_unknown_items():
     assert data.test.target.tolist() == [4]  # window with unknown target 9 dropped
     assert data.train.sequence.tolist() == [[1, 2, 3], [1, 2, 3]]
     assert data.report["sessions"] == {"valid": 1, "test": 1}
+
+
+def test_tags_given_in_a_held_out_interaction_are_not_item_attributes():
+    # u's last two items (3 = test, 2 = valid) are held out: u's own tags on them would leak the
+    # held-out interaction; the same tag from another user, and u's tag on a training item, stay.
+    raw = RawDataset(
+        catalog=_catalog(["1", "2", "3"]),
+        interactions=interactions_frame(["u", "u", "u", "v", "v", "v"], ["1", "2", "3", "2", "3", "1"], range(6)),
+        user_attributes=user_attributes_frame(
+            [("u", "3", "alter ego"), ("u", "2", "musical"), ("v", "2", "musical"), ("u", "1", "classic")]
+        ),
+    )
+    data = prepare("toy", raw, PreprocessConfig(core=1))
+    attributes = dict(zip(data.items.item_id, data.items.attributes))
+    assert attributes == {"1": ["a1", "classic"], "2": ["a2", "musical"], "3": ["a3"]}
+    assert any("except 2 given by a user to their own valid or test target" in n for n in data.report["notes"])

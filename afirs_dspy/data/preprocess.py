@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from afirs_dspy.data.errors import DataError
+from afirs_dspy.data.sources.common import clean_attributes
 from afirs_dspy.data.tables import PreparedDataset, RawDataset
 
 ITEM_COLUMNS = ["idx", "item_id", "title", "description", "attributes"]
@@ -50,6 +51,15 @@ def _item_table(catalog: pd.DataFrame, item_ids: list[str]) -> tuple[pd.DataFram
     table.insert(0, "idx", np.arange(1, len(ordered) + 1))
     table = table.rename(columns={"item": "item_id"})[ITEM_COLUMNS]
     return table, index
+
+
+def _with_user_attributes(catalog: pd.DataFrame, given: pd.DataFrame, held_out: set[tuple[str, str]]) -> tuple[pd.DataFrame, int]:
+    """The catalog with the attributes users gave items appended, except those given in a held-out
+    interaction; also how many (user, item, attribute) rows were left out for that reason."""
+    kept = ~pd.Series([pair in held_out for pair in zip(given.user, given["item"])], index=given.index, dtype=bool)
+    extra = given[kept].groupby("item", sort=False).attribute.agg(list)
+    attributes = [clean_attributes(list(a) + extra.get(i, [])) for i, a in zip(catalog["item"], catalog.attributes)]
+    return catalog.assign(attributes=attributes), int((~kept).sum())
 
 
 def _attribute_count(items: pd.DataFrame) -> int:
@@ -114,9 +124,18 @@ def _prepare_interactions(name: str, raw: RawDataset, config: PreprocessConfig) 
             f"{config.core}-core); lower --core or --min-rating, or check the data"
         )
 
-    items, index = _item_table(raw.catalog, frame["item"].unique().tolist())
     users, starts = np.unique(frame.user.to_numpy(), return_index=True)
-    sequences = [s.tolist() for s in np.split(frame["item"].map(index).to_numpy(), starts[1:])]
+    raw_sequences = np.split(frame["item"].to_numpy(), starts[1:])
+    catalog = raw.catalog
+    if raw.user_attributes is not None:
+        held_out = {(u, s[-k]) for u, s in zip(users, raw_sequences) for k in (1, 2)}
+        catalog, dropped = _with_user_attributes(catalog, raw.user_attributes, held_out)
+        notes.append(
+            f"user-given attributes (tags) added to items, except {dropped} given by a user to their own "
+            "valid or test target (evidence of the held-out interaction)"
+        )
+    items, index = _item_table(catalog, frame["item"].unique().tolist())
+    sequences = [[index[i] for i in s] for s in raw_sequences]
     train = pd.DataFrame({"user": users, "sequence": [s[:-2] for s in sequences]})
     valid = pd.DataFrame({"user": users, "history": train.sequence, "target": [s[-2] for s in sequences]})
     test = pd.DataFrame({"user": users, "history": [s[:-1] for s in sequences], "target": [s[-1] for s in sequences]})

@@ -13,6 +13,7 @@ import pandas as pd
 PREPARED_TABLES = ("items", "train", "valid", "test")
 # Columns of the raw tables a source reader returns.
 INTERACTION_COLUMNS = ["user", "item", "timestamp", "rating"]
+USER_ATTRIBUTE_COLUMNS = ["user", "item", "attribute"]
 CATALOG_COLUMNS = ["item", "title", "description", "attributes"]
 
 
@@ -26,11 +27,17 @@ class RawDataset:
     description and attributes (list of str). Sources that come pre-split set
     ``windows`` instead of ``interactions``: columns split, history (list of item
     ids) and target (item id).
+
+    ``user_attributes`` (user, item, attribute; file order) holds attributes that users gave
+    items, such as MovieLens tags. Preprocessing adds them to the catalog's attributes after the
+    split, except those given in a held-out (valid or test) interaction: a tag that the user wrote
+    on their own target is evidence of the held-out interaction itself.
     """
 
     catalog: pd.DataFrame
     interactions: pd.DataFrame | None = None
     windows: pd.DataFrame | None = None
+    user_attributes: pd.DataFrame | None = None
     has_ratings: bool = False
     has_timestamps: bool = False
     notes: list[str] = field(default_factory=list)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from afirs_dspy.data.tables import CATALOG_COLUMNS, INTERACTION_COLUMNS
+from afirs_dspy.data.tables import CATALOG_COLUMNS, INTERACTION_COLUMNS, USER_ATTRIBUTE_COLUMNS
 
 
 def clean_attributes(values: Iterable[str]) -> list[str]:
@@ -45,3 +45,8 @@ def interactions_frame(users, items, timestamps, ratings=None) -> pd.DataFrame:
         }
     )
     return frame[INTERACTION_COLUMNS]
+
+
+def user_attributes_frame(rows: Iterable[tuple[str, str, str]]) -> pd.DataFrame:
+    """(user, item, attribute) rows, in file order, as strings."""
+    return pd.DataFrame(list(rows), columns=USER_ATTRIBUTE_COLUMNS, dtype=str)

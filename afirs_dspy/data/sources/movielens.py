@@ -7,12 +7,11 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections import defaultdict
 from pathlib import Path
 
 from afirs_dspy.data.errors import DataError
 from afirs_dspy.data.lines import csv_rows, parse_records, separated_fields, to_number
-from afirs_dspy.data.sources.common import catalog_frame, clean_attributes, interactions_frame
+from afirs_dspy.data.sources.common import catalog_frame, clean_attributes, interactions_frame, user_attributes_frame
 from afirs_dspy.data.tables import RawDataset
 
 BUNDLED_LATEST_SMALL = Path(__file__).resolve().parent.parent / "bundled" / "ml-latest-small"
@@ -35,23 +34,24 @@ def read_latest_small(folder: Path) -> RawDataset:
         values.append(to_number(row["rating"], ratings, line, "rating"))
         stamps.append(to_number(row["timestamp"], ratings, line, "timestamp", int))
 
-    tags_file = folder / "tags.csv"
-    tags: dict[str, list[str]] = defaultdict(list)
-    for _, row in csv_rows(tags_file, ["movieId", "tag"]):
-        tags[row["movieId"]].append(row["tag"].lower())
+    tags = [
+        (row["userId"], row["movieId"], row["tag"].lower())
+        for _, row in csv_rows(folder / "tags.csv", ["userId", "movieId", "tag"])
+    ]
 
     rows = [
         {
             "item": row["movieId"],
             "title": row["title"],
             "description": "",
-            "attributes": clean_attributes(_genres(row["genres"]) + tags.get(row["movieId"], [])),
+            "attributes": clean_attributes(_genres(row["genres"])),
         }
         for _, row in csv_rows(folder / "movies.csv", ["movieId", "title", "genres"])
     ]
     return RawDataset(
         catalog=catalog_frame(rows),
         interactions=interactions_frame(users, items, stamps, values),
+        user_attributes=user_attributes_frame(tags),
         has_ratings=True,
         has_timestamps=True,
         notes=["attributes: MovieLens genres plus user tags from tags.csv (lower-cased)"],
