@@ -97,7 +97,7 @@ def fill_names(names: list[str | None], candidates: list[list[str]], forbidden: 
         if name:
             filled.append((name, "llm"))
             continue
-        joins = [" & ".join(options[:k]) for k in range(min(first, len(options)), len(options) + 1)]
+        joins = [", ".join(options[:k]) for k in range(min(first, len(options)), len(options) + 1)]
         name = next((j for j in joins if j.casefold() not in taken | banned), f"{joins[-1]} ({len(filled) + 1})")
         taken.add(name.casefold())
         filled.append((name, "fallback"))

@@ -111,7 +111,7 @@ def test_unusable_names_are_retried_then_replaced_by_the_groups_own_attributes()
     named = [n for n in tree.nodes if n.level in (1, 2)]
     assert {n.placed_by for n in named} == {"fallback"} and not name_problems(tree)
     scary = next(c for c in tree.children(0) if "scary" in c.name)
-    assert scary.name.count(" & ") == 1  # two of its attributes, not one attribute's name for the group
+    assert scary.name.count(", ") == 1  # two of its attributes, not one attribute's name for the group
     assert tree_shape(tree, attributes_of(family_items()))["targets_met"]
 
 
