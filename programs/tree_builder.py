@@ -52,7 +52,7 @@ class TreeBuildConfig:
     misfit_window: int = 12  # least typical members of a category the LM checks; 0: no checks
     names_shown: int = 8  # attributes shown per group when naming it
     min_items_to_group: int = 40
-    max_group_calls: int = 8
+    max_group_calls: int = 4
     item_groups: int = 3
     titles_shown: int = 3
     seed: int = 0
@@ -79,7 +79,9 @@ def usable_names(names: list, forbidden: list[set[str]]) -> list[str | None]:
     result: list[str | None] = []
     for name, banned in zip(map(clean_name, names), forbidden):
         key = name.casefold()
-        usable = name and len(name) <= 48 and not PLACEHOLDER.fullmatch(name) and key not in taken | banned
+        # A copied list of attributes or titles is no name: at most 4 words, no commas.
+        usable = (name and len(name.split()) <= 4 and "," not in name and not PLACEHOLDER.fullmatch(name)
+                  and key not in taken | banned)
         result.append(name if usable else None)
         taken.add(key)
     if 2 * sum(name is None for name in result) > len(result):

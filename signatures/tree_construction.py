@@ -9,15 +9,16 @@ import dspy
 
 
 class ClusterAttributes(dspy.Signature):
-    """Name each numbered group of attributes. The groups were formed by similarity; give every
-    group a short name (1 to 4 words) saying what its attributes have in common, the way a person
-    browsing the catalog would call it (for movies e.g. "Dark genres", "Mood", "Actors and
-    directors"). Every name must differ from the other names and from the parent."""
+    """Give each numbered group of attributes a short name of 1 to 3 words saying what its
+    attributes have in common, the way a person browsing the catalog would call it. Do not copy the
+    attributes: for movies, the groups "1. Horror, Thriller, zombies" and "2. funny, parody,
+    satire" are named "Scary" and "Humour". Every name must differ from the other names and from
+    the parent."""
 
     domain: str = dspy.InputField(desc="what the items are, e.g. 'movies'")
     parent: str = dspy.InputField(desc="the node the groups sit under")
     groups: list[str] = dspy.InputField(desc="numbered groups: 'number. attribute, attribute, ...'")
-    names: list[str] = dspy.OutputField(desc="one name per group, in the groups' order")
+    names: list[str] = dspy.OutputField(desc="one name of 1 to 3 words per group, in the groups' order")
 
 
 class FindMisfits(dspy.Signature):
@@ -32,11 +33,11 @@ class FindMisfits(dspy.Signature):
 
 class GroupItems(dspy.Signature):
     """Name each numbered group of items that share an attribute: a short, specific subcategory
-    name (1 to 4 words) for what the group's items have in common (for example, action movies
-    split into Superhero and Martial arts). Every name must differ from the other names and from
-    the attribute."""
+    name of 1 to 3 words for what the group's items have in common (for example, action movies
+    split into "Superhero" and "Martial arts"); do not copy the titles. Every name must differ from
+    the other names and from the attribute."""
 
     domain: str = dspy.InputField(desc="what the items are, e.g. 'movies'")
     attribute: str = dspy.InputField()
     groups: list[str] = dspy.InputField(desc="numbered groups: 'number. typical attributes; example items'")
-    names: list[str] = dspy.OutputField(desc="one name per group, in the groups' order")
+    names: list[str] = dspy.OutputField(desc="one name of 1 to 3 words per group, in the groups' order")
