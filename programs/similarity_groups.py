@@ -38,7 +38,7 @@ def similarity_groups(features: np.ndarray, n_groups: int, max_share: float = 0.
     rows), none holding more than ``max_share`` of the rows, largest group first.
 
     The Ward dendrogram is cut at its highest merges, then a group that is still too large is split
-    along its own branches; groups of one row join the nearest group, so every group has a centre."""
+    along its own branches; groups of one row join the nearest group while ``n_groups`` remain."""
     if len(features) < 2:
         return [np.arange(len(features))]
     root = to_tree(linkage(features, method="ward"))
@@ -56,14 +56,17 @@ def similarity_groups(features: np.ndarray, n_groups: int, max_share: float = 0.
         groups.remove(split)
         groups += [split.get_left(), split.get_right()]
     members = [np.asarray(sorted(g.pre_order()), dtype=np.int64) for g in groups]
-    return _absorb_singletons(features, members)
+    return _absorb_singletons(features, members, n_groups)
 
 
-def _absorb_singletons(features: np.ndarray, members: list[np.ndarray]) -> list[np.ndarray]:
+def _absorb_singletons(features: np.ndarray, members: list[np.ndarray], n_groups: int) -> list[np.ndarray]:
     solid = [m for m in members if len(m) > 1]
-    lone = [int(m[0]) for m in members if len(m) == 1]
-    if not solid or not lone:
-        return sorted(members, key=lambda m: (-len(m), int(m[0])))
+    lone = sorted(int(m[0]) for m in members if len(m) == 1)
+    kept = max(0, n_groups - len(solid))
+    solid += [np.asarray([row]) for row in lone[:kept]]
+    lone = lone[kept:]
+    if not lone:
+        return sorted(solid, key=lambda m: (-len(m), int(m[0])))
     nearest = np.argmax(features[lone] @ centres(features, solid).T, axis=1)
     grown = [list(m) for m in solid]
     for row, group in zip(lone, nearest):

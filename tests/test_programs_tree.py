@@ -13,6 +13,7 @@ import pytest
 from afirs_dspy.context import MissingArtifact, load_tree
 from afirs_dspy.preference_tree import PreferenceTree
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
+from afirs_dspy.programs.similarity_groups import similarity_groups
 from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildConfig
 from afirs_dspy.programs.tree_steps import StepLog
 from afirs_dspy.tree_shape import name_problems, tree_shape
@@ -95,6 +96,12 @@ def test_builder_makes_real_levels_from_similarity_with_bounded_named_steps():
     for attribute in {n.parent for n in groups}:
         parts = [set(n.items) for n in groups if n.parent == attribute]
         assert set.union(*parts) == set(tree.nodes[attribute].items) and not set.intersection(*parts)
+
+
+def test_a_lone_outlier_stays_a_group_when_the_groups_would_be_too_few():
+    rows = np.array([[1.0, 0.0], [0.99, 0.14], [0.98, 0.2], [0.0, 1.0]])
+    assert [g.tolist() for g in similarity_groups(rows, 2)] == [[0, 1, 2], [3]]
+    assert [g.tolist() for g in similarity_groups(rows, 1, max_share=1.0)] == [[0, 1, 2, 3]]
 
 
 def test_the_build_is_deterministic():
