@@ -100,7 +100,7 @@ def test_builder_makes_real_levels_from_similarity_with_bounded_named_steps():
 
 def test_a_lone_outlier_stays_a_group_when_the_groups_would_be_too_few():
     rows = np.array([[1.0, 0.0], [0.99, 0.14], [0.98, 0.2], [0.0, 1.0]])
-    assert [g.tolist() for g in similarity_groups(rows, 2)] == [[0, 1, 2], [3]]
+    assert [g.tolist() for g in similarity_groups(rows, 2, max_share=1.0)] == [[0, 1, 2], [3]]
     assert [g.tolist() for g in similarity_groups(rows, 1, max_share=1.0)] == [[0, 1, 2, 3]]
 
 
