@@ -17,7 +17,8 @@ PLACEHOLDER = re.compile(r"(?:misc\.?|miscellaneous|unknown|none|n/?a|(?:group|c
 
 
 def name_problems(tree: PreferenceTree) -> list[str]:
-    """One line per bad name: duplicate among siblings, equal to its parent, empty or a placeholder."""
+    """One line per bad name: duplicate among siblings, equal to its parent, empty or a placeholder.
+    Attribute nodes keep the dataset's own names, so two that differ only in case are not flagged."""
     problems = []
     for node in tree.nodes:
         seen: set[str] = set()
@@ -28,7 +29,7 @@ def name_problems(tree: PreferenceTree) -> list[str]:
                 problems.append(f"placeholder name {where}")
             if key == node.name.strip().casefold():
                 problems.append(f"same name as its parent {where}")
-            if key in seen:
+            if key in seen and child.level != ATTRIBUTE_LEVEL:
                 problems.append(f"duplicate sibling {where}")
             seen.add(key)
     return problems

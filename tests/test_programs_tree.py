@@ -175,6 +175,7 @@ def test_shape_targets_catch_one_category_trees_and_bad_names():
     nodes = list(tree.nodes)
     nodes[8] = replace(nodes[8], name="Mood")  # a subcategory named like its parent
     nodes[13] = replace(nodes[13], name="Romantic comedy")  # a duplicate sibling
+    nodes[10] = replace(nodes[10], name="FUNNY")  # the data's own attribute names may differ only in case
     problems = name_problems(PreferenceTree(nodes, tree.n_items))
     assert sorted(problems) == ["duplicate sibling 'Genre > Main genres > Comedy > Romantic comedy'",
                                 "same name as its parent 'Mood > Mood'"]
