@@ -9,7 +9,7 @@ import dspy
 
 from afirs_dspy.signatures import (
     AnalyseUser, AskFromConversation, AskQuestion, AskWithKnowledge, ClusterAttributes, DecideAction,
-    DecideFromConversation, DecideFromProfile, ExtractAttributeFilter, GroupItems, LearnUserProfile, ManageStep,
+    DecideFromConversation, DecideFromProfile, ExtractAttributeFilter, FindMisfits, GroupItems, LearnUserProfile, ManageStep,
     PlanDialogueGoal, ProposeItems, ProposeQuestion, RecommendFromProfile, RecommendWithKnowledge, RefineCandidates,
     ReflectOnAnswer, SelectNodes, SummarizePreferences, WriteResponse, ZeroShotTurn,
 )
@@ -25,8 +25,9 @@ OUTPUT_TOKENS: dict[type[dspy.Signature], int] = {
     WriteResponse: 160,
     ExtractAttributeFilter: 96,
     ZeroShotTurn: 320,
-    ClusterAttributes: 768,
-    GroupItems: 512,
+    ClusterAttributes: 128,
+    FindMisfits: 48,
+    GroupItems: 96,
     PlanDialogueGoal: 64,
     RecommendWithKnowledge: 96,
     AskWithKnowledge: 96,

@@ -1,16 +1,25 @@
-"""Building the preference tree with a bounded number of LM calls (paper section 4.1.1).
+"""Building the preference tree (paper section 4.1.1): structure from similarity, names from the LM.
 
-1. The most frequent attributes go to the LM in chunks (ClusterAttributes); the names it gives
-   are merged across chunks case-insensitively, and earlier names are shown to later chunks.
-2. Every attribute the LM did not place (the long tail, or a chunk whose output failed) goes to
-   the subcategory whose placed attributes it is most similar to (sentence embeddings).
-3. The largest attributes get item groups (GroupItems): the LM names groups from a sample of
-   the attribute's most popular items; the rest of its items join the nearest group.
-Each node records whether the LM, embedding similarity or a fallback placed it.
+A small LM asked to organise hundreds of attributes chunk by chunk puts nearly all of them under
+one category; it can, however, name a group it is shown and spot a member that does not fit. So:
+
+1. The attributes are clustered (programs/similarity_groups.py: sentence embedding + item
+   co-occurrence, Ward) into ``n_categories`` broad categories, none holding more than half.
+2. The LM names the categories in one call (ClusterAttributes) and, per category, is shown its
+   least typical members and says which do not belong (FindMisfits); those move to the most
+   similar other category.
+3. Each category is clustered again into subcategories, named by the LM (one call per category).
+4. The largest attributes get item groups: their items clustered by text embedding and named by
+   the LM (GroupItems, one call per attribute).
+
+Every answer is validated: one name per group, unique among siblings, not the parent's name nor a
+child's, no placeholder. A name that fails becomes the group's most frequent attributes, marked
+"fallback". Each node records how it was placed: "llm" (named or moved by the LM), "embedding"
+(by similarity) or "fallback". Finished LM steps go to a StepLog, so a build resumes.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+import re
 from dataclasses import asdict, dataclass
 
 import dspy
@@ -22,30 +31,79 @@ from afirs_dspy.embeddings import TextEmbedder
 from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree, TreeNode
 from afirs_dspy.programs.guarded import InvalidOutput, guarded_call, valid_numbers
 from afirs_dspy.programs.predictors import predictor
-from afirs_dspy.signatures import ClusterAttributes, GroupItems
+from afirs_dspy.programs.similarity_groups import attribute_features, centres, similarity_groups, typicality
+from afirs_dspy.programs.tree_steps import StepLog, step_key
+from afirs_dspy.signatures import ClusterAttributes, FindMisfits, GroupItems
 
-FALLBACK_PLACE = ("Attributes", "All")
-NO_ATTRIBUTE = ("Other", "Other", "no listed attributes")
+NO_ATTRIBUTE = ("Other", "Items without attributes", "no listed attributes")
+PLACEHOLDER = re.compile(
+    r"(?:others?|misc\.?|miscellaneous|general|various|unknown|none|n/?a|groups?|categor(?:y|ies)|"
+    r"subcategor(?:y|ies)|clusters?|attributes?|items?|names?)(?:\s*\d+)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class TreeBuildConfig:
-    attributes_per_call: int = 20
-    max_llm_attributes: int = 120
-    max_existing_shown: int = 30
+    n_categories: int = 6
+    attributes_per_subcategory: int = 12
+    max_subcategories: int = 6
+    max_share: float = 0.5  # of its parent's attributes, for a category and a subcategory
+    cooccurrence_weight: float = 0.3
+    cooccurrence_dims: int = 32
+    misfit_window: int = 12  # least typical members of a category the LM checks; 0: no checks
+    names_shown: int = 8  # attributes shown per group when naming it
     min_items_to_group: int = 40
-    max_group_calls: int = 12
-    items_per_group_call: int = 20
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    max_group_calls: int = 4
+    item_groups: int = 3
+    titles_shown: int = 3
+    seed: int = 0
 
 
 def item_text(row) -> str:
-    """What an item looks like to the LM and the embedder: title, then description or attributes."""
+    """What an item looks like to the embedder: title, then description or attributes."""
     detail = row.description or ", ".join(row.attributes[:8])
     return f"{row.title} — {detail[:100]}" if detail else row.title
+
+
+def clean_name(name) -> str:
+    """The LM's name without list numbering, quotes or extra spaces."""
+    return re.sub(r"^\s*\d+\s*[.):-]\s*", "", " ".join(str(name).split())).strip(" .\"'")
+
+
+def usable_names(names: list, forbidden: list[set[str]]) -> list[str | None]:
+    """One name per group (``forbidden[g]``: casefolded names group g may not take), None where the
+    name is empty, a placeholder, a sibling's or a forbidden one; InvalidOutput when the count is
+    wrong or most names are unusable."""
+    if len(names) != len(forbidden):
+        raise InvalidOutput(f"{len(names)} names for {len(forbidden)} groups")
+    taken: set[str] = set()
+    result: list[str | None] = []
+    for name, banned in zip(map(clean_name, names), forbidden):
+        key = name.casefold()
+        # A copied list of attributes or titles is no name: at most 4 words, no commas.
+        usable = (name and len(name.split()) <= 4 and "," not in name and not PLACEHOLDER.fullmatch(name)
+                  and key not in taken | banned)
+        result.append(name if usable else None)
+        taken.add(key)
+    if 2 * sum(name is None for name in result) > len(result):
+        raise InvalidOutput(f"unusable names: {names}")
+    return result
+
+
+def fill_names(names: list[str | None], candidates: list[list[str]], forbidden: list[set[str]],
+               first: int = 1) -> list[tuple[str, str]]:
+    """(name, "llm") where the LM's name is usable, else (the first free join of at least ``first``
+    of the group's ``candidates``, "fallback"); names stay unique among the siblings."""
+    taken = {n.casefold() for n in names if n}
+    filled = []
+    for name, options, banned in zip(names, candidates, forbidden):
+        if name:
+            filled.append((name, "llm"))
+            continue
+        joins = [", ".join(options[:k]) for k in range(min(first, len(options)), len(options) + 1)]
+        name = next((j for j in joins if j.casefold() not in taken | banned), f"{joins[-1]} ({len(filled) + 1})")
+        taken.add(name.casefold())
+        filled.append((name, "fallback"))
+    return filled
 
 
 class PreferenceTreeBuilder(dspy.Module):
@@ -54,180 +112,177 @@ class PreferenceTreeBuilder(dspy.Module):
         self.embedder = embedder
         self.config = config
         self.cluster = predictor(ClusterAttributes)
+        self.misfits = predictor(FindMisfits)
         self.group = predictor(GroupItems)
 
-    def forward(self, items: pd.DataFrame, domain: str, popularity: np.ndarray | None = None) -> dspy.Prediction:
+    def forward(self, items: pd.DataFrame, domain: str, popularity: np.ndarray | None = None,
+                steps: StepLog | None = None) -> dspy.Prediction:
         """Build the tree over ``items`` (idx, title, description, attributes); ``popularity[idx]``
-        orders the items shown to the LM (most popular first)."""
-        trace: list[dict] = []
-        attribute_items: dict[str, list[int]] = defaultdict(list)
+        orders the example items shown to the LM; ``steps`` holds LM steps already done."""
+        config = self.config
+        steps = steps if steps is not None else StepLog()
+        holders: dict[str, list[int]] = {}
         for idx, attributes in zip(items.idx, items.attributes):
             for attribute in attributes:
-                attribute_items[attribute].append(int(idx))
-        ordered = sorted(attribute_items, key=lambda a: (-len(attribute_items[a]), a))
-        n_calls = -(-min(len(ordered), self.config.max_llm_attributes) // self.config.attributes_per_call)
-        n_calls += min(self.config.max_group_calls, sum(len(v) >= self.config.min_items_to_group for v in attribute_items.values()))
-        progress = tqdm(total=n_calls, desc="building preference tree", unit=" LM call", disable=None)
-
-        places, how = self._place_attributes(ordered, domain, trace, progress)
-        nodes = self._attribute_nodes(domain, ordered, places, how, attribute_items)
-        if (items.attributes.map(len) == 0).any():
-            self._add_unlabelled(nodes, items)
-        item_groups = self._group_items(nodes, items, domain, popularity, trace, progress)
-        progress.close()
-        tree = PreferenceTree(nodes=nodes, n_items=len(items), meta={
-            "domain": domain,
-            "embedder": self.embedder.name,
-            "config": asdict(self.config),
-            "item_groups": item_groups,
-        })
-        report = tree.coverage(set(attribute_items))
-        report["lm_steps"] = len(trace)  # each step is one LM call, plus one per retry
-        report["lm_fallbacks"] = sum(event["status"] == "fallback" for event in trace)
-        report["group_items_placed_by"] = {
-            way: sum(group[way] for group in item_groups.values()) for way in ("llm", "embedding")
-        }
-        return dspy.Prediction(tree=tree, report=report, trace=trace)
-
-    def _place_attributes(self, ordered, domain, trace, progress):
-        """attribute → (category, subcategory) and attribute → how it was placed."""
-        places: dict[str, tuple[str, str]] = {}
-        how: dict[str, str] = {}
-        names: dict[str, str] = {}  # normalised name → the first spelling seen
-        config = self.config
-        llm_attributes = ordered[: config.max_llm_attributes]
-        for start in range(0, len(llm_attributes), config.attributes_per_call):
-            chunk = llm_attributes[start : start + config.attributes_per_call]
-            existing = list(dict.fromkeys(f"{c} > {s}" for c, s in places.values()))[: config.max_existing_shown]
-            placed = guarded_call(
-                self.cluster, lambda p, chunk=chunk: self._validate_tree(p.tree, chunk), dict, trace,
-                "cluster_attributes", domain=domain, attributes=chunk, existing=existing,
-            )
-            progress.update()
-            for attribute, (category, subcategory) in placed.items():
-                category = names.setdefault(_norm(category), category.strip())
-                subcategory = names.setdefault(_norm(category) + ">" + _norm(subcategory), subcategory.strip())
-                places[attribute], how[attribute] = (category, subcategory), "llm"
-
-        rest = [a for a in ordered if a not in places]
-        if not places:
-            for attribute in rest:
-                places[attribute], how[attribute] = FALLBACK_PLACE, "fallback"
-        elif rest:
-            self._place_by_similarity(rest, places, how)
-        return places, how
-
-    @staticmethod
-    def _validate_tree(tree, chunk: list[str]) -> dict[str, tuple[str, str]]:
-        by_norm = {_norm(a): a for a in chunk}
-        placed: dict[str, tuple[str, str]] = {}
-        for category in tree:
-            for sub in category.subcategories:
-                if not category.category.strip() or not sub.subcategory.strip():
-                    continue
-                for name in sub.attributes:
-                    attribute = by_norm.get(_norm(name))
-                    if attribute is not None:
-                        placed.setdefault(attribute, (category.category, sub.subcategory))
-        if not placed:
-            raise InvalidOutput("the tree places none of the given attributes")
-        return placed
-
-    def _place_by_similarity(self, rest, places, how):
-        placed = list(places)
-        vectors = self.embedder.encode(placed + rest)
-        subcategories = list(dict.fromkeys(places[a] for a in placed))
-        column = {place: i for i, place in enumerate(subcategories)}
-        members = np.array([column[places[a]] for a in placed])
-        centroids = np.zeros((len(subcategories), vectors.shape[1]), dtype=np.float32)
-        np.add.at(centroids, members, vectors[: len(placed)])
-        centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
-        nearest = np.argmax(vectors[len(placed) :] @ centroids.T, axis=1)
-        for attribute, best in zip(rest, nearest):
-            places[attribute], how[attribute] = subcategories[best], "embedding"
-
-    @staticmethod
-    def _attribute_nodes(domain, ordered, places, how, attribute_items) -> list[TreeNode]:
+                holders.setdefault(attribute, []).append(int(idx))
+        names = sorted(holders, key=lambda a: (-len(holders[a]), a))
+        run = _Run(self, domain, steps)
         nodes = [TreeNode(0, domain, 0, None)]
-        ids: dict[tuple, int] = {}
+        if names:
+            members = [np.asarray(holders[a]) for a in names]
+            features = attribute_features(self.embedder.encode(names), members, len(items),
+                                          config.cooccurrence_weight, config.cooccurrence_dims, config.seed)
+            categories = similarity_groups(features, config.n_categories, config.max_share)
+            large = [a for a in names if len(holders[a]) >= config.min_items_to_group][: config.max_group_calls]
+            run.progress.total = 1 + (len(categories) if config.misfit_window else 0) + len(categories) + len(large)
+            run.progress.refresh()
+            category_names = run.name_attribute_groups(domain, categories, names, features)
+            moved: set[int] = set()
+            if config.misfit_window:
+                categories, moved = run.move_misfits(categories, category_names, names, features)
+            for (category, how), rows in zip(category_names, categories):
+                c = len(nodes)
+                nodes.append(TreeNode(c, category, 1, 0, placed_by=how))
+                n_sub = min(config.max_subcategories, max(2, round(len(rows) / config.attributes_per_subcategory)))
+                subgroups = [rows[g] for g in similarity_groups(features[rows], n_sub, config.max_share)]
+                for (subcategory, sub_how), sub_rows in zip(run.name_attribute_groups(category, subgroups, names, features), subgroups):
+                    s = len(nodes)
+                    nodes.append(TreeNode(s, subcategory, 2, c, placed_by=sub_how))
+                    for row in sorted(sub_rows, key=lambda r: (-len(members[r]), names[r])):
+                        nodes.append(TreeNode(len(nodes), names[row], ATTRIBUTE_LEVEL, s, tuple(holders[names[row]]),
+                                              "llm" if row in moved else "embedding"))
+            run.add_item_groups(nodes, large, items, popularity)
+        if (items.attributes.map(len) == 0).any():
+            _add_unlabelled(nodes, items)
+        run.progress.close()
+        tree = PreferenceTree(nodes=nodes, n_items=len(items), meta={
+            "domain": domain, "embedder": self.embedder.name, "config": asdict(config), "builder": "similarity+llm-names",
+        })
+        report = tree.coverage(set(holders))
+        report["lm_steps"] = sum(event["status"] != "resumed" for event in run.trace)
+        report["lm_steps_resumed"] = sum(event["status"] == "resumed" for event in run.trace)
+        report["lm_fallbacks"] = sum(event["status"] == "fallback" for event in run.trace)
+        return dspy.Prediction(tree=tree, report=report, trace=run.trace)
 
-        def node_id(key: tuple, name: str, level: int, parent: int, placed_by: str) -> int:
-            if key not in ids:
-                ids[key] = len(nodes)
-                nodes.append(TreeNode(len(nodes), name, level, parent, placed_by=placed_by))
-            return ids[key]
 
-        for attribute in ordered:
-            category, subcategory = places[attribute]
-            way = "fallback" if how[attribute] == "fallback" else "llm"
-            c = node_id((category,), category, 1, 0, way)
-            s = node_id((category, subcategory), subcategory, 2, c, way)
-            nodes.append(TreeNode(len(nodes), attribute, ATTRIBUTE_LEVEL, s, tuple(attribute_items[attribute]), how[attribute]))
-        return nodes
+class _Run:
+    """One build: its LM steps (resumed from the log when done before), trace and progress bar."""
 
-    @staticmethod
-    def _add_unlabelled(nodes: list[TreeNode], items: pd.DataFrame) -> None:
-        """Items with no attribute hang under one fallback attribute, so every item is reachable."""
-        category, subcategory, name = NO_ATTRIBUTE
-        bare = tuple(int(i) for i in items.idx[items.attributes.map(len) == 0])
-        c = len(nodes)
-        nodes += [
-            TreeNode(c, category, 1, 0, placed_by="fallback"),
-            TreeNode(c + 1, subcategory, 2, c, placed_by="fallback"),
-            TreeNode(c + 2, name, ATTRIBUTE_LEVEL, c + 1, bare, placed_by="fallback"),
-        ]
+    def __init__(self, builder: PreferenceTreeBuilder, domain: str, steps: StepLog):
+        self.builder, self.config, self.domain, self.steps = builder, builder.config, domain, steps
+        self.trace: list[dict] = []
+        self.progress = tqdm(total=0, desc="building preference tree", unit=" LM step", disable=None)
 
-    def _group_items(self, nodes, items, domain, popularity, trace, progress) -> dict[str, dict]:
-        """Append item-group nodes under the largest attributes; returns per group how its items were placed."""
-        config = self.config
-        large = [n for n in nodes if n.level == ATTRIBUTE_LEVEL and len(n.items) >= config.min_items_to_group]
-        large = sorted(large, key=lambda n: (-len(n.items), n.id))[: config.max_group_calls]
-        if not large:
-            return {}
-        texts = [item_text(row) for row in items.itertuples()]
-        needed = sorted({i for node in large for i in node.items})
-        vectors = dict(zip(needed, self.embedder.encode([texts[i - 1] for i in needed])))
-        score = popularity if popularity is not None else np.zeros(len(items) + 1)
-        placed_by: dict[str, dict] = {}
-        for attribute in large:
-            members = sorted(attribute.items, key=lambda i: (-score[i], i))
-            shown = members[: config.items_per_group_call]
-            groups = guarded_call(
-                self.group, lambda p, shown=shown: self._validate_groups(p.groups, shown), list, trace,
-                "group_items", domain=domain, attribute=attribute.name,
-                items=[f"{n}. {texts[i - 1]}" for n, i in enumerate(shown, start=1)],
+    def ask(self, step: str, module, validate, fallback, **inputs):
+        key = step_key(step, inputs)
+        if key in self.steps:
+            self.trace.append({"step": step, "status": "resumed", "errors": []})
+        else:
+            self.steps[key] = guarded_call(module, validate, fallback, self.trace, step, domain=self.domain, **inputs)
+        self.progress.update()
+        return self.steps[key]
+
+    def name_attribute_groups(self, parent: str, groups: list[np.ndarray], names: list[str],
+                              features: np.ndarray) -> list[tuple[str, str]]:
+        """(name, how) per group of attribute rows, from one ClusterAttributes call."""
+        shown = [self._representatives(rows, names, features) for rows in groups]
+        # A category's children are subcategories (named later); a subcategory's are its attributes.
+        at_top = parent == self.domain
+        forbidden = [{parent.casefold()} | (set() if at_top else {names[r].casefold() for r in rows}) for rows in groups]
+        answer = self.ask(
+            "name_categories" if at_top else "name_subcategories", self.builder.cluster,
+            lambda p: usable_names(p.names, forbidden), lambda: [None] * len(groups),
+            parent=parent, groups=[f"{n}. {', '.join(s)}" for n, s in enumerate(shown, start=1)],
+        )
+        # One attribute's name would misname the whole group: a fallback joins two.
+        return fill_names(answer, shown, forbidden, first=2)
+
+    def _representatives(self, rows: np.ndarray, names: list[str], features: np.ndarray) -> list[str]:
+        """The group's most frequent attributes (rows are in frequency order), then its most typical."""
+        half = self.config.names_shown // 2
+        frequent = sorted(rows)[:half]
+        typical = rows[np.argsort(-typicality(features, rows), kind="stable")]
+        picked = list(dict.fromkeys([*frequent, *typical]))[: self.config.names_shown]
+        return [names[r] for r in picked]
+
+    def move_misfits(self, categories, category_names, names, features) -> tuple[list[np.ndarray], set[int]]:
+        """Each category's least typical members, checked by the LM; misfits go to the nearest other category."""
+        centre = centres(features, categories)
+        target = {}
+        for g, (rows, (category, _)) in enumerate(zip(categories, category_names)):
+            window = rows[np.argsort(typicality(features, rows), kind="stable")][: self.config.misfit_window]
+            flagged = self.ask(
+                "find_misfits", self.builder.misfits,
+                lambda p, n=len(window): self._validate_misfits(p.misfits, n), list,
+                category=category, attributes=[f"{n}. {names[r]}" for n, r in enumerate(window, start=1)],
             )
-            progress.update()
-            if groups:
-                placed_by.update(self._add_groups(nodes, attribute, groups, members, vectors))
-        return placed_by
+            for position in flagged:
+                row = int(window[position])
+                scores = features[row] @ centre.T
+                scores[g] = -np.inf
+                target[row] = int(np.argmax(scores))
+        moved = [np.asarray(sorted(set(rows.tolist()) - set(target) | {r for r, t in target.items() if t == g}),
+                         dtype=np.int64) for g, rows in enumerate(categories)]
+        return moved, set(target)
 
     @staticmethod
-    def _validate_groups(groups, shown: list[int]) -> list[tuple[str, list[int]]]:
-        taken: set[int] = set()
-        result = []
-        for group in groups:
-            picks = [shown[p] for p in valid_numbers(group.items, len(shown)) if shown[p] not in taken]
-            taken.update(picks)
-            if group.name.strip() and picks:
-                result.append((group.name.strip(), picks))
-        if len(result) < 2:
-            raise InvalidOutput(f"{len(result)} usable group(s); need at least 2")
-        return result
+    def _validate_misfits(misfits: list[int], count: int) -> list[int]:
+        positions = valid_numbers(misfits, count)
+        if 2 * len(positions) > count:
+            raise InvalidOutput(f"{len(positions)} of {count} attributes called misfits; at most half may move")
+        return positions
 
-    def _add_groups(self, nodes, attribute, groups, members, vectors) -> dict[str, dict]:
-        names = self.embedder.encode([name for name, _ in groups])
-        centroids = np.stack([names[g] + sum(vectors[i] for i in picks) for g, (_, picks) in enumerate(groups)])
-        centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
-        assigned = {i for _, picks in groups for i in picks}
-        rest = [i for i in members if i not in assigned]
-        nearest = np.argmax(np.stack([vectors[i] for i in rest]) @ centroids.T, axis=1) if rest else []
-        joined: dict[int, list[int]] = defaultdict(list)
-        for item, g in zip(rest, nearest):
-            joined[int(g)].append(item)
-        report = {}
-        for g, (name, picks) in enumerate(groups):
-            node = TreeNode(len(nodes), name, ATTRIBUTE_LEVEL + 1, attribute.id, tuple(sorted(picks + joined[g])))
-            nodes.append(node)
-            report[str(node.id)] = {"llm": len(picks), "embedding": len(joined[g])}
-        return report
+    def add_item_groups(self, nodes: list[TreeNode], large: list[str], items: pd.DataFrame,
+                        popularity: np.ndarray | None) -> None:
+        """Item-group nodes under the ``large`` attributes: their items clustered by text, named by the LM."""
+        if not large:
+            return
+        rows = {node.name: node for node in nodes if node.level == ATTRIBUTE_LEVEL}
+        needed = sorted({i for name in large for i in rows[name].items})
+        texts = {int(r.idx): item_text(r) for r in items.itertuples()}
+        titles = dict(zip(items.idx.astype(int), items.title))
+        vectors = dict(zip(needed, self.builder.embedder.encode([texts[i] for i in needed])))
+        attributes = dict(zip(items.idx.astype(int), items.attributes))
+        score = popularity if popularity is not None else np.zeros(int(items.idx.max()) + 1)
+        for name in large:
+            parent = rows[name]
+            members = np.asarray(parent.items)
+            groups = [members[g] for g in similarity_groups(np.stack([vectors[i] for i in members]),
+                                                            self.config.item_groups, self.config.max_share)]
+            traits = [_distinctive(group, members, attributes, name) for group in groups]
+            examples = [[titles[i] for i in sorted(group, key=lambda i: (-score[i], i))[: self.config.titles_shown]]
+                        for group in groups]
+            forbidden = [{name.casefold()}] * len(groups)
+            answer = self.ask(
+                "group_items", self.builder.group, lambda p: usable_names(p.names, forbidden), lambda: [None] * len(groups),
+                attribute=name,
+                groups=[f"{n}. typical: {', '.join(t) or '-'}; e.g. {'; '.join(e)}"
+                        for n, (t, e) in enumerate(zip(traits, examples), start=1)],
+            )
+            fallback_words = [t or [f"like {e[0]}"] for t, e in zip(traits, examples)]
+            for (group_name, how), group in zip(fill_names(answer, fallback_words, forbidden), groups):
+                nodes.append(TreeNode(len(nodes), group_name, ATTRIBUTE_LEVEL + 1, parent.id,
+                                      tuple(sorted(int(i) for i in group)), how))
+
+
+def _distinctive(group: np.ndarray, members: np.ndarray, attributes: dict, parent: str, top: int = 3) -> list[str]:
+    """The attributes over-represented in ``group`` compared with all of ``members`` (the parent's name left out)."""
+    def shares(rows):
+        counts = pd.Series([a for i in rows for a in attributes[int(i)] if a != parent]).value_counts()
+        return counts / len(rows)
+
+    lift = shares(group).sub(shares(members), fill_value=0)
+    lift = lift[lift > 0].sort_values(ascending=False, kind="stable")
+    return list(lift.index[:top])
+
+
+def _add_unlabelled(nodes: list[TreeNode], items: pd.DataFrame) -> None:
+    """Items with no attribute hang under one fallback attribute, so every item is reachable."""
+    category, subcategory, name = NO_ATTRIBUTE
+    bare = tuple(int(i) for i in items.idx[items.attributes.map(len) == 0])
+    c = len(nodes)
+    nodes += [
+        TreeNode(c, category, 1, 0, placed_by="fallback"),
+        TreeNode(c + 1, subcategory, 2, c, placed_by="fallback"),
+        TreeNode(c + 2, name, ATTRIBUTE_LEVEL, c + 1, bare, placed_by="fallback"),
+    ]

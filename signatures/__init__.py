@@ -14,12 +14,12 @@ from afirs_dspy.signatures.preferences import SummarizePreferences, UserPreferen
 from afirs_dspy.signatures.question import AskQuestion
 from afirs_dspy.signatures.refinement import RefineCandidates
 from afirs_dspy.signatures.response import WriteResponse
-from afirs_dspy.signatures.tree_construction import Category, ClusterAttributes, GroupItems, ItemGroup, Subcategory
+from afirs_dspy.signatures.tree_construction import ClusterAttributes, FindMisfits, GroupItems
 
 __all__ = [
     "AgentTurn", "AskFromConversation", "DecideFromConversation", "ExtractAttributeFilter", "ZeroShotTurn",
-    "AskQuestion", "Category", "ClusterAttributes", "DecideAction", "GroupItems", "ItemGroup",
-    "RefineCandidates", "SelectNodes", "Subcategory", "SummarizePreferences", "UserPreferences", "WriteResponse",
+    "AskQuestion", "ClusterAttributes", "DecideAction", "FindMisfits", "GroupItems",
+    "RefineCandidates", "SelectNodes", "SummarizePreferences", "UserPreferences", "WriteResponse",
     "AnalyseUser", "AskWithKnowledge", "DecideFromProfile", "LearnUserProfile", "ManageStep", "PlanDialogueGoal",
     "ProposeItems", "ProposeQuestion", "RecommendFromProfile", "RecommendWithKnowledge", "ReflectOnAnswer",
 ]

@@ -1,45 +1,43 @@
-"""Signatures 1–2: building the preference tree (paper section 4.1.1)."""
+"""Signatures 1–2: building the preference tree (paper section 4.1.1).
+
+The tree's structure comes from clustering (programs/tree_builder.py); the LM names the groups and
+says which attributes do not belong where similarity put them: short answers a small model can give.
+"""
 from __future__ import annotations
 
 import dspy
-from pydantic import BaseModel, Field
-
-
-class Subcategory(BaseModel):
-    subcategory: str = Field(description="a meaningful subcategory name")
-    attributes: list[str] = Field(description="attributes from the input list, copied exactly")
-
-
-class Category(BaseModel):
-    category: str = Field(description="a broad category name")
-    subcategories: list[Subcategory]
 
 
 class ClusterAttributes(dspy.Signature):
-    """Organize the provided attributes into a hierarchical attribute tree with three levels:
-    broad categories at the first level, meaningful subcategories at the second level, and the
-    attributes as leaf nodes at the third level. Use 2 to 5 broad categories (for movies e.g.
-    Genre, Mood, Theme), each with a few subcategories that group several related attributes
-    (e.g. Genre > Dark genres: Horror, Thriller). Place every attribute exactly once, copied
-    exactly. Reuse an existing "Category > Subcategory" pair when an attribute fits it."""
+    """Give each numbered group of attributes a short name of 1 to 3 words saying what its
+    attributes have in common, the way a person browsing the catalog would call it. Do not copy the
+    attributes: for movies, the groups "1. Horror, Thriller, zombies" and "2. funny, parody,
+    satire" are named "Scary" and "Humour". Every name must differ from the other names and from
+    the parent."""
 
     domain: str = dspy.InputField(desc="what the items are, e.g. 'movies'")
-    attributes: list[str] = dspy.InputField()
-    existing: list[str] = dspy.InputField(desc="'Category > Subcategory' pairs already in the tree")
-    tree: list[Category] = dspy.OutputField()
+    parent: str = dspy.InputField(desc="the node the groups sit under")
+    groups: list[str] = dspy.InputField(desc="numbered groups: 'number. attribute, attribute, ...'")
+    names: list[str] = dspy.OutputField(desc="one name of 1 to 3 words per group, in the groups' order")
 
 
-class ItemGroup(BaseModel):
-    name: str = Field(description="a short, specific subcategory name")
-    items: list[int] = Field(description="numbers of the items that belong to it")
+class FindMisfits(dspy.Signature):
+    """These attributes were put into the category by similarity. Which of them clearly do not
+    belong in it? Answer with their numbers; an empty list when all of them fit."""
+
+    domain: str = dspy.InputField(desc="what the items are, e.g. 'movies'")
+    category: str = dspy.InputField()
+    attributes: list[str] = dspy.InputField(desc="numbered attributes: 'number. attribute'")
+    misfits: list[int] = dspy.OutputField(desc="numbers of the attributes that do not belong")
 
 
 class GroupItems(dspy.Signature):
-    """Group the items under a broad attribute and further categorize them into specific
-    subcategories based on shared characteristics (for example, action movies into Superhero and
-    Adventure). Make 2 to 5 groups; every item number goes into one group."""
+    """Name each numbered group of items that share an attribute: a short, specific subcategory
+    name of 1 to 3 words for what the group's items have in common (for example, action movies
+    split into "Superhero" and "Martial arts"); do not copy the titles. Every name must differ from
+    the other names and from the attribute."""
 
     domain: str = dspy.InputField(desc="what the items are, e.g. 'movies'")
     attribute: str = dspy.InputField()
-    items: list[str] = dspy.InputField(desc="numbered items: 'number. title — description'")
-    groups: list[ItemGroup] = dspy.OutputField()
+    groups: list[str] = dspy.InputField(desc="numbered groups: 'number. typical attributes; example items'")
+    names: list[str] = dspy.OutputField(desc="one name of 1 to 3 words per group, in the groups' order")

@@ -2,83 +2,183 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 
 import dspy
 import numpy as np
+import pandas as pd
 import pytest
 
 from afirs_dspy.context import MissingArtifact, load_tree
 from afirs_dspy.preference_tree import PreferenceTree
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
+from afirs_dspy.programs.similarity_groups import similarity_groups
 from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildConfig
+from afirs_dspy.programs.tree_steps import StepLog
+from afirs_dspy.tree_shape import name_problems, tree_shape
 from scripted import BagOfWordsEmbedder, ScriptedLM, field
-from toy_world import GENRES, toy_dataset, toy_items, toy_tree
+from toy_world import toy_dataset, toy_items, toy_tree
 
 
-def cluster(prompt):
-    """Genres under Genre > Main, moods under Mood > Feel, except 'tense', left out on purpose."""
-    attributes = json.loads(field(prompt, "attributes"))
-    return {"tree": json.dumps([
-        {"category": "Genre", "subcategories": [{"subcategory": "Main", "attributes": [a for a in attributes if a in GENRES]}]},
-        {"category": "mood ", "subcategories": [{"subcategory": "Feel", "attributes": [a for a in attributes if a in ("funny", "dark", "Invented")]}]},
-    ])}
+FAMILIES = {
+    "scary": ["scary ghosts", "scary monsters", "scary clowns", "scary zombies"],
+    "funny": ["funny pets", "funny kids", "funny parodies", "funny sketches"],
+    "space": ["space battles", "space stations", "space aliens", "space travel"],
+    "sports": ["sports football", "sports tennis", "sports racing", "sports boxing"],
+}
+N_FAMILY_ITEMS = 48
 
 
-def halves(prompt):
-    n = len(json.loads(field(prompt, "items")))
-    return {"groups": json.dumps([{"name": "Early", "items": list(range(1, n // 2 + 1))},
-                                  {"name": "Late", "items": list(range(n // 2 + 1, n + 1))}])}
+def family_items() -> pd.DataFrame:
+    """Item i carries two attributes of family i % 4: members (i // 4) % 4 and the next one."""
+    families = list(FAMILIES.values())
+    rows = []
+    for i in range(1, N_FAMILY_ITEMS + 1):
+        family, k = families[i % 4], (i // 4) % 4
+        rows.append({"idx": i, "item_id": str(i), "title": f"Title {i}", "description": "",
+                     "attributes": [family[k], family[(k + 1) % 4]]})
+    return pd.DataFrame(rows)
 
 
-def build(rules, **config):
-    items = toy_items()
+def listed(prompt, name="groups"):
+    return [re.sub(r"^\d+\. ", "", g) for g in json.loads(field(prompt, name))]
+
+
+def name_by_common_word(prompt):
+    """Each group named after the word most of its attributes share, plus its first distinct word."""
+    names = []
+    for group in listed(prompt):
+        words = re.findall(r"[a-z]+", group.split(";")[0].replace("typical", ""))
+        common = max(sorted(set(words)), key=words.count)
+        names.append(f"{common.title()} {len(names) + 1}" if field(prompt, "parent") not in ("movies", "") else f"{common.title()} stuff")
+    return {"names": json.dumps(names)}
+
+
+NAMING = {"[[ ## parent ## ]]": name_by_common_word, "[[ ## category ## ]]": {"misfits": "[]"},
+          "[[ ## attribute ## ]]": lambda p: {"names": json.dumps([f"Kind {n + 1}" for n in range(len(listed(p)))])}}
+CONFIG = {"n_categories": 4, "attributes_per_subcategory": 2, "min_items_to_group": 6, "max_group_calls": 2,
+          "item_groups": 2}
+
+
+def build(rules, items=None, steps=None, **config):
+    items = family_items() if items is None else items
     lm = ScriptedLM(rules)
-    builder = PreferenceTreeBuilder(BagOfWordsEmbedder(), TreeBuildConfig(**config))
+    builder = PreferenceTreeBuilder(BagOfWordsEmbedder(), TreeBuildConfig(**{**CONFIG, **config}))
     with dspy.context(lm=lm):
-        built = builder(items=items, domain="movies", popularity=np.arange(len(items) + 1))
+        built = builder(items=items, domain="movies", popularity=np.arange(len(items) + 1), steps=steps)
     return built, lm
 
 
-def test_builder_covers_every_attribute_and_item_with_bounded_calls():
-    built, lm = build({"`[[ ## tree ## ]]`": cluster, "`[[ ## groups ## ]]`": halves},
-                      attributes_per_call=4, min_items_to_group=8, max_group_calls=3, items_per_group_call=4)
+def attributes_of(items):
+    return {a for attrs in items.attributes for a in attrs}
+
+
+def test_builder_makes_real_levels_from_similarity_with_bounded_named_steps():
+    built, lm = build(NAMING)
     tree, report = built.tree, built.report
-    assert report["attributes_in_tree"] == report["attributes"] == 7 and report["missing_attributes"] == []
-    assert report["items_reachable"] == report["items"] == 24
-    # 7 attributes in chunks of 4 → 2 clustering calls; 3 attributes have >= 8 items → 3 grouping calls.
-    assert lm.calls["`[[ ## tree ## ]]`"] == 2 and lm.calls["`[[ ## groups ## ]]`"] == 3
-    assert report["lm_steps"] == 5
-    by_name = {n.name: n for n in tree.nodes}
-    # The LM left 'tense' out: it joins the most similar subcategory instead.
-    assert by_name["tense"].placed_by == "embedding" and tree.nodes[by_name["tense"].parent].level == 2
-    assert by_name["Comedy"].placed_by == "llm" and {n.name for n in tree.nodes if n.level == 1} == {"Genre", "mood"}
+    shape = tree_shape(tree, attributes_of(family_items()))
+    assert shape["targets_met"], shape
+    categories = tree.children(0)
+    # Each family is one category, named by the LM, with two subcategories of two attributes each.
+    assert sorted(c.name for c in categories) == ["Funny stuff", "Scary stuff", "Space stuff", "Sports stuff"]
+    for category in categories:
+        family = FAMILIES[category.name.split()[0].lower()]
+        below = [a.name for s in tree.children(category.id) for a in tree.children(s.id)]
+        assert sorted(below) == sorted(family) and len(tree.children(category.id)) == 2
+    assert {n.placed_by for n in tree.nodes if n.level in (1, 2)} == {"llm"}
+    assert {n.placed_by for n in tree.attribute_nodes()} == {"embedding"}
+    # 1 call names the categories, 4 check them for misfits, 4 name subcategories, 2 name item groups.
+    assert lm.calls == {"[[ ## parent ## ]]": 5, "[[ ## category ## ]]": 4, "[[ ## attribute ## ]]": 2}
+    assert report["lm_steps"] == 11 and report["lm_fallbacks"] == 0
     groups = [n for n in tree.nodes if n.level == 4]
-    assert len(groups) == 6 and {n.name for n in groups} == {"Early", "Late"}
-    # Each grouped attribute's items are split between its groups: 4 shown to the LM, the rest by similarity.
-    assert report["group_items_placed_by"] == {"llm": 12, "embedding": 12}
+    assert len(groups) == 4 and {n.name for n in groups} == {"Kind 1", "Kind 2"}
     for attribute in {n.parent for n in groups}:
         parts = [set(n.items) for n in groups if n.parent == attribute]
         assert set.union(*parts) == set(tree.nodes[attribute].items) and not set.intersection(*parts)
 
 
-def test_an_out_of_range_item_number_is_retried_then_the_attribute_stays_a_leaf():
-    def bad_groups(prompt):
-        return {"groups": json.dumps([{"name": "A", "items": [1]}, {"name": "B", "items": [99]}])}
-
-    built, lm = build({"`[[ ## tree ## ]]`": cluster, "`[[ ## groups ## ]]`": bad_groups},
-                      min_items_to_group=8, max_group_calls=1, items_per_group_call=4)
-    assert lm.calls["`[[ ## groups ## ]]`"] == 2
-    assert not [n for n in built.tree.nodes if n.level == 4]
-    assert [e["status"] for e in built.trace if e["step"] == "group_items"] == ["fallback"]
+def test_a_lone_outlier_stays_a_group_when_the_groups_would_be_too_few():
+    rows = np.array([[1.0, 0.0], [0.99, 0.14], [0.98, 0.2], [0.0, 1.0]])
+    assert [g.tolist() for g in similarity_groups(rows, 2, max_share=1.0)] == [[0, 1, 2], [3]]
+    assert [g.tolist() for g in similarity_groups(rows, 1, max_share=1.0)] == [[0, 1, 2, 3]]
 
 
-def test_builder_falls_back_when_the_lm_never_places_anything():
-    bad = {"`[[ ## tree ## ]]`": {"tree": json.dumps([{"category": "X", "subcategories": [{"subcategory": "Y", "attributes": ["nope"]}]}])}}
-    built, lm = build(bad, max_group_calls=0)
-    assert lm.calls["`[[ ## tree ## ]]`"] == 2  # the first call and its retry
-    assert built.report["lm_fallbacks"] == 1
-    assert {n.placed_by for n in built.tree.nodes[1:]} == {"fallback"}
-    assert built.report["attributes_in_tree"] == 7
+def test_the_build_is_deterministic():
+    first, _ = build(NAMING)
+    second, _ = build(NAMING)
+    assert first.tree.nodes == second.tree.nodes
+
+
+def test_unusable_names_are_retried_then_replaced_by_the_groups_own_attributes():
+    rules = {**NAMING, "[[ ## parent ## ]]": lambda p: {"names": json.dumps(["Other"] * len(listed(p)))}}
+    built, lm = build(rules)
+    tree = built.tree
+    assert lm.calls["[[ ## parent ## ]]"] == 10  # 5 naming steps, each retried once
+    named = [n for n in tree.nodes if n.level in (1, 2)]
+    assert {n.placed_by for n in named} == {"fallback"} and not name_problems(tree)
+    scary = next(c for c in tree.children(0) if "scary" in c.name)
+    assert scary.name.count(", ") == 1  # two of its attributes, not one attribute's name for the group
+    assert tree_shape(tree, attributes_of(family_items()))["targets_met"]
+
+
+def test_a_misfit_the_lm_names_moves_to_the_most_similar_other_category():
+    items = family_items()
+    items.at[0, "attributes"] = ["funny pets", "space aliens", "space pets"]  # "space pets": space words, funny items
+
+    def misfits(prompt):
+        shown = listed(prompt, "attributes")
+        return {"misfits": json.dumps([shown.index(a) + 1 for a in shown if a == "funny pets"])}
+
+    before, _ = build(NAMING, items)
+    after, _ = build({**NAMING, "[[ ## category ## ]]": misfits}, items)
+    node = {n.name: n for n in after.tree.attribute_nodes()}["funny pets"]
+    category = after.tree.path(node.id).split(" > ")[0]
+    was = before.tree.path({n.name: n for n in before.tree.attribute_nodes()}["funny pets"].id).split(" > ")[0]
+    assert node.placed_by == "llm" and category != was
+
+
+def test_too_many_misfits_are_refused():
+    built, _ = build({**NAMING, "[[ ## category ## ]]": {"misfits": "[1, 2, 3]"}}, misfit_window=4)
+    assert [e["status"] for e in built.trace if e["step"] == "find_misfits"] == ["fallback"] * 4
+    assert {n.placed_by for n in built.tree.attribute_nodes()} == {"embedding"}
+
+
+def test_an_interrupted_build_resumes_its_finished_steps(tmp_path):
+    log = tmp_path / "steps.jsonl"
+    calls = {"n": 0}
+
+    def interrupted_at_the_third_naming(prompt):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return name_by_common_word(prompt)
+
+    with pytest.raises(KeyboardInterrupt):
+        build({**NAMING, "[[ ## parent ## ]]": interrupted_at_the_third_naming}, steps=StepLog(log, {"run": 1}))
+    # Kept: the categories' names, 4 misfit checks and the first category's subcategory names.
+    assert len(log.read_text().splitlines()) == 1 + 6
+    resumed, lm = build(NAMING, steps=StepLog(log, {"run": 1}))
+    assert resumed.report["lm_steps_resumed"] == 6 and resumed.report["lm_steps"] == 5
+    assert sum(lm.calls.values()) == 5
+    fresh, _ = build(NAMING)
+    assert resumed.tree.nodes == fresh.tree.nodes
+    # A log bound to other settings is started afresh.
+    assert not StepLog(log, {"run": 2}).done
+
+
+def test_shape_targets_catch_one_category_trees_and_bad_names():
+    tree = toy_tree(toy_items())
+    shape = tree_shape(tree, attributes_of(toy_items()))
+    assert not shape["targets"]["at_least_4_categories"] and not shape["targets"]["each_category_2_subcategories"]
+    assert shape["targets"]["largest_attribute_has_item_groups"] is False  # only Comedy is grouped, a mood is larger
+    nodes = list(tree.nodes)
+    nodes[8] = replace(nodes[8], name="Mood")  # a subcategory named like its parent
+    nodes[13] = replace(nodes[13], name="Romantic comedy")  # a duplicate sibling
+    nodes[10] = replace(nodes[10], name="FUNNY")  # the data's own attribute names may differ only in case
+    problems = name_problems(PreferenceTree(nodes, tree.n_items))
+    assert sorted(problems) == ["duplicate sibling 'Genre > Main genres > Comedy > Romantic comedy'",
+                                "same name as its parent 'Mood > Mood'"]
 
 
 def test_tree_save_load_round_trip(tmp_path):

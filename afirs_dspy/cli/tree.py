@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import functools
 import json
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
 
 import click
 import dspy
@@ -16,11 +20,15 @@ from afirs_dspy.context import MissingArtifact, load_tree, node_vectors, tree_di
 from afirs_dspy.data import DATASETS
 from afirs_dspy.embeddings import MiniLMEmbedder
 from afirs_dspy.lm.failures import lm_failures_explained
+from afirs_dspy.preference_tree import LEVEL_NAMES
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildConfig
+from afirs_dspy.programs.tree_steps import StepLog
 from afirs_dspy.recsys.popularity import PopularityRanker
+from afirs_dspy.tree_shape import tree_shape
 
 ARTIFACTS_HELP = "Artifacts root. Default: $AFIRS_ARTIFACTS_DIR or ./artifacts."
+STEP_LOG = "build-steps.jsonl"  # beside tree.json: the LM steps of a build not yet saved
 
 
 def _tree_or_exit(data, artifacts_dir):
@@ -30,24 +38,41 @@ def _tree_or_exit(data, artifacts_dir):
         raise click.ClickException(str(exc)) from None
 
 
+def _writable_or_exit(folder: Path) -> None:
+    """Fail in a second, not after the LM steps, when the tree cannot be saved."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the tree to {folder}: {exc.strerror or exc}; "
+                                   "pass a writable --artifacts-dir") from None
+
+
 @click.command("build-tree")
 @dataset_options
 @lm_options
 @click.option("--artifacts-dir", default=None, help=ARTIFACTS_HELP)
 @click.option("--force", is_flag=True, help="Rebuild even when a tree for this data exists.")
-@click.option("--attributes-per-call", type=click.IntRange(min=2), default=TreeBuildConfig.attributes_per_call,
-              show_default=True, help="Attributes per clustering call.")
-@click.option("--max-llm-attributes", type=click.IntRange(min=0), default=TreeBuildConfig.max_llm_attributes,
-              show_default=True, help="The most frequent attributes clustered by the LM; the rest join the most similar subcategory.")
+@click.option("--fresh", is_flag=True, help="Discard the LM steps kept from an interrupted build of the same settings.")
+@click.option("--categories", type=click.IntRange(min=2), default=TreeBuildConfig.n_categories, show_default=True,
+              help="Broad categories to cluster the attributes into (more when one would hold over half).")
+@click.option("--cooccurrence-weight", type=click.FloatRange(0, 1), default=TreeBuildConfig.cooccurrence_weight,
+              show_default=True, help="Share of item co-occurrence (vs. sentence embedding) in attribute similarity.")
+@click.option("--misfit-window", type=click.IntRange(min=0), default=TreeBuildConfig.misfit_window, show_default=True,
+              help="Least typical attributes per category the LM checks for misfits (0: no checks).")
 @click.option("--max-group-calls", type=click.IntRange(min=0), default=TreeBuildConfig.max_group_calls,
-              show_default=True, help="Attributes whose items the LM groups into finer subcategories (largest first).")
+              show_default=True, help="Attributes whose items get named item groups (largest first).")
 @click.option("--min-items-to-group", type=click.IntRange(min=2), default=TreeBuildConfig.min_items_to_group,
               show_default=True, help="Only attributes with at least this many items get item groups.")
-def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, attributes_per_call, max_llm_attributes,
-                       max_group_calls, min_items_to_group) -> None:
-    """Build the dataset's preference tree with the LM (paper 4.1.1) and save it as JSON."""
+@click.option("--seed", type=int, default=TreeBuildConfig.seed, show_default=True, help="Seed of the co-occurrence SVD.")
+def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, fresh, categories, cooccurrence_weight,
+                       misfit_window, max_group_calls, min_items_to_group, seed) -> None:
+    """Build the dataset's preference tree and save it as JSON (paper 4.1.1): attributes clustered by
+    similarity into categories and subcategories, named by the LM, which also moves misfits; the
+    largest attributes' items clustered and named. An interrupted build resumes its LM steps."""
     dataset = data.load()
     folder = tree_dir(dataset.name, artifacts_dir)
+    _writable_or_exit(folder)
     if not force:
         try:
             tree = load_tree(dataset, artifacts_dir)
@@ -57,24 +82,34 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, attributes_p
             click.echo(f"{folder / 'tree.json'} exists for this data ({len(tree.nodes)} nodes); --force rebuilds it")
             echo_next(compile_command)
             return
-    config = TreeBuildConfig(attributes_per_call, max_llm_attributes, min_items_to_group=min_items_to_group,
-                             max_group_calls=max_group_calls)
+    config = TreeBuildConfig(n_categories=categories, cooccurrence_weight=cooccurrence_weight,
+                             misfit_window=misfit_window, max_group_calls=max_group_calls,
+                             min_items_to_group=min_items_to_group, seed=seed)
     embedder = MiniLMEmbedder()
     popularity = PopularityRanker.from_sequences(list(dataset.train.sequence), dataset.n_items).counts
     model = lm()
+    log_path = folder / STEP_LOG
+    if fresh:
+        log_path.unlink(missing_ok=True)
+    steps = StepLog(log_path, {"data_key": dataset.data_key, "lm": model.model, "config": asdict(config)})
+    if steps.done:
+        click.echo(f"resuming: {len(steps.done)} LM steps kept in {log_path} (--fresh starts over)")
+    started = time.perf_counter()
     with dspy.context(lm=model), lm_failures_explained(model):
         built = PreferenceTreeBuilder(embedder, config)(
-            items=dataset.items, domain=DATASETS[dataset.name].domain, popularity=popularity
+            items=dataset.items, domain=DATASETS[dataset.name].domain, popularity=popularity, steps=steps
         )
     tree = built.tree
-    tree.meta.update(dataset={"name": dataset.name, "data_key": dataset.data_key}, lm=model.model,
-                     report=built.report)
+    attributes = {a for attrs in dataset.items.attributes for a in attrs}
+    report = {**built.report, "seconds": round(time.perf_counter() - started, 1), "shape": tree_shape(tree, attributes)}
+    tree.meta.update(dataset={"name": dataset.name, "data_key": dataset.data_key}, lm=model.model, report=report)
     tree.save(folder / "tree.json")
+    steps.discard()
     node_vectors(tree, embedder, folder)
-    report = {k: v for k, v in built.report.items() if k != "missing_attributes"}
-    report["missing_attributes"] = len(built.report["missing_attributes"])
-    click.echo(json.dumps(report, indent=1))
-    click.echo(f"saved {folder / 'tree.json'}")
+    shown = {k: v for k, v in report.items() if k != "missing_attributes"}
+    shown["missing_attributes"] = len(report["missing_attributes"])
+    click.echo(json.dumps(shown, indent=1))
+    click.echo(f"shape targets {'met' if report['shape']['targets_met'] else 'NOT met'}; saved {folder / 'tree.json'}")
     echo_next(compile_command)
 
 
@@ -86,9 +121,10 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, attributes_p
               help="Nodes shown to the LM per level, pre-ranked by similarity to the text.")
 @click.option("--max-per-level", type=click.IntRange(min=1), default=1, show_default=True,
               help="Nodes the LM may pick per level.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (levels, preferences, trace) instead of text.")
 @click.argument("text")
-def extract_command(data: DatasetSpec, lm, artifacts_dir, top_children, max_per_level, text) -> None:
-    """Map TEXT down the preference tree (paper eq. 1–2) and print the picked nodes per level as JSON."""
+def extract_command(data: DatasetSpec, lm, artifacts_dir, top_children, max_per_level, as_json, text) -> None:
+    """Map TEXT down the preference tree (paper eq. 1–2) and print the full path picked at each level."""
     dataset = data.load()
     tree = _tree_or_exit(dataset, artifacts_dir)
     embedder = MiniLMEmbedder()
@@ -102,6 +138,14 @@ def extract_command(data: DatasetSpec, lm, artifacts_dir, top_children, max_per_
         return {"id": node_id, "path": tree.path(node_id), "items": int(len(tree.node_items(node_id)))}
 
     matching = functools.reduce(np.intersect1d, [tree.node_items(n) for n in out.preferences]) if out.preferences else None
+    if not as_json:
+        for depth, level in enumerate(out.levels, start=1):
+            for node in level:
+                click.echo(f"level {depth} ({LEVEL_NAMES[depth]}): {tree.path(node)}  [{len(tree.node_items(node))} items]")
+        if not out.levels:
+            click.echo("no node picked at level 1")
+        click.echo(f"items matching every preference: {'-' if matching is None else len(matching)}")
+        return
     click.echo(json.dumps({
         "text": text,
         "levels": [[describe(n) for n in level] for level in out.levels],

@@ -1,0 +1,120 @@
+"""Session preference extraction on hand-written requests, two preference trees side by side.
+
+    python bench/extraction.py --tree old=/work/artifacts --tree new=artifacts [--datasets ml-latest-small,steam,beauty]
+                               [--limit N] [--lm …] [--api-base …]
+
+Each ``--tree NAME=ROOT`` is an artifacts root holding ``<dataset>/tree/tree.json`` (``afirs-dspy
+build-tree --artifacts-dir ROOT``). The requests (bench/data/extraction_requests.json) were written by
+hand, the way people ask, each with the attributes that count as correct. A request is a hit when an
+extracted preference lies on a root path through an accepted attribute at depth ≥ 2: the attribute
+itself, an item group under it, or a category/subcategory containing it. Per dataset and tree: the hit
+share, LM calls and seconds per extraction, and the tree's shape targets (afirs_dspy.tree_shape).
+Requests alternate between the trees so both see the same machine load. Writes bench/results/extraction.{md,json}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import dspy
+from tqdm import tqdm
+
+from afirs_dspy.context import load_tree
+from afirs_dspy.data import load_dataset
+from afirs_dspy.embeddings import MiniLMEmbedder, cached_encode
+from afirs_dspy.evaluation.usage import metered
+from afirs_dspy.lm.backends import LocalEngines, make_lm
+from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
+from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
+from afirs_dspy.reporting import markdown_table
+from afirs_dspy.tree_shape import tree_shape
+from lm_arguments import add_lm_arguments
+from results_files import write_results
+
+REQUESTS = Path(__file__).parent / "data" / "extraction_requests.json"
+MIN_DEPTH = 2
+
+
+def on_path(tree: PreferenceTree, node: int) -> set[int]:
+    """``node`` and its ancestors below the root."""
+    path = set()
+    while tree.nodes[node].parent is not None:
+        path.add(node)
+        node = tree.nodes[node].parent
+    return path
+
+
+def is_hit(tree: PreferenceTree, preferences: list[int], accepted: set[str]) -> bool:
+    targets = [n.id for n in tree.nodes if n.level == ATTRIBUTE_LEVEL and n.name in accepted]
+    return any(tree.nodes[p].level >= MIN_DEPTH and (p in on_path(tree, t) or t in on_path(tree, p))
+               for p in preferences for t in targets)
+
+
+def run_dataset(name: str, requests: list[dict], trees: dict[str, PreferenceTree], embedder) -> dict:
+    attributes = {a for attrs in load_dataset(name).items.attributes for a in attrs}
+    unknown = sorted({a for r in requests for a in r["accept"]} - attributes)
+    if unknown:
+        raise SystemExit(f"{name}: accepted attributes not in the data: {unknown}")
+    extractors = {label: SessionPreferenceExtractor(tree, embedder, cached_encode(tree.node_texts(), embedder))
+                  for label, tree in trees.items()}
+    rows = {label: [] for label in trees}
+    for request in tqdm(requests, desc=name, unit="request"):
+        for label, extractor in extractors.items():
+            with metered() as usage:
+                out = extractor(user_responses=request["text"])
+            tree = trees[label]
+            rows[label].append({"text": request["text"], "hit": is_hit(tree, out.preferences, set(request["accept"])),
+                                "paths": [tree.path(p) for p in out.preferences], "lm_calls": usage.lm_calls,
+                                "model_calls": usage.model_calls, "seconds": round(usage.seconds, 2)})
+    return {label: {
+        "requests": len(rows[label]),
+        "hit_share": sum(r["hit"] for r in rows[label]) / len(rows[label]),
+        "lm_calls_per_extraction": sum(r["lm_calls"] for r in rows[label]) / len(rows[label]),
+        "seconds_per_extraction": sum(r["seconds"] for r in rows[label]) / len(rows[label]),
+        "uncached_share": sum(r["model_calls"] == r["lm_calls"] for r in rows[label]) / len(rows[label]),
+        "shape": tree_shape(trees[label], attributes),
+        "built": {k: trees[label].meta.get("report", {}).get(k) for k in ("seconds", "lm_steps", "lm_fallbacks")},
+        "per_request": rows[label],
+    } for label in trees}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tree", action="append", required=True, metavar="NAME=ROOT",
+                        help="An artifacts root with <dataset>/tree/tree.json; give two or more.")
+    parser.add_argument("--datasets", default="ml-latest-small,steam,beauty")
+    parser.add_argument("--limit", type=int, default=None, help="The first N requests per dataset.")
+    add_lm_arguments(parser)
+    args = parser.parse_args()
+    roots = dict(spec.split("=", 1) for spec in args.tree)
+    requests = json.loads(REQUESTS.read_text())
+    embedder = MiniLMEmbedder()
+    results = {}
+    with LocalEngines() as engines:
+        lm = make_lm(args.lm, args.api_base, engines=engines)
+        with dspy.context(lm=lm):
+            for name in args.datasets.split(","):
+                dataset = load_dataset(name)
+                trees = {label: load_tree(dataset, root) for label, root in roots.items()}
+                results[name] = run_dataset(name, requests[name][: args.limit], trees, embedder)
+    table = [{"dataset": name, "tree": label, "requests": r["requests"], "hit share": round(r["hit_share"], 3),
+              "LM calls / extraction": round(r["lm_calls_per_extraction"], 2),
+              "s / extraction": round(r["seconds_per_extraction"], 1),
+              "categories": r["shape"]["categories"], "shape targets met": r["shape"]["targets_met"],
+              "build s": r["built"]["seconds"]}
+             for name, by_tree in results.items() for label, r in by_tree.items()]
+    text = "\n".join([
+        "# Session preference extraction on hand-written requests", "",
+        markdown_table(table), "",
+        f"LM: {lm.model}. Trees: {', '.join(f'{k} = {v}' for k, v in roots.items())}. Requests: {REQUESTS.name} "
+        "(hand-written; paraphrases, moods, negations, two wishes, vague words).",
+        "Hit: an extracted preference on a root path through an accepted attribute, at depth >= 2 (the attribute, an",
+        "item group under it, or a subcategory/category containing it). LM calls count cache hits too; s is wall time",
+        "with other jobs sharing the 2-core CPU. Per-request paths and each tree's shape report are in the JSON.",
+    ])
+    write_results("extraction", {"lm": lm.model, "trees": roots, "results": results}, text)
+
+
+if __name__ == "__main__":
+    main()
