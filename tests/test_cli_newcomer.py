@@ -123,7 +123,7 @@ def test_build_tree_names_the_next_command_with_the_options_that_carry_over(monk
     monkeypatch.setattr(tree_cli.DatasetSpec, "load", lambda self, force=False: toy_dataset())
     monkeypatch.setattr(tree_cli, "load_tree", lambda dataset, artifacts_dir=None: toy_tree(dataset.items))
     result = CliRunner().invoke(build_tree_command, ["--artifacts-dir", str(tmp_path), "--lm", "openai/x",
-                                                     "--attributes-per-call", "9"])
+                                                     "--categories", "9"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == f"next: afirs-dspy compile --lm openai/x --artifacts-dir {tmp_path}"
 
