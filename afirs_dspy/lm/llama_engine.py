@@ -3,6 +3,8 @@
 Use it as ``dspy.LM("local/<name>", engine=LlamaEngine(...))``: DSPy keeps its cache, retries, history and
 usage tracking; the engine does one completion per call. It declares ``supports_response_schema``, so DSPy's
 JSONAdapter sends the output schema, which becomes a llama.cpp grammar: the decoded text is JSON of that shape.
+Each prompt resumes from the saved KV state sharing its longest prefix (``prefix_states``), so a signature's
+system message and stable leading fields are evaluated once, not at every call.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from afirs_dspy.lm.llama_mapping import (
     schema_fallback_adaptation,
 )
 from afirs_dspy.lm.model_files import ModelFile, model_file_from_state
+from afirs_dspy.lm.prefix_states import PrefixStates
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +59,10 @@ class LlamaSettings:
     """How the model is loaded and what a request that sets nothing gets."""
 
     n_ctx: int = 4096
-    n_threads: int | None = None  # None: default_threads()
+    n_threads: int | None = None  # generation; None: default_threads()
+    n_threads_batch: int | None = None  # prompt processing; None: as n_threads
     n_batch: int = 512
+    prefix_cache_mb: int = 512  # KV states of recent prompts, resumed by longest prefix (0: off; prefix_states)
     sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
     verbose: bool = False
 
@@ -82,11 +87,22 @@ class LlamaCppRuntime:
 
     def load(self, path: Path, settings: LlamaSettings) -> Any:
         require_llama_cpp()
-        from llama_cpp import Llama
+        from afirs_dspy.lm.caching_llama import PrefixCachingLlama
 
         threads = settings.n_threads or default_threads()
-        return Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=threads, n_threads_batch=threads,
-                     n_batch=settings.n_batch, seed=settings.sampling.seed, verbose=settings.verbose)
+        return PrefixCachingLlama(
+            model_path=str(path), n_ctx=settings.n_ctx, n_threads=threads,
+            n_threads_batch=settings.n_threads_batch or threads, n_batch=settings.n_batch,
+            seed=settings.sampling.seed, verbose=settings.verbose,
+            prefix_states=PrefixStates(settings.prefix_cache_mb << 20),
+        )
+
+    def system_info(self) -> str:
+        """llama.cpp's build line (CPU features such as AVX2 the kernels use)."""
+        require_llama_cpp()
+        import llama_cpp
+
+        return llama_cpp.llama_print_system_info().decode()
 
     def grammar(self, constraint: JsonConstraint) -> tuple[Any, tuple[Adaptation, ...]]:
         """The grammar for a JSON constraint; a schema llama.cpp cannot compile falls back to any JSON, recorded."""
@@ -159,7 +175,8 @@ class LlamaEngine:
                 if overflow is None:
                     raise
                 raise overflow from exc
-        return response_from_completion(completion, request.model, adaptations)
+            reused = getattr(llama, "reused_tokens", None)
+        return response_from_completion(completion, request.model, adaptations, reused)
 
     def stream(self, request: Request) -> Iterator[Any]:
         """The whole completion as one burst of stream events (llama.cpp token streaming is not wired in)."""

@@ -115,9 +115,10 @@ def schema_fallback_adaptation() -> Adaptation:
     )
 
 
-def response_from_completion(completion: dict[str, Any], model: str,
-                             adaptations: tuple[Adaptation, ...] = ()) -> Response:
-    """A ``dspy.lm15.Response`` (with token usage, so DSPy's usage tracking and history work)."""
+def response_from_completion(completion: dict[str, Any], model: str, adaptations: tuple[Adaptation, ...] = (),
+                             reused_tokens: int | None = None) -> Response:
+    """A ``dspy.lm15.Response`` (with token usage, so DSPy's usage tracking and history work); prompt tokens
+    resumed from a saved KV state are reported as cache reads (``prompt_tokens_details.cached_tokens``)."""
     choice = completion["choices"][0]
     usage = completion.get("usage") or {}
     return Response(
@@ -125,7 +126,8 @@ def response_from_completion(completion: dict[str, Any], model: str,
         model=model,
         message=Message.assistant(choice["message"].get("content") or ""),
         finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
-        usage=Usage(input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens")),
+        usage=Usage(input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens"),
+                    cache_read_tokens=reused_tokens),
         adaptations=adaptations,
     )
 
