@@ -97,13 +97,6 @@ class LlamaCppRuntime:
             prefix_states=PrefixStates(settings.prefix_cache_mb << 20),
         )
 
-    def system_info(self) -> str:
-        """llama.cpp's build line (CPU features such as AVX2 the kernels use)."""
-        require_llama_cpp()
-        import llama_cpp
-
-        return llama_cpp.llama_print_system_info().decode()
-
     def grammar(self, constraint: JsonConstraint) -> tuple[Any, tuple[Adaptation, ...]]:
         """The grammar for a JSON constraint; a schema llama.cpp cannot compile falls back to any JSON, recorded."""
         require_llama_cpp()
