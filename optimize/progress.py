@@ -8,8 +8,6 @@ and dev scores, written as it finishes). Work done under another key is never re
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -18,13 +16,11 @@ from pathlib import Path
 import dspy
 
 from afirs_dspy.evaluation.simulator_base import SessionCase
-from afirs_dspy.evaluation.transcript import append_line, read_lines
+from afirs_dspy.jsonl_file import append_line, read_lines
 from afirs_dspy.optimize.recording import RecordedSession, input_types
 
 KEY_FILE = "key.json"
 STAGES = ("recorded", "reevaluated")
-SOURCE_PACKAGES = ("afirs_dspy", "afirs_dspy.signatures", "afirs_dspy.programs", "afirs_dspy.optimize",
-                   "afirs_dspy.recsys")
 
 
 class ProgressMismatch(Exception):
@@ -34,17 +30,6 @@ class ProgressMismatch(Exception):
 def progress_dir(output: str | os.PathLike) -> Path:
     path = Path(output)
     return path.with_name(f"{path.stem}.progress")
-
-
-def code_digest() -> str:
-    """SHA-256 over this package's Python sources: saved sessions are only valid for the code that ran them."""
-    sha = hashlib.sha256()
-    for package in SOURCE_PACKAGES:
-        for folder in importlib.util.find_spec(package).submodule_search_locations:
-            for path in sorted(Path(folder).rglob("*.py")):
-                sha.update(f"{package}/{path.relative_to(folder).as_posix()}\0".encode())
-                sha.update(path.read_bytes())
-    return sha.hexdigest()
 
 
 def _write_atomically(path: Path, data: dict) -> None:

@@ -10,6 +10,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from afirs_dspy.jsonl_file import append_line, read_lines
+
 
 def step_key(step: str, inputs: dict) -> str:
     return hashlib.sha256(json.dumps([step, inputs], sort_keys=True, default=str).encode()).hexdigest()[:24]
@@ -24,17 +26,12 @@ class StepLog:
         self.done: dict[str, object] = {}
         if self.path is None:
             return
-        lines = self.path.read_text().splitlines() if self.path.is_file() else []
-        if lines and json.loads(lines[0]) == {"binding": self.binding}:
-            for line in lines[1:]:
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:  # a line cut short by the interrupt
-                    break
-                self.done[entry["key"]] = entry["value"]
+        lines = read_lines(self.path)
+        if lines and lines[0] == {"binding": self.binding}:
+            self.done = {entry["key"]: entry["value"] for entry in lines[1:]}
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps({"binding": self.binding}) + "\n")
+            self.path.unlink(missing_ok=True)
+            append_line(self.path, {"binding": self.binding})
 
     def __contains__(self, key: str) -> bool:
         return key in self.done
@@ -45,8 +42,7 @@ class StepLog:
     def __setitem__(self, key: str, value) -> None:
         self.done[key] = value
         if self.path is not None:
-            with self.path.open("a") as handle:
-                handle.write(json.dumps({"key": key, "value": value}) + "\n")
+            append_line(self.path, {"key": key, "value": value})
 
     def discard(self) -> None:
         """Remove the file: the build it served is saved."""

@@ -238,3 +238,13 @@ def test_a_saved_tree_is_only_loaded_for_the_data_it_was_built_on(tmp_path):
     other.report["cache_key"] = "files-now"
     with pytest.raises(MissingArtifact, match="built on other data"):
         load_tree(other, tmp_path)
+
+
+def test_a_step_log_cut_mid_line_keeps_the_steps_written_after_it(tmp_path):
+    log = StepLog(tmp_path / "steps.jsonl", {"data_key": "k"})
+    log["a"] = [1]
+    with (tmp_path / "steps.jsonl").open("a") as handle:
+        handle.write('{"key": "b", "val')  # the interrupt cut this line short
+    resumed = StepLog(tmp_path / "steps.jsonl", {"data_key": "k"})
+    resumed["c"] = [3]
+    assert StepLog(tmp_path / "steps.jsonl", {"data_key": "k"}).done == {"a": [1], "c": [3]}

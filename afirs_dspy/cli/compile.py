@@ -22,7 +22,8 @@ from afirs_dspy.lm.failures import lm_failures_explained
 from afirs_dspy.manifest import Manifest, artifact_files, files_digest
 from afirs_dspy.optimize.compiler import CompileSettings, compile_program
 from afirs_dspy.optimize.optimizers import OPTIMIZERS, OptimizerSettings, OptimizerUnavailable, check_available
-from afirs_dspy.optimize.progress import CompileProgress, ProgressMismatch, code_digest, progress_dir
+from afirs_dspy.evaluation.provenance import code_digest
+from afirs_dspy.optimize.progress import CompileProgress, ProgressMismatch, progress_dir
 from afirs_dspy.optimize.tasks import DEFAULT_MODULES, TASKS
 from afirs_dspy.paths import artifacts_dir as resolve_artifacts
 from afirs_dspy.programs.afirs import AFIRSConfig
