@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import functools
 import json
-import tempfile
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import click
 import dspy
 import numpy as np
 
+from afirs_dspy.cli import checks
 from afirs_dspy.cli.compile import compile_command
 from afirs_dspy.cli.lm_options import lm_options
 from afirs_dspy.cli.next_step import echo_next
@@ -38,16 +37,6 @@ def _tree_or_exit(data, artifacts_dir):
         raise click.ClickException(str(exc)) from None
 
 
-def _writable_or_exit(folder: Path) -> None:
-    """Fail in a second, not after the LM steps, when the tree cannot be saved."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as exc:
-        raise click.ClickException(f"cannot write the tree to {folder}: {exc.strerror or exc}; "
-                                   "pass a writable --artifacts-dir") from None
-
-
 @click.command("build-tree")
 @dataset_options
 @lm_options
@@ -72,7 +61,7 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, fresh, categ
     largest attributes' items clustered and named. An interrupted build resumes its LM steps."""
     dataset = data.load()
     folder = tree_dir(dataset.name, artifacts_dir)
-    _writable_or_exit(folder)
+    checks.writable_folder(folder, "--artifacts-dir")  # fail in a second, not after the LM steps
     if not force:
         try:
             tree = load_tree(dataset, artifacts_dir)
