@@ -119,7 +119,7 @@ class ConversationFacts:
         options the user named within the aspects in play — those the extraction picked from and those the
         recommender asked about — so "Drama and Musical" answering a genre question yields both (the
         extraction keeps one node per level)."""
-        kept = [node for node in picked if not self.rejected & {node, *_ancestors(tree, node)}]
+        kept = [node for node in picked if not self.rejected & {node, *tree.ancestors(node)}]
         in_play = {aspect_of(tree, node) for node in picked} | self.asked
         names = option_names(tree)
         added: dict[tuple[str, ...], int] = {names.key[node]: node for node in kept if node in names.key}
@@ -128,14 +128,6 @@ class ConversationFacts:
             if aspect_of(tree, node) in in_play:
                 added.setdefault(names.key[node], node)
         return [*kept, *sorted(set(added.values()) - set(kept))]
-
-
-def _ancestors(tree: PreferenceTree, node: int) -> list[int]:
-    parents = []
-    while tree.nodes[node].parent is not None:
-        node = tree.nodes[node].parent
-        parents.append(node)
-    return parents
 
 
 def read_conversation(tree: PreferenceTree, dialogue: list[dict]) -> ConversationFacts:

@@ -87,14 +87,18 @@ class PreferenceTree(SharedResource):
     def children(self, node_id: int) -> list[TreeNode]:
         return [self.nodes[i] for i in self._children[node_id]]
 
+    def ancestors(self, node_id: int) -> list[int]:
+        """The ids above ``node_id``, its parent first, the root last."""
+        above = []
+        while self.nodes[node_id].parent is not None:
+            node_id = self.nodes[node_id].parent
+            above.append(node_id)
+        return above
+
     def path(self, node_id: int) -> str:
         """'Category > Subcategory > attribute' (the root left out)."""
-        names = []
-        node = self.nodes[node_id]
-        while node.parent is not None:
-            names.append(node.name)
-            node = self.nodes[node.parent]
-        return " > ".join(reversed(names))
+        on_path = [node_id, *self.ancestors(node_id)][:-1]  # the root is left out
+        return " > ".join(self.nodes[n].name for n in reversed(on_path))
 
     def node_texts(self) -> list[str]:
         """What each node is embedded as: its path (the root: its name)."""
