@@ -8,13 +8,15 @@ from afirs_dspy.catalog import Catalog
 from afirs_dspy.conversation_facts import ConversationFacts
 from afirs_dspy.programs.guarded import guarded_call, ranked_picks
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
-from afirs_dspy.recsys.tool import RecsysTool
+from afirs_dspy.recsys.tool import Recommendation, RecsysTool
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.signatures import RefineCandidates, SummarizePreferences, UserPreferences
 
 
 class ActionStage(dspy.Module):
-    """``extractor=None`` is the "w/o LLM2RS" flow: the tool ranks the whole corpus."""
+    """``extractor=None`` is the "w/o LLM2RS" flow: the tool ranks the whole corpus. Each stage is a
+    method (``extract``, ``candidates``, ``summarize_preferences``, ``refine_candidates``) so that
+    benchmarks can run one stage on its own; ``forward`` composes them."""
 
     def __init__(self, extractor: SessionPreferenceExtractor | None, tool: RecsysTool, catalog: Catalog,
                  n_candidates: int = 50, n_recommend: int = 10):
@@ -27,26 +29,44 @@ class ActionStage(dspy.Module):
         self.summarize = predictor(SummarizePreferences)
         self.refine = predictor(RefineCandidates)
 
+    def extract(self, user_responses: str, facts: ConversationFacts, trace: list[dict]) -> list[int]:
+        """Session preferences (tree node ids); none in the "w/o LLM2RS" flow."""
+        if self.extractor is None:
+            return []
+        extracted = self.extractor(user_responses=user_responses, facts=facts)
+        trace += extracted.trace
+        return extracted.preferences
+
+    def candidates(self, history: list[int], nodes: list[int], trace: list[dict]) -> Recommendation:
+        """Two-stage filtering by the tool: items under every preference, ranked by SASRec cosine."""
+        recommendation = self.tool.recommend(history, [str(n) for n in nodes], k=self.n_candidates)
+        trace.append({"step": "tool", "status": "ok", "note": recommendation.note})
+        return recommendation
+
+    def summarize_preferences(self, conversation: str, trace: list[dict]) -> UserPreferences:
+        return guarded_call(
+            self.summarize, lambda p: p.preferences, UserPreferences, trace, "summarize", conversation=conversation
+        )
+
+    def refine_candidates(self, preferences: UserPreferences, candidates: list[int], trace: list[dict]) -> list[int]:
+        """The ``n_recommend`` candidates that best fit ``preferences``, best first."""
+        if len(candidates) <= self.n_recommend:
+            return candidates
+        return guarded_call(
+            self.refine, lambda p: ranked_picks(p.selected, candidates, self.n_recommend),
+            lambda: candidates[: self.n_recommend], trace, "refine",
+            preferences=preferences, candidates=self.catalog.numbered(candidates), k=self.n_recommend,
+        )
+
     def forward(self, conversation: str, user_responses: str, history: list[int], refine: bool = True,
                 facts: ConversationFacts = ConversationFacts()) -> dspy.Prediction:
         trace: list[dict] = []
-        nodes: list[int] = []
-        if self.extractor is not None:
-            extracted = self.extractor(user_responses=user_responses, facts=facts)
-            trace += extracted.trace
-            nodes = extracted.preferences
-        recommendation = self.tool.recommend(history, [str(n) for n in nodes], k=self.n_candidates)
+        nodes = self.extract(user_responses, facts, trace)
+        recommendation = self.candidates(history, nodes, trace)
         candidates = list(recommendation.items)
-        trace.append({"step": "tool", "status": "ok", "note": recommendation.note})
-        preferences = guarded_call(
-            self.summarize, lambda p: p.preferences, UserPreferences, trace, "summarize", conversation=conversation
-        )
-        preselected = candidates[: self.n_recommend]
-        if refine and len(candidates) > self.n_recommend:
-            preselected = guarded_call(
-                self.refine, lambda p: ranked_picks(p.selected, candidates, self.n_recommend), lambda: candidates[: self.n_recommend],
-                trace, "refine", preferences=preferences, candidates=self.catalog.numbered(candidates), k=self.n_recommend,
-            )
+        preferences = self.summarize_preferences(conversation, trace)
+        preselected = (self.refine_candidates(preferences, candidates, trace) if refine
+                       else candidates[: self.n_recommend])
         return dspy.Prediction(
             preference_nodes=nodes, recommendation=recommendation, candidates=candidates,
             preferences=preferences, preselected=preselected, trace=trace,
