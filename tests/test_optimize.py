@@ -110,7 +110,7 @@ def compiled_world(world, optimizer="bootstrap"):
     program = build_program("afirs", context, SIZES)
     lm = toy_lm()
     cases = sample_cases(context.dataset, "valid", 6, seed=0)
-    settings = CompileSettings(modules=("select", "decide", "refine"), optimizer=OptimizerSettings(optimizer))
+    settings = CompileSettings(modules=("confirm", "decide", "refine"), optimizer=OptimizerSettings(optimizer))
     report = compile_program(program, context.tree, context.catalog, AttributeSimulators(context, 0), cases, lm,
                              settings, progress=False, log=lambda line: None)
     return context, root, program, lm, report
@@ -121,14 +121,14 @@ def test_compile_changes_the_program_and_reports_before_and_after(world):
     baseline = build_program("afirs", context, SIZES)
     assert report.changed
     by_name = {m.name: m for m in report.modules}
-    assert by_name["select"].changed and by_name["select"].demos > 0 and by_name["select"].n_train > 0
+    assert by_name["confirm"].changed and by_name["confirm"].demos > 0 and by_name["confirm"].n_train > 0
     assert all(m.before is not None and m.after is not None for m in report.modules if not m.skipped)
     assert report.before.sessions == report.after.sessions == 3 and report.improved is not None
     assert program.dump_state() != baseline.dump_state()
-    assert len(program.action_stage.extractor.select.demos) > 0
+    assert len(program.action_stage.extractor.confirm.demos) > 0
     assert set(report.train_users).isdisjoint(report.dev_users)
     rendered = report.render()
-    assert "| select |" in rendered and "| before |" in rendered and "| after |" in rendered
+    assert "| confirm |" in rendered and "| before |" in rendered and "| after |" in rendered
 
 
 def test_save_then_restore_gives_the_same_turns(world, tmp_path):
@@ -187,7 +187,7 @@ def test_the_searching_optimizers_run_within_their_budget(world, optimizer):
     context, _ = world
     program = build_program("afirs", context, SIZES)
     lm, proposer = optimizer_lm()
-    settings = CompileSettings(modules=("select",), session_eval=False, optimizer=OptimizerSettings(optimizer, budget=40))
+    settings = CompileSettings(modules=("confirm",), session_eval=False, optimizer=OptimizerSettings(optimizer, budget=40))
     report = compile_program(program, context.tree, context.catalog, AttributeSimulators(context, 0),
                              sample_cases(context.dataset, "valid", 6, seed=0), lm, settings, progress=False,
                              log=lambda line: None)
@@ -197,5 +197,5 @@ def test_the_searching_optimizers_run_within_their_budget(world, optimizer):
         assert lm.calls["[[ ## current_instruction ## ]]"] > 0  # it reflected
     if optimizer == "mipro-light":
         assert lm.calls["[[ ## basic_instruction ## ]]"] > 0  # it proposed instructions
-    assert select.changed == (program.action_stage.extractor.select.dump_state()
+    assert select.changed == (program.action_stage.extractor.confirm.dump_state()
                               != build_program("afirs", context, SIZES).action_stage.extractor.select.dump_state())
