@@ -40,7 +40,7 @@ def test_compile_then_eval_and_chat_with_the_compiled_program(toy, tmp_path):
     result = CliRunner().invoke(compile_command, ["--n-sessions", "4", "--modules", "confirm,decide", "--artifacts-dir",
                                                   str(toy), "--out", str(program), "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert "| select |" in result.output and "| before |" in result.output and "| after |" in result.output
+    assert "| confirm |" in result.output and "| before |" in result.output and "| after |" in result.output
     assert "the program changed" in result.output and f"saved {program}" in result.output
     assert result.output.splitlines()[-1] == f"next: afirs-dspy eval --program {program} --artifacts-dir {toy}"
     manifest = json.loads((program.parent / "afirs-steam.manifest.json").read_text())
