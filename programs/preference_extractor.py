@@ -46,7 +46,7 @@ def wish_phrases(text: str) -> list[str]:
 class SessionPreferenceExtractor(dspy.Module):
     def __init__(self, tree: PreferenceTree, embedder: TextEmbedder, vectors: np.ndarray,
                  top_children: int = 8, max_per_level: int = 1, mode: str = "confirm",
-                 max_options: int = 8, per_phrase: int = 2, min_similarity: float = 0.35,
+                 max_options: int = 8, per_phrase: int = 1, min_similarity: float = 0.5,
                  accept_similarity: float = 0.8):
         super().__init__()
         if mode not in EXTRACTION_MODES:
