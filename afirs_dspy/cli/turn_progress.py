@@ -99,7 +99,8 @@ class TurnProgress(BaseCallback):
             paths = [instance.tree.path(node) for node in outputs.preferences]
             return f"preferences: {'; '.join(paths) if paths else 'none found in the tree'}"
         if isinstance(instance, RecsysTool):
-            counts = ", ".join(f"{n} {TOOL_STAGES.get(stage, 'with a preference relaxed')}"
+            # "widened-j" / "relaxed-j": after j relaxations, the last widening / dropping a preference.
+            counts = ", ".join(f"{n} {TOOL_STAGES.get(stage, 'with a preference ' + stage.split('-')[0])}"
                                for stage, n in outputs.stage_counts().items())
             return f"ranked {len(outputs.items)} candidates" + (f" ({counts})" if counts else "")
         if name is None or name in ("select", "confirm"):
