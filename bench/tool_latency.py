@@ -29,15 +29,12 @@ from results_files import RESULTS, write_results
 N_KEYS = 200
 TARGETS_MS = {10_000: 5, 1_000_000: 100}
 
-# name -> (method, preference/attribute keys, keyword arguments). Key j holds ~1/(j+2) of the items.
-# PARENTS makes key j // 2 (about twice as large) the parent of key j, a stand-in for a tree's edges.
-PARENTS = {f"k{j}": f"k{j // 2}" for j in range(1, N_KEYS)}
+# name -> (method, preference/attribute keys). Key j holds ~1/(j+2) of the items.
 CASES = {
-    "plain SASRec top-50": ("recommend", None, {}),
-    "2 broad preferences (1/2, 1/3 of items)": ("recommend", ["k0", "k1"], {}),
-    "3 narrow preferences, relax + fill": ("recommend", ["k100", "k150", "k199"], {}),
-    "3 narrow preferences, widen up the parents + relax": ("recommend", ["k100", "k150", "k199"], {"parents": PARENTS}),
-    "attribute hard filter": ("recommend_with_attribute_filter", ["k0", "k3"], {}),
+    "plain SASRec top-50": ("recommend", None),
+    "2 broad preferences (1/2, 1/3 of items)": ("recommend", ["k0", "k1"]),
+    "3 narrow preferences, relax + fill": ("recommend", ["k100", "k150", "k199"]),
+    "attribute hard filter": ("recommend_with_attribute_filter", ["k0", "k3"]),
 }
 
 
@@ -61,8 +58,8 @@ def bench_size(n_items: int, calls: int, seed: int = 0) -> list[dict]:
     index = synthetic_index(n_items, N_KEYS, seed)
     tool = RecsysTool(model, index, index, rng.random(n_items + 1).astype(np.float32))
     histories = [rng.choice(n_items, config.max_len, replace=False) + 1 for _ in range(calls)]
-    calls_by_case = {name: (lambda h, run=getattr(tool, method), keys=keys, extra=extra: run(h, keys, k=50, **extra))
-                     for name, (method, keys, extra) in CASES.items()}
+    calls_by_case = {name: (lambda h, run=getattr(tool, method), keys=keys: run(h, keys, k=50))
+                     for name, (method, keys) in CASES.items()}
     calls_by_case["user embedding only"] = tool.user_embedding
     rows = []
     for threads in (1, None):
