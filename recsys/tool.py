@@ -6,12 +6,12 @@ intersection of their sets in an :class:`ItemIndex` (eq. 3). Stage 2
 embedding and each item embedding (eq. 4-5), top k kept.
 
 When fewer than k unseen items satisfy all preferences, one preference is
-relaxed and the intersection recomputed, repeatedly: the least informative
-preference (the one with the most items). Given ``parents`` (key → parent key,
-e.g. a preference tree's edges; the tool knows nothing of trees), a preference
-with fewer than k items of its own is widened to its parent ("scary" → its
-subcategory → its category) rather than dropped; one with k items or more, or
-with no parent, is dropped. Slots still
+relaxed and the intersection recomputed, repeatedly. Given ``parents`` (key →
+parent key, e.g. a preference tree's edges; the tool knows nothing of trees), a
+preference with fewer than k items of its own is widened to its parent first
+(the smallest such one; "scary" → its subcategory → its category) and dropped
+only when it has no parent; otherwise, or without ``parents``, the least
+informative preference (the one with the most items) is dropped. Slots still
 empty once every preference is dropped are filled by plain SASRec ranking. Each
 returned item records the stage it came from.
 Preferences that are not keys of the index are ignored and listed in the result.
@@ -207,12 +207,14 @@ class RecsysTool(SharedResource):
                        widened, steps)
 
     def _relaxation(self, active: list[str], parents: Mapping[str, str], k: int) -> tuple[str, str | None]:
-        """(preference to relax, the parent to widen it to, or None to drop it): the least informative
-        preference (the most items; the first of equals) widens when it holds fewer than k items and has a
-        parent in the index, else it is dropped. The most specific wish is kept longest, as without parents."""
-        key = max(active, key=self.preference_index.size)
-        parent = parents.get(key, "")
-        return key, parent if self.preference_index.size(key) < k and parent in self.preference_index else None
+        """(preference to relax, the parent to widen it to, or None to drop it): the smallest preference
+        with fewer than k items and a parent in the index widens; else the one with the most items goes."""
+        size = self.preference_index.size
+        narrow = [p for p in active if size(p) < k and parents.get(p, "") in self.preference_index]
+        if narrow:
+            key = min(narrow, key=size)
+            return key, parents[key]
+        return max(active, key=size), None  # the first of equals, as the order given
 
     @with_callbacks
     def recommend_with_attribute_filter(self, history: Sequence[int], attributes: Sequence[str],

@@ -70,18 +70,31 @@ def test_relaxes_least_specific_preference_then_fills_with_sasrec(tool):
 
 
 def test_a_preference_with_too_few_items_widens_to_its_parent_before_it_is_dropped(tool):
-    # c ∩ b = {4}. b, the least informative, holds k items: dropped. c alone adds 3; c (2 items, fewer
-    # than k) then widens to its parent a rather than being dropped: a's best unseen items fill the list.
+    # c (2 items, fewer than k) widens to its parent a before anything is dropped: c ∩ b = {4}, then
+    # a ∩ b = {4, 6, 8, 10, 12} gives 6, 8, 10, 12; a and b both hold k items, so a, the larger, is dropped.
     result = tool.recommend(HISTORY, ["c", "b"], k=6, parents={"c": "a", "a": "not-a-key"})
-    assert result.items[:2] == (4, 3) and set(result.items[2:]) <= {1, 6, 7, 8, 9, 10, 11, 12}
-    assert result.stages == ("preferences", "relaxed-1") + ("widened-2",) * 4
-    assert result.relaxed == ("b",) and result.widened == (("c", "a"),)
-    assert result.steps == ("dropped 'b' (10 items)", "widened 'c' (2 items) to its parent 'a' (12 items)")
+    assert result.items[0] == 4 and set(result.items[1:5]) == {6, 8, 10, 12} and result.items[5] in {14, 16, 18, 20}
+    assert result.stages == ("preferences",) + ("widened-1",) * 4 + ("relaxed-2",)
+    assert result.widened == (("c", "a"),) and result.relaxed == ("a",)
+    assert result.steps == ("widened 'c' (2 items) to its parent 'a' (12 items)", "dropped 'a' (12 items)")
     assert "widened 'c' (2 items) to its parent 'a'" in result.note
-    # Without parents the same request only drops: after b, c; plain SASRec fills the rest.
+    # Without parents the same request only drops: b (the larger) first, then c.
     dropped = tool.recommend(HISTORY, ["c", "b"], k=6)
     assert dropped.widened == () and dropped.relaxed == ("b", "c")
-    assert dropped.stages == ("preferences", "relaxed-1") + ("sasrec",) * 4 and dropped.items[:2] == (4, 3)
+    assert dropped.stages[:2] == ("preferences", "relaxed-1") and dropped.items[:2] == (4, 3)
+
+
+def test_widening_into_a_preference_already_held_merges_them(tool):
+    result = tool.recommend(HISTORY, ["c", "a"], k=8, parents={"c": "a"})
+    # c ∩ a = {3, 4}; c widens into a, which is already held: a alone gives the rest of its 10 unseen items.
+    assert result.widened == (("c", "a"),) and result.stage_counts() == {"preferences": 2, "widened-1": 6}
+
+
+def test_one_relaxation_suffices(tool):
+    result = tool.recommend(HISTORY, ["a", "b"], k=8)
+    assert result.relaxed == ("a",)
+    assert result.stage_counts() == {"preferences": 5, "relaxed-1": 3}
+    assert set(result.items[5:]) <= {14, 16, 18, 20}
 
 
 def test_unknown_preferences_are_ignored_and_reported(tool):
