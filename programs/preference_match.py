@@ -1,9 +1,9 @@
 """How well items fit the user's preferences, computed without an LM (issue 15).
 
-Three signals per item: the extracted preference nodes (tree nodes) it falls under, the like and
-dislike phrases its text holds (every content word of the phrase among the words of its title and
-attributes), and the cosine of its catalog line to the likes (all-MiniLM-L6-v2). Refinement orders
-the tool's candidates by their weighted sum (``PreferenceMatcher.order``); the decision reads the
+Four signals per item: its place in the tool's ranking, the extracted preference nodes (tree nodes)
+it falls under, the like and dislike phrases its text holds (every content word of the phrase among
+the words of its title and attributes), and the cosine of its catalog line to the likes
+(all-MiniLM-L6-v2). Refinement orders the tool's candidates by their weighted sum (``PreferenceMatcher.order``); the decision reads the
 same matches as evidence about the items it would recommend (``ItemEvidence``).
 """
 from __future__ import annotations
@@ -41,6 +41,9 @@ class ScoreWeights:
     likes: float = 1.0       # per like phrase the item's text holds
     similarity: float = 1.0  # cosine of the likes to the item's catalog line
     dislikes: float = 2.0    # per dislike phrase the item's text holds (subtracted)
+    # The tool's (SASRec's) order as a prior, 1 for its first item down to 1/n for its last: without it the
+    # similarity overrides the collaborative signal and HR@10 falls from 0.71 to 0.51 on validation users.
+    tool: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,10 @@ class PreferenceMatcher:
         return self.item_vectors[np.asarray(items, dtype=np.int64) - 1] @ query
 
     def scores(self, items: Sequence[int], nodes: Sequence[int], preferences: UserPreferences) -> np.ndarray:
+        """One score per item; ``items`` in the tool's order, best first."""
         w = self.weights
-        return (w.nodes * self.node_hits(items, nodes).sum(axis=1)
+        return (w.tool * (1 - np.arange(len(items)) / max(len(items), 1))
+                + w.nodes * self.node_hits(items, nodes).sum(axis=1)
                 + w.likes * self.phrase_hits(items, preferences.likes).sum(axis=1)
                 + w.similarity * self.similarity(items, preferences.likes)
                 - w.dislikes * self.phrase_hits(items, preferences.dislikes).sum(axis=1))
