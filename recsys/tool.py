@@ -24,7 +24,7 @@ from dspy.utils.callback import with_callbacks
 from afirs_dspy.data.tables import PreparedDataset
 from afirs_dspy.recsys.item_index import ItemIndex, normalize_key
 from afirs_dspy.recsys.model import SASRec
-from afirs_dspy.recsys.popularity import PopularityRanker
+from afirs_dspy.recsys.popularity_prior import popularity_prior, training_counts
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
 from afirs_dspy.recsys.threads import torch_threads
 from afirs_dspy.shared_resource import SharedResource
@@ -45,7 +45,7 @@ class Recommendation:
 
     ``stages[i]`` names the stage that produced ``items[i]``: "preferences" (all
     preferences hold), "relaxed-j" (all but ``relaxed[:j]`` hold), "sasrec" (no
-    filter) or "attribute-filter". ``scores`` are cosine similarities, or
+    filter) or "attribute-filter". ``scores`` are cosine similarities (plus the popularity prior, if any), or
     training counts when ``scored_by == "popularity"`` (empty history).
     ``preferences``: the known keys applied first (required attributes for the
     hard filter); ``relaxed``: those dropped, in order; ``ignored``: keys not in
@@ -100,13 +100,15 @@ class RecsysTool(SharedResource):
 
     ``preference_index`` maps session preferences (preference-tree nodes) to
     items; ``attribute_index`` maps predefined item attributes to items for the
-    hard filter. ``popularity`` (length n_items + 1) ranks empty histories.
+    hard filter. ``popularity`` (length n_items + 1) ranks empty histories; with ``prior_weight`` > 0 it is
+    also added to every cosine as the popularity prior the checkpoint chose on validation (``popularity_prior``).
     ``threads``: torch threads per call (see :func:`torch_threads`); None keeps torch's setting.
     """
 
     def __init__(self, model: SASRec, preference_index: ItemIndex, attribute_index: ItemIndex,
-                 popularity: np.ndarray, device: str = "cpu", threads: int | None = 1):
-        self.ranker = SASRecRanker(model, device, scoring="cosine")
+                 popularity: np.ndarray, device: str = "cpu", threads: int | None = 1, prior_weight: float = 0.0):
+        self.ranker = SASRecRanker(model, device, scoring="cosine",
+                                   prior=popularity_prior(popularity, prior_weight))
         self.threads = threads
         self.n_items = model.n_items
         for name, index in (("preference_index", preference_index), ("attribute_index", attribute_index)):
@@ -119,12 +121,12 @@ class RecsysTool(SharedResource):
         self._items.flags.writeable = False
 
     @classmethod
-    def from_dataset(cls, model: SASRec, dataset: PreparedDataset,
-                     preference_index: ItemIndex | None = None, device: str = "cpu") -> RecsysTool:
+    def from_dataset(cls, model: SASRec, dataset: PreparedDataset, preference_index: ItemIndex | None = None,
+                     device: str = "cpu", prior_weight: float = 0.0) -> RecsysTool:
         """Attribute index and popularity from ``dataset``; preferences default to the attributes."""
         attributes = ItemIndex.from_item_attributes(dataset.items)
-        popularity = PopularityRanker.from_sequences(list(dataset.train["sequence"]), dataset.n_items).counts
-        return cls(model, attributes if preference_index is None else preference_index, attributes, popularity, device)
+        return cls(model, attributes if preference_index is None else preference_index, attributes,
+                   training_counts(dataset), device, prior_weight=prior_weight)
 
     def user_embedding(self, history: Sequence[int]) -> np.ndarray:
         """Last position's hidden state over the newest max_len items; zeros for an empty history."""
