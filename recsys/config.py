@@ -13,10 +13,12 @@ class SASRecConfig:
 
     ``loss="ce"`` is the SASRec+ recipe (softmax cross-entropy over all items,
     Klenitskiy & Vasilev 2023); ``"bce"`` is the original SASRec loss with
-    ``n_negatives`` uniformly sampled negatives per position.
+    ``n_negatives`` uniformly sampled negatives per position. ``windows``: a training sequence longer
+    than ``max_len + 1`` is cut into windows so all of it is trained on, not only its newest items.
     """
 
     max_len: int = 200
+    windows: bool = False
     hidden_size: int = 64
     n_blocks: int = 2
     n_heads: int = 1

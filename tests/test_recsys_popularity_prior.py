@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from afirs_dspy.recsys.config import SASRecConfig
+from afirs_dspy.recsys.evaluator import evaluate
 from afirs_dspy.recsys.item_index import ItemIndex
 from afirs_dspy.recsys.model import SASRec
 from afirs_dspy.recsys.popularity_prior import PRIOR_WEIGHTS, fit_prior_weights, popularity_prior, training_counts
@@ -67,6 +68,10 @@ def test_fit_picks_a_weight_only_where_popularity_predicts_validation(model):
         grid = fitted["grid"][scoring]
         assert list(grid) == [str(w) for w in PRIOR_WEIGHTS]
         assert grid[str(fitted[scoring])] == max(grid.values()) > grid["0.0"]
+        # The fit's shortcut (score once, add each prior) agrees with the evaluator's ranking.
+        for weight in ("0.0", str(fitted[scoring])):
+            ranker = SASRecRanker(model, scoring=scoring, prior=popularity_prior(training_counts(popular), float(weight)))
+            assert grid[weight] == pytest.approx(evaluate(ranker, popular.valid)["NDCG@10"])
     # Validation targets that popularity cannot find (the least popular item): no prior.
     rare = training_counts(counts_of)[1:].argmin() + 1
     unpopular = dataclasses.replace(counts_of, valid=base.valid.assign(target=rare))
