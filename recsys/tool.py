@@ -3,7 +3,8 @@
 Stage 1 (preference-based): the items carrying every session preference, the
 intersection of their sets in an :class:`ItemIndex` (eq. 3). Stage 2
 (collaboration-based): those items ranked by the cosine between the SASRec user
-embedding and each item embedding (eq. 4-5), top k kept.
+embedding and each item embedding (eq. 4-5), plus the checkpoint's popularity prior
+(weight chosen on validation, 0 where it does not help; ``popularity_prior``), top k kept.
 
 When fewer than k unseen items satisfy all preferences, the least specific
 preference (the one with the most items) is dropped and the intersection
