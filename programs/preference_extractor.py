@@ -3,8 +3,9 @@
 Two modes (``AFIRSConfig.extraction``):
 
 * ``"confirm"`` (default): code proposes, the LM confirms. The text is split into wish phrases (at
-  punctuation and at "and", "but", "with", "also", "or", "plus"); for each phrase and for the whole
-  text the attributes with the most similar names (embedding cosine) are proposed, the best of every
+  punctuation and at "and", "but", "with", "also", "or", "plus"), less their filler words ("I'm in the
+  mood for a … movie"); a negated phrase ("not too long") proposes nothing. For each phrase and for all
+  of them together the attributes with the most similar names (embedding cosine) are proposed, the best of every
   phrase first, at most ``max_options``, each shown as its full path; one call of
   ``ConfirmPreferences`` keeps those the user asks for. So "a scary movie with zombies, but also
   funny" can keep three wishes, not the first one only. When the LM's answer is unusable (twice) the
@@ -27,7 +28,9 @@ from functools import cached_property
 import dspy
 import numpy as np
 
-from afirs_dspy.conversation_facts import ConversationFacts, words
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from afirs_dspy.conversation_facts import NEGATIONS, ConversationFacts, words
 from afirs_dspy.embeddings import TextEmbedder, top_k_similar
 from afirs_dspy.preference_tree import PreferenceTree
 from afirs_dspy.programs.guarded import guarded_call, valid_numbers
@@ -36,6 +39,11 @@ from afirs_dspy.signatures import ConfirmPreferences, SelectNodes
 
 EXTRACTION_MODES = ("confirm", "levelwise")
 WISH_BREAK = re.compile(r"[.,;:!?\n]|\b(?:and|but|with|also|or|plus)\b", re.IGNORECASE)
+# Words of a request that name no wish ("I'm in the mood for a … movie"): stop words and request words.
+FILLER = ENGLISH_STOP_WORDS | {
+    "movie", "movies", "film", "films", "game", "games", "product", "products", "mood", "want", "like", "looking",
+    "recommend", "suggest", "need", "fit", "m", "s", "d", "ll", "ve", "t",
+}
 
 
 def wish_phrases(text: str) -> list[str]:
@@ -89,12 +97,23 @@ class SessionPreferenceExtractor(dspy.Module):
         names = [self.tree.nodes[i].name for i in ids]
         return ids, (self.embedder.encode(names) if names else np.zeros((0, 1), dtype=np.float32))
 
+    def _wishes(self, text: str) -> list[str]:
+        """The wish phrases of ``text`` without filler words; a negated phrase ("not too long") wishes for
+        nothing (conversation_facts drops the options it rejects)."""
+        wishes = []
+        for phrase in wish_phrases(text):
+            kept = [token for token in re.findall(r"[^\W_]+", phrase) if token.casefold() not in FILLER]
+            if kept and not NEGATIONS & set(words(phrase)):
+                wishes.append(" ".join(kept))
+        return wishes
+
     def proposals(self, text: str) -> list[tuple[int, float]]:
-        """(attribute node, cosine) proposed for ``text``: round r holds the r-th best of every phrase
-        (the whole text last), at least ``min_similarity``, repeats dropped, at most ``max_options``."""
+        """(attribute node, cosine) proposed for ``text``: round r holds the r-th best of every wish phrase
+        (all of them together last), at least ``min_similarity``, repeats dropped, at most ``max_options``."""
         ids, names = self._attributes
-        queries = [*wish_phrases(text), text]
-        if not len(ids) or not words(text):
+        wishes = self._wishes(text)
+        queries = [*wishes, " ".join(wishes)]
+        if not len(ids) or not wishes:
             return []
         similarity = self.embedder.encode(queries) @ names.T
         ranked = np.argsort(-similarity, axis=1, kind="stable")[:, : self.per_phrase]

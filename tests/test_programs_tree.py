@@ -293,3 +293,13 @@ def test_the_extraction_mode_is_checked():
     tree = toy_tree(toy_items())
     with pytest.raises(ValueError, match="extraction must be one of confirm, levelwise"):
         SessionPreferenceExtractor(tree, BagOfWordsEmbedder(), np.zeros((len(tree.nodes), 4)), mode="greedy")
+
+
+def test_filler_words_and_negated_phrases_propose_nothing():
+    tree = toy_tree(toy_items())
+    embedder = BagOfWordsEmbedder()
+    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()))
+    # "I'm in the mood for a … movie" names no wish; the attribute inside it is what is proposed.
+    assert [tree.nodes[n].name for n, _ in extractor.proposals("I'm in the mood for a tense movie")] == ["tense"]
+    # A negated phrase wishes for nothing (conversation_facts drops what it rejects).
+    assert [tree.nodes[n].name for n, _ in extractor.proposals("funny, but not dark")] == ["funny"]
