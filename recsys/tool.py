@@ -6,15 +6,14 @@ intersection of their sets in an :class:`ItemIndex` (eq. 3). Stage 2
 embedding and each item embedding (eq. 4-5), plus the checkpoint's popularity prior
 (weight chosen on validation, 0 where it does not help; ``popularity_prior``), top k kept.
 
-When fewer than k unseen items satisfy all preferences, one preference is
-relaxed and the intersection recomputed, repeatedly. Given ``parents`` (key →
-parent key, e.g. a preference tree's edges; the tool knows nothing of trees), a
-preference with fewer than k items of its own is widened to its parent first
-(the smallest such one; "scary" → its subcategory → its category) and dropped
-only when it has no parent; otherwise, or without ``parents``, the least
-informative preference (the one with the most items) is dropped. Slots still
-empty once every preference is dropped are filled by plain SASRec ranking. Each
-returned item records the stage it came from.
+When fewer than k unseen items satisfy all preferences: given ``parents`` (key →
+parent key, e.g. a preference tree's edges; the tool knows nothing of trees),
+the other items are ranked by their grade — how many preferences they hold, an
+item under a preference's parent counting half ("scary" → its subcategory) —
+then by score ("partial"), then plain SASRec ("sasrec"). Without ``parents``
+the least specific preference (the one with the most items) is dropped and the
+intersection recomputed, repeatedly ("relaxed-j"), then plain SASRec ranking
+fills the slots left. Each returned item records the stage it came from.
 Preferences that are not keys of the index are ignored and listed in the result.
 Items in the history are never returned. An empty history has no user embedding
 (SASRec masks padding out), so items are then ranked by training popularity.
@@ -40,9 +39,13 @@ SASREC = "sasrec"
 ATTRIBUTE_FILTER = "attribute-filter"
 
 
-def relaxed_stage(step: int, widened: bool = False) -> str:
-    """Name of the stage after ``step`` relaxations, the last of which dropped (or widened) a preference."""
-    return f"{'widened' if widened else 'relaxed'}-{step}"
+PARTIAL = "partial"
+PARENT_CREDIT = 0.5  # an item under a preference's parent (scary → its subcategory) holds it half
+
+
+def relaxed_stage(step: int) -> str:
+    """Name of the stage after dropping ``step`` preferences."""
+    return f"relaxed-{step}"
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,14 @@ class Recommendation:
     """A ranked list from the tool and how it was produced.
 
     ``stages[i]`` names the stage that produced ``items[i]``: "preferences" (all
-    preferences hold), "widened-j" / "relaxed-j" (after j relaxations, the j-th
-    of which widened / dropped a preference; ``steps[j - 1]`` says which),
-    "sasrec" (no filter) or "attribute-filter". ``scores`` are cosine
+    preferences hold), "partial" (some hold, or their parents; ranked by grade),
+    "relaxed-j" (all but ``relaxed[:j]`` hold), "sasrec" (no filter) or
+    "attribute-filter". ``scores`` are cosine
     similarities (plus the popularity prior, if any), or training counts when ``scored_by == "popularity"`` (empty
     history). ``preferences``: the known keys applied first (required attributes
     for the hard filter); ``relaxed``: the keys dropped, in order; ``widened``:
-    (key, parent) for each widening, in order; ``steps``: every relaxation in
-    words; ``ignored``: keys not in the index; ``note``: a plain-language
+    (key, parent) for each preference whose parent counted in the grade; ``steps``:
+    how the list was made, in words; ``ignored``: keys not in the index; ``note``: a plain-language
     account of all of it.
     """
 
@@ -165,22 +168,24 @@ class RecsysTool(SharedResource):
     @with_callbacks  # DSPy callbacks (progress lines, tracing) see the tool's calls as module calls
     def recommend(self, history: Sequence[int], preferences: Sequence[str] | None = None,
                   k: int = 50, parents: Mapping[str, str] | None = None) -> Recommendation:
-        """Top-k unseen items satisfying the session preferences (or plain SASRec ranking without any);
-        ``parents`` (key → parent key) lets a preference with too few items widen before it is dropped."""
+        """Top-k unseen items satisfying the session preferences (or plain SASRec ranking without any).
+        Too few: with ``parents`` (key → parent key) the rest are ranked by how many preferences they
+        hold, a parent's items counting half; without, preferences are dropped one at a time."""
         _check_k(k)
         known, ignored = _split_known(preferences or (), self.preference_index)
         scores, scored_by = self.scores(history)
+        if parents is not None and known:
+            return self._graded(scores, known, parents, k, ignored, scored_by)
         picked: list[np.ndarray] = []
         picked_scores: list[np.ndarray] = []
         stages: list[str] = []
         notes: list[str] = []
         relaxed: list[str] = []
-        widened: list[tuple[str, str]] = []
-        steps: list[str] = []
-        active = list(known)
-        widened_last = False
-        while True:
-            stage = SASREC if not active else PREFERENCES if not steps else relaxed_stage(len(steps), widened_last)
+        # Least specific first: the preference with the largest item set is dropped first.
+        relax_order = sorted(known, key=lambda p: -self.preference_index.size(p))
+        for step in range(len(known) + 1):
+            active = [p for p in known if p not in relaxed]
+            stage = SASREC if not active else PREFERENCES if step == 0 else relaxed_stage(step)
             need = k - sum(len(p) for p in picked)
             chosen = top_k(scores, self.preference_index.intersection(active), need)
             picked.append(chosen)
@@ -190,34 +195,46 @@ class RecsysTool(SharedResource):
             notes.append(_stage_note(stage, active, relaxed, len(chosen)))
             if len(chosen) == need or not active:
                 break
-            key, parent = self._relaxation(active, parents or {}, k)
-            size = self.preference_index.size(key)
-            widened_last = parent is not None
-            if widened_last:
-                widened.append((key, parent))
-                active = list(dict.fromkeys(parent if p == key else p for p in active))
-                steps.append(f"widened {key!r} ({size} items) to its parent {parent!r} "
-                             f"({self.preference_index.size(parent)} items)")
-            else:
-                relaxed.append(key)
-                active.remove(key)
-                steps.append(f"dropped {key!r} ({size} items)")
-            notes.append(f"Fewer than k={k} so far: {steps[-1]}.")
+            relaxed.append(relax_order[step])
+            notes.append(f"Fewer than k={k} so far: dropped {relaxed[-1]!r}, the least specific "
+                         f"preference ({self.preference_index.size(relaxed[-1])} items).")
         items = np.concatenate(picked)
         if len(items) < k:
             notes.append(f"Only {len(items)} unseen items exist in the catalog, fewer than k={k}.")
-        return _result(items, np.concatenate(picked_scores), stages, known, relaxed, ignored, scored_by, notes,
-                       widened, steps)
+        return _result(items, np.concatenate(picked_scores), stages, known, relaxed, ignored, scored_by, notes)
 
-    def _relaxation(self, active: list[str], parents: Mapping[str, str], k: int) -> tuple[str, str | None]:
-        """(preference to relax, the parent to widen it to, or None to drop it): the smallest preference
-        with fewer than k items and a parent in the index widens; else the one with the most items goes."""
-        size = self.preference_index.size
-        narrow = [p for p in active if size(p) < k and parents.get(p, "") in self.preference_index]
-        if narrow:
-            key = min(narrow, key=size)
-            return key, parents[key]
-        return max(active, key=size), None  # the first of equals, as the order given
+    def _graded(self, scores: np.ndarray, known: list[str], parents: Mapping[str, str], k: int,
+                ignored: list[str], scored_by: str) -> Recommendation:
+        """Items ranked by their grade — 1 per preference they hold, ``PARENT_CREDIT`` per preference
+        whose parent they hold instead — then by score: the full intersection first (eq. 3), and no
+        preference is lost when the intersection is empty ("scary" ∩ "zombies" ∩ "funny" = ∅ still
+        puts the zombie comedies, which hold two of them, first)."""
+        grade = np.zeros(len(scores), dtype=np.float32)
+        widened: list[tuple[str, str]] = []
+        for key in known:
+            exact = np.zeros(len(scores), dtype=bool)
+            exact[self.preference_index.items_for(key)] = True
+            grade += exact
+            parent = parents.get(key)
+            if parent is not None and parent in self.preference_index:
+                wide = np.zeros(len(scores), dtype=bool)
+                wide[self.preference_index.items_for(parent)] = True
+                grade += PARENT_CREDIT * (wide & ~exact)
+                widened.append((key, parent))
+        order = np.lexsort((-scores, -grade))  # grade first, then score
+        items = order[np.isfinite(scores[order])][:k]
+        stages = np.where(grade[items] >= len(known), PREFERENCES, np.where(grade[items] > 0, PARTIAL, SASREC))
+        counts = {stage: int((stages == stage).sum()) for stage in (PREFERENCES, PARTIAL, SASREC)}
+        steps = [f"{counts[PREFERENCES]} items hold every preference ({_join(known)})"]
+        if counts[PARTIAL] or counts[SASREC]:
+            steps.append(f"{counts[PARTIAL]} more hold some, ranked by how many (an item under a preference's "
+                         f"parent counts {PARENT_CREDIT:g}: {', '.join(f'{c!r} → {p!r}' for c, p in widened) or 'none'})")
+        if counts[SASREC]:
+            steps.append(f"{counts[SASREC]} by plain SASRec ranking")
+        notes = [f"{step[0].upper()}{step[1:]}." for step in steps]
+        if len(items) < k:
+            notes.append(f"Only {len(items)} unseen items exist in the catalog, fewer than k={k}.")
+        return _result(items, scores[items], stages.tolist(), known, [], ignored, scored_by, notes, widened, steps)
 
     @with_callbacks
     def recommend_with_attribute_filter(self, history: Sequence[int], attributes: Sequence[str],

@@ -152,13 +152,13 @@ def test_bad_dialogue_is_rejected(context):
 
 
 def test_a_preference_with_too_few_candidates_widens_up_the_tree_and_says_so(context):
-    # "Romantic comedy" (3 items) is too few for 6 candidates: it widens to its parent Comedy (6 items).
+    # "Romantic comedy" (3 items) is too few for 6 candidates: its parent Comedy's items (6) come next.
     stage = build_program("afirs", context, AFIRSConfig(n_candidates=6, n_recommend=3)).action_stage
     trace = []
     result = stage.candidates([1], [12], trace)
     assert result.widened == (("12", "3"),) and result.relaxed == ()
-    assert set(result.items) <= set(context.tree.node_items(3).tolist()) and "widened-1" in result.stages
-    assert "widened '12'" in trace[-1]["note"]
+    assert set(result.items) <= set(context.tree.node_items(3).tolist()) and "partial" in result.stages
+    assert "'12' → '3'" in trace[-1]["note"]
     drop_only = build_program("afirs", context, AFIRSConfig(n_candidates=6, n_recommend=3, relax_up_tree=False))
     dropped = drop_only.action_stage.candidates([1], [12], [])
     assert dropped.widened == () and dropped.relaxed == ("12",) and "sasrec" in dropped.stages

@@ -24,7 +24,7 @@ ACTIVITIES = {
     "decide": "deciding", "decide_first": "deciding", "ask": "writing a question", "respond": "writing the reply",
 }
 # How the tool's ranking stages read in the tool's line.
-TOOL_STAGES = {"preferences": "with every preference", "sasrec": "by SASRec alone",
+TOOL_STAGES = {"preferences": "with every preference", "partial": "with some", "sasrec": "by SASRec alone",
                "attribute-filter": "through the attribute filter"}
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -99,7 +99,7 @@ class TurnProgress(BaseCallback):
             paths = [instance.tree.path(node) for node in outputs.preferences]
             return f"preferences: {'; '.join(paths) if paths else 'none found in the tree'}"
         if isinstance(instance, RecsysTool):
-            # "widened-j" / "relaxed-j": after j relaxations, the last widening / dropping a preference.
+            # "relaxed-j": after j preferences were dropped.
             counts = ", ".join(f"{n} {TOOL_STAGES.get(stage, 'with a preference ' + stage.split('-')[0])}"
                                for stage, n in outputs.stage_counts().items())
             return f"ranked {len(outputs.items)} candidates" + (f" ({counts})" if counts else "")
