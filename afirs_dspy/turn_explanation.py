@@ -362,7 +362,7 @@ def explanation_lines(explanation: dict) -> list[str]:
     if funnel:
         under = ", ".join(f"{p['name']} {p['items']}" for p in funnel["preferences"])
         lines.append(f"funnel: items under {under or 'no preference'}"
-                     + (f" → {funnel['intersection']} under all" if funnel["intersection"] is not None else "")
+                     + (f" → {funnel['intersection']} under all" if len(funnel["preferences"]) > 1 else "")
                      + f" → {funnel['ranked']} candidates ({', '.join(str(s['items']) + ' ' + s['label'] for s in funnel['stages'])})"
                      + (f" → {funnel['refined']} refined" if funnel["refined"] is not None else ""))
     for aspect in explanation["aspects"]:

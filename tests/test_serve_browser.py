@@ -1,5 +1,5 @@
-"""``afirs-dspy serve`` in a real browser (Debian's chromium through selenium): the server runs the toy world with a
-scripted LM in its own process; the test types a message and reads the reply, the tree path and the funnel.
+"""``afirs-dspy serve``'s page in a real browser (Debian's chromium through selenium): the app serves the toy world
+with a scripted LM on a free loopback port; the test types a message and reads the reply, the tree path and the funnel.
 
 In CI (``CI`` set) a missing browser fails the test (.ci/run installs it); elsewhere it skips with the reason.
 A screenshot of the page is kept in the test's tmp folder and, in CI, in ``test-artifacts/``.
@@ -9,15 +9,20 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
+import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+import uvicorn
 
-DRIVER = Path(__file__).parent / "serve_in_toy_world.py"
+from afirs_dspy.programs.registry import METHODS
+from afirs_dspy.web.app import make_app
+from afirs_dspy.web.demo import Demo, Loaded
+from chat_in_toy_world import slowed
+from test_eval_runner import toy_lm
+from toy_world import toy_context
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
@@ -44,23 +49,20 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path):
+    """The page's app on a free loopback port, in a thread; its LM takes 0.3 s a call, so progress shows."""
+    context = toy_context(tmp_path)
+    demo = Demo(lambda: Loaded(context, slowed(toy_lm(), 0.3)), list(METHODS))
     port = _free_port()
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, str(DRIVER), str(tmp_path), "0.3", "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    server = uvicorn.Server(uvicorn.Config(make_app(demo), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(timeout=10)
 
 
 def test_a_turn_in_the_browser_shows_the_reply_the_tree_path_and_the_funnel(server, tmp_path):
