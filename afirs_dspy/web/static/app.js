@@ -1,8 +1,8 @@
 // afirs-dspy serve: the chat on the left, the selected turn's explanation on the right.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const session = sessionStorage.getItem("afirs-session") || crypto.randomUUID();
-sessionStorage.setItem("afirs-session", session);  // one conversation per tab, kept across reloads
+// One conversation per page: a random id the server keys it by (getRandomValues works on plain http too).
+const session = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 let opener = null;  // the conversation's first message, replayed when the method changes
 let busy = false;
 
