@@ -149,8 +149,8 @@ class TurnRecorder(BaseCallback):
             if call is None:
                 return
             prompt, completion = (now - before for now, before in zip(_tokens(), call.tokens))
-            stage = Stage(call.name, activity(call.name), None, time.perf_counter() - call.started, call.lm_calls, prompt, completion,
-                          nested=any(c.name == "extract" for c in self._calls.values()))
+            stage = Stage(call.name, activity(call.name), None, time.perf_counter() - call.started, call.lm_calls,
+                          prompt, completion, nested=bool(self._calls))  # another recorded stage is still open
             if exception is not None:
                 stage.error = f"{type(exception).__name__}: {(str(exception).splitlines() or [''])[0][:200]}"
                 stage.line = f"{stage.activity}: {type(exception).__name__}"
@@ -169,7 +169,7 @@ class TurnRecorder(BaseCallback):
         if call.name == "extract":
             tree = call.instance.tree
             paths = [tree.path(node) for node in outputs.preferences]
-            levels, self._shown = _levels(tree, outputs.levels, self._shown), []
+            levels, self._shown = _levels(tree, outputs.get("levels") or [], self._shown), []
             line = f"preferences: {'; '.join(paths) if paths else 'none found in the tree'}"
             return line, {"levels": levels, "preferences": [int(n) for n in outputs.preferences], "paths": paths}
         if call.name == "tool":

@@ -127,7 +127,7 @@ function explain(turn, node) {
   out.replaceChildren();
   const d = turn.decision;
   add(out, el("h2", null, "Decision"),
-    add(el("div", "decision"), badge(turn.action), el("span", null, " " + (d.reason || "")), d.status ? badge(d.status) : null),
+    add(el("div", "decision"), badge(turn.action), d.reason ? el("span", null, `reason: ${d.reason}`) : null, d.status ? badge(d.status) : null),
     ...d.notes.map((n) => el("div", "note", n)));
   if (turn.extraction) {
     add(out, el("h2", null, "Preference tree path"));
