@@ -10,11 +10,15 @@ import time
 
 import dspy
 import pytest
+import uvicorn
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
+import afirs_dspy.cli.chat as chat_cli
+import afirs_dspy.cli.serve as serve_cli
 from afirs_dspy.cli import main
 from afirs_dspy.cli.chat import chat_command
+from afirs_dspy.cli.options import DatasetSpec
 from afirs_dspy.context import MissingArtifact
 from afirs_dspy.programs.registry import METHODS, build_program
 from afirs_dspy.turn_explanation import TurnRecorder, explain_turn
@@ -23,7 +27,7 @@ from afirs_dspy.web.demo import Demo, Loaded
 from test_cli_newcomer import STAGE_LINES
 from test_eval_runner import toy_lm
 from test_optimize_cli import toy  # noqa: F401  (fixture)
-from toy_world import toy_context
+from toy_world import toy_context, toy_dataset
 
 USER_3 = [4, 5, 6, 7, 8]  # user 3's test history in the toy world
 COMEDY = [{"role": "user", "content": "a funny comedy please"}]
@@ -216,3 +220,32 @@ def test_chat_verbose_prints_the_same_explanation(toy):
     assert "tree level 3: picked Comedy of Comedy, Drama, Horror, Science Fiction" in result.output
     assert "funnel: items under Genre > Main genres > Comedy 6 → 19 candidates" in result.output
     assert "steps: extract " in result.output and "action: recommend (r)" in result.output
+
+
+def _served_app(monkeypatch, *options: str):
+    """The app ``afirs-dspy serve`` would run with ``options`` (uvicorn is not started) and the command's output."""
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **settings: apps.append(app))
+    result = CliRunner().invoke(main, ["serve", "--port", "0", *options])
+    assert result.exit_code == 0, result.output
+    return TestClient(apps[0]), result.output
+
+
+def test_serve_loads_the_dataset_artifacts_and_lm_on_the_first_request(toy, monkeypatch):
+    monkeypatch.setattr(serve_cli, "load_context", chat_cli.load_context)  # the toy world's
+    client, output = _served_app(monkeypatch, "--method", "no-refine", "--artifacts-dir", str(toy))
+    assert output.startswith("afirs-dspy serve: open http://127.0.0.1:0/")
+    info = client.get("/api/info").json()
+    assert info["error"] is None and info["methods"][0] == "no-refine" and len(info["methods"]) == len(METHODS)
+    body = client.post("/api/turn", json={"session": "s", "text": "a funny comedy please", "method": "no-refine",
+                                          "user": "3"}).text
+    assert "event: turn" in body and "refined: chose" not in body  # no-refine ran
+
+
+def test_serve_without_artifacts_says_in_the_page_what_to_run(monkeypatch, tmp_path):
+    monkeypatch.setattr(DatasetSpec, "load", lambda self, force=False: toy_dataset())
+    client, _ = _served_app(monkeypatch, "--artifacts-dir", str(tmp_path / "empty"))
+    error = client.get("/api/info").json()["error"]
+    assert error.startswith("no preference tree at ") and error.endswith("run `afirs-dspy build-tree --dataset ml-latest-small`")
+    body = client.post("/api/turn", json={"session": "s", "text": "hello", "method": "afirs"}).text
+    assert body == f"event: error\ndata: {json.dumps({'message': error})}\n\n"
