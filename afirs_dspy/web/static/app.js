@@ -75,7 +75,12 @@ async function send(text) {
   try {
     const response = await fetch("/api/turn", {method: "POST", headers: {"Content-Type": "application/json"},
       body: JSON.stringify({session, text, method: $("method").value, user: $("user").value})});
-    if (!response.ok) throw new Error((await response.json()).error || response.statusText);
+    if (!response.ok) {
+      const error = (await response.json()).error || response.statusText;
+      problem(error);
+      message("error", error);
+      return;
+    }
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
