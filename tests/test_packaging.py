@@ -42,6 +42,8 @@ def test_wheel_maps_folders_into_the_namespace_and_ships_movielens(tmp_path):
         assert not any(n.startswith(f"{sub}/") for n in names)
     for data_file in ("README.txt", "ratings.csv", "movies.csv", "tags.csv"):
         assert f"afirs_dspy/data/bundled/ml-latest-small/{data_file}" in names
+    for page_file in ("index.html", "app.js", "style.css"):  # afirs-dspy serve's page
+        assert f"afirs_dspy/web/static/{page_file}" in names
     # A normal (non-editable) install, imported from outside the repo.
     target = tmp_path / "site"
     subprocess.run(

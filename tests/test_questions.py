@@ -165,9 +165,12 @@ def test_an_answer_naming_several_options_of_the_asked_aspect_yields_all_of_them
 def test_a_rejected_option_is_no_preference_even_when_the_extraction_picks_it(tmp_path):
     context = toy_context(tmp_path)
     dialogue, lm = [user("Anything but not a Horror")], ScriptedLM(rules(always("recommend")))  # the LM picks Horror
-    assert turn(context, dialogue, lm).preferences == ["Genre > Main genres"]
-    before = turn(context, dialogue, lm, AFIRSConfig(n_candidates=6, n_recommend=3, question_memory=False))
+    levelwise = AFIRSConfig(n_candidates=6, n_recommend=3, extraction="levelwise")
+    assert turn(context, dialogue, lm, levelwise).preferences == ["Genre > Main genres"]
+    before = turn(context, dialogue, lm, AFIRSConfig(n_candidates=6, n_recommend=3, extraction="levelwise",
+                                                     question_memory=False))
     assert before.preferences == ["Genre > Main genres > Horror"]
+    assert turn(context, dialogue, lm).preferences == []  # the confirming extraction proposes nothing from "not a Horror"
 
 
 def test_nothing_left_to_ask_means_recommending(tmp_path):

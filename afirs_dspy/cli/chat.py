@@ -11,6 +11,7 @@ from afirs_dspy.catalog import Catalog
 from afirs_dspy.cli.lm_options import LM_HELP, open_lm
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
 from afirs_dspy.cli.turn_progress import TurnProgress
+from afirs_dspy.preference_tree import PreferenceTree
 from afirs_dspy.compiled import load_program
 from afirs_dspy.context import MissingArtifact, load_context
 from afirs_dspy.data import PreparedDataset
@@ -19,6 +20,7 @@ from afirs_dspy.lm.errors import LMSetupError
 from afirs_dspy.lm.failures import lm_failures_explained
 from afirs_dspy.manifest import ManifestMismatch
 from afirs_dspy.programs.registry import METHODS, build_program
+from afirs_dspy.turn_explanation import TurnRecorder, explain_turn, explanation_lines
 
 QUIT = {"", "quit", "exit", "bye"}
 
@@ -35,19 +37,10 @@ def user_history(dataset: PreparedDataset, user: str | None, split: str) -> list
     return [int(i) for i in rows.history.iloc[0]]
 
 
-def show_details(turn: dspy.Prediction, catalog: Catalog) -> None:
-    """What --verbose prints under each reply: the decision, preferences, candidates and the trace."""
-    dim = lambda text: click.style(text, dim=True)  # noqa: E731
-    click.echo(dim(f"  action: {turn['action']}"))
-    if turn.get("preferences"):
-        click.echo(dim(f"  session preferences: {'; '.join(turn['preferences'])}"))
-    candidates = turn.get("candidates") or []
-    if candidates:
-        shown = ", ".join(catalog.titles[i] for i in candidates[:10])
-        click.echo(dim(f"  candidates ({len(candidates)}): {shown}{' …' if len(candidates) > 10 else ''}"))
-    click.echo(dim(f"  recommended ids: {list(turn['items'])}"))
-    steps = ", ".join(f"{e['step']}:{e['status']}" for e in turn.get("trace", []) if "status" in e)
-    click.echo(dim(f"  trace: {steps}"))
+def show_details(turn: dspy.Prediction, recorder: TurnRecorder, catalog: Catalog, tree: PreferenceTree | None) -> None:
+    """What --verbose prints under each reply: the turn's explanation (decision, tree path, funnel, items, trace)."""
+    for line in explanation_lines(explain_turn(turn, recorder.stages, catalog, tree)):
+        click.echo(click.style(f"  {line}", dim=True))
 
 
 @click.command("chat")
@@ -73,6 +66,7 @@ def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, 
                 program = stack.enter_context(load_program(program_path, lm_spec, api_base, artifacts_dir,
                                                            data.raw_dir, data.cache_dir))
                 dataset, catalog, label, lm = program.context.dataset, program.context.catalog, program_path, program.lm
+                tree = program.context.tree
                 if click.get_current_context().get_parameter_source("name").name != "DEFAULT" and data.name != dataset.name:
                     raise click.UsageError(f"{program_path} was compiled on {dataset.name}, not {data.name}")
             else:
@@ -80,12 +74,14 @@ def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, 
                 context = load_context(dataset, artifacts_dir)
                 lm = open_lm(lm_spec, api_base, stack.enter_context(LocalEngines()))
                 program, catalog, label = build_program(method, context), context.catalog, method
+                tree = context.tree
         except (MissingArtifact, ManifestMismatch, LMSetupError) as exc:
             raise click.ClickException(str(exc)) from None
         history = user_history(dataset, user, split)
         who = f"user {user} ({len(history)} items in their history)" if user else "a new user (no history)"
         click.echo(f"{label} on {dataset.name}, as {who}. An empty line or 'quit' ends.")
-        callbacks = [] if quiet else [TurnProgress(program, sys.stderr, spinner=sys.stderr.isatty())]
+        # The recorder keeps each stage for --verbose; without --quiet it also prints them as they finish.
+        recorder = (TurnRecorder(program) if quiet else TurnProgress(program, sys.stderr, spinner=sys.stderr.isatty()))
         dialogue: list[dict] = []
         while True:
             try:
@@ -95,9 +91,10 @@ def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, 
             if text.lower() in QUIT:
                 break
             dialogue.append({"role": "user", "content": text})
-            with dspy.context(lm=lm, callbacks=callbacks), lm_failures_explained(lm):
+            recorder.reset()
+            with dspy.context(lm=lm), recorder.watching(), lm_failures_explained(lm):
                 turn = program(dialogue=list(dialogue), history=history)
             click.echo(f"recommender> {turn['reply']}")
             if verbose:
-                show_details(turn, catalog)
+                show_details(turn, recorder, catalog, tree)
             dialogue.append({"role": "assistant", "content": turn["reply"]})

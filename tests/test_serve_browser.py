@@ -1,0 +1,110 @@
+"""``afirs-dspy serve``'s page in a real browser (Debian's chromium through selenium): the app serves the toy world
+with a scripted LM on a free loopback port; the test types a message and reads the reply, the tree path and the funnel.
+
+In CI (``CI`` set) a missing browser fails the test (.ci/run installs it); elsewhere it skips with the reason.
+A screenshot of the page is kept in the test's tmp folder and, in CI, in ``test-artifacts/``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from afirs_dspy.programs.registry import METHODS
+from afirs_dspy.web.app import make_app
+from afirs_dspy.web.demo import Demo, Loaded
+from chat_in_toy_world import slowed
+from test_eval_runner import toy_lm
+from toy_world import toy_context
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def _browser() -> tuple[str, str]:
+    """(browser, chromedriver) paths; fails in CI and skips elsewhere when either (or selenium) is missing."""
+    browser = next(filter(None, map(shutil.which, BROWSERS)), None)
+    driver = shutil.which("chromedriver")
+    try:
+        import selenium  # noqa: F401
+        missing = None if browser and driver else "chromium and chromedriver (apt-get install chromium chromium-driver)"
+    except ImportError:
+        missing = 'selenium (pip install -e ".[test]")'
+    if missing:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"the browser test needs {missing}")
+    return browser, driver
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The page's app on a free loopback port, in a thread; its LM takes 0.3 s a call, so progress shows."""
+    context = toy_context(tmp_path)
+    demo = Demo(lambda: Loaded(context, slowed(toy_lm(), 0.3)), list(METHODS))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(make_app(demo), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_a_turn_in_the_browser_shows_the_reply_the_tree_path_and_the_funnel(server, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    browser, chromedriver = _browser()
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(argument)
+    page = webdriver.Chrome(options=options, service=Service(chromedriver))
+    try:
+        page.get(server)
+        wait = WebDriverWait(page, 20)
+        wait.until(lambda p: len(p.find_elements(By.CSS_SELECTOR, "#user option")) > 1)
+        Select(page.find_element(By.ID, "user")).select_by_value("3")
+        page.find_element(By.ID, "input").send_keys("a funny comedy please")
+        page.find_element(By.ID, "send").click()
+        # The scripted LM takes 0.3 s a call: stage lines appear while the turn runs, before the reply.
+        wait.until(lambda p: p.find_elements(By.CSS_SELECTOR, "#progress .stage"))
+        assert not page.find_elements(By.CSS_SELECTOR, ".msg.assistant")
+        wait.until(lambda p: p.find_elements(By.CSS_SELECTOR, ".msg.assistant"))
+        reply = page.find_element(By.CSS_SELECTOR, ".msg.assistant").text
+        tree = page.find_element(By.CSS_SELECTOR, "#explanation .tree-path")
+        funnel = page.find_element(By.CSS_SELECTOR, "#explanation .funnel").text
+        screenshot = tmp_path / "serve-turn.png"
+        page.save_screenshot(str(screenshot))
+        if os.environ.get("CI"):
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copy(screenshot, ARTIFACTS / screenshot.name)
+        assert "You might like: " in reply and "afirs · turn 1 · recommend" in reply
+        picked = [chip.text for chip in tree.find_elements(By.CSS_SELECTOR, ".chip.picked")]
+        assert picked == ["Genre", "Main genres", "Comedy"]
+        assert "level 3" in tree.text  # the path, level by level
+        assert "proposed by similarity" in page.find_element(By.ID, "explanation").text  # what the LM was shown
+        assert "under Genre > Main genres > Comedy" in funnel and "ranked with every preference" in funnel
+        assert "parents counted half" in page.find_element(By.ID, "explanation").text
+        assert "refined" in funnel
+        assert not page.find_element(By.ID, "problem").is_displayed()
+    finally:
+        page.quit()
