@@ -1,10 +1,11 @@
 """Session preference extraction on hand-written requests, two preference trees side by side.
 
-    python bench/extraction.py --tree old=/work/artifacts --tree new=artifacts [--datasets ml-latest-small,steam,beauty]
+    python bench/extraction.py --tree old=bench/data/old_trees --tree new=artifacts [--datasets ml-latest-small,steam,beauty]
                                [--limit N] [--lm …] [--api-base …]
 
 Each ``--tree NAME=ROOT`` is an artifacts root holding ``<dataset>/tree/tree.json`` (``afirs-dspy
-build-tree --artifacts-dir ROOT``). The requests (bench/data/extraction_requests.json) were written by
+build-tree --artifacts-dir ROOT``) or ``tree.json.gz``: bench/data/old_trees holds the old single-category
+builder's trees on today's data (its README says how they were made). The requests (bench/data/extraction_requests.json) were written by
 hand, the way people ask, each with the attributes that count as correct. A request is a hit when an
 extracted preference lies on a root path through an accepted attribute at depth ≥ 2: the attribute
 itself, an item group under it, or a category/subcategory containing it. Per dataset and tree: the hit
@@ -75,6 +76,7 @@ def run_dataset(name: str, requests: list[dict], trees: dict[str, PreferenceTree
         "uncached_share": sum(r["model_calls"] == r["lm_calls"] for r in rows[label]) / len(rows[label]),
         "shape": tree_shape(trees[label], attributes),
         "built": {k: trees[label].meta.get("report", {}).get(k) for k in ("seconds", "lm_steps", "lm_fallbacks")},
+        "builder": trees[label].meta.get("builder"),
         "per_request": rows[label],
     } for label in trees}
 

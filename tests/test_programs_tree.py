@@ -1,6 +1,7 @@
 """Building the preference tree and extracting session preferences, with a scripted LM."""
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from dataclasses import replace
@@ -283,3 +284,15 @@ def test_a_step_log_cut_mid_line_keeps_the_steps_written_after_it(tmp_path):
     resumed = StepLog(tmp_path / "steps.jsonl", {"data_key": "k"})
     resumed["c"] = [3]
     assert StepLog(tmp_path / "steps.jsonl", {"data_key": "k"}).done == {"a": [1], "c": [3]}
+
+
+def test_a_shipped_gzip_tree_loads_like_tree_json_and_a_broken_one_is_a_clear_error(tmp_path):
+    dataset = toy_dataset()
+    folder = tmp_path / "ml-latest-small" / "tree"
+    toy_tree(dataset.items).save(tmp_path / "tree.json")
+    folder.mkdir(parents=True)
+    (folder / "tree.json.gz").write_bytes(gzip.compress((tmp_path / "tree.json").read_bytes()))
+    assert load_tree(dataset, tmp_path).nodes == toy_tree(dataset.items).nodes
+    (folder / "tree.json.gz").write_bytes(gzip.compress((tmp_path / "tree.json").read_bytes())[:40])
+    with pytest.raises(MissingArtifact, match="tree.json.gz is not a valid preference tree"):
+        load_tree(dataset, tmp_path)
