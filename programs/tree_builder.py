@@ -14,7 +14,7 @@ one category; it can, however, name a group it is shown and spot a member that d
 
 Every answer is validated: one name per group, unique among siblings, not the parent's name nor a
 child's, no placeholder, no name copied from the instruction's example, and each name closer (sentence
-embedding) to its own group than to a sibling. A name that fails becomes the group's most frequent attributes, marked
+embedding) to its own group's nearest members than to a sibling's. A name that fails becomes the group's most frequent attributes, marked
 "fallback". Each node records how it was placed: "llm" (named or moved by the LM), "embedding"
 (by similarity) or "fallback". Finished LM steps go to a StepLog, so a build resumes.
 """
@@ -72,19 +72,23 @@ def clean_name(name) -> str:
     return re.sub(r"^\s*\d+\s*[.):-]\s*", "", " ".join(str(name).split())).strip(" .\"'")
 
 
-def fits_own_group(embedder: TextEmbedder, names: list[str], groups: list[str]) -> list[bool]:
-    """Whether each name (one per group) is at least as similar to its own group's text as to any
-    other group's (sentence embedding): a name that describes a sibling better, or nothing in
-    particular (a word copied from elsewhere), is no name for its group."""
-    similarity = embedder.encode(names) @ embedder.encode(groups).T
-    return [bool(similarity[g, g] >= similarity[g].max() - 1e-6) for g in range(len(names))]
+def fits_own_group(embedder: TextEmbedder, names: list[str], groups: list[list[str]]) -> list[bool]:
+    """Whether each name (one per group) is at least as close to its own group as to any other: a
+    group's closeness is the mean cosine (sentence embedding) of the name to the group's ``top`` most
+    similar members. A member's own name fits; a name that describes a sibling, or a word copied from
+    elsewhere, does not."""
+    top = 3
+    vectors = embedder.encode(names)
+    closeness = np.stack([np.sort(vectors @ embedder.encode(members).T, axis=1)[:, -top:].mean(axis=1)
+                          for members in groups], axis=1)
+    return [bool(closeness[g, g] >= closeness[g].max() - 1e-6) for g in range(len(names))]
 
 
-def usable_names(names: list, forbidden: list[set[str]], groups: list[str] | None = None,
+def usable_names(names: list, forbidden: list[set[str]], groups: list[list[str]] | None = None,
                  embedder: TextEmbedder | None = None) -> list[str | None]:
     """One name per group (``forbidden[g]``: casefolded names group g may not take), None where the
     name is empty, a placeholder, a copy of the instruction's example, a sibling's, a forbidden one
-    or, given the ``groups``' texts and an ``embedder``, one that fits another group better than its
+    or, given the ``groups``' members and an ``embedder``, one that fits another group better than its
     own; InvalidOutput when the count is wrong or most names are unusable."""
     if len(names) != len(forbidden):
         raise InvalidOutput(f"{len(names)} names for {len(forbidden)} groups")
@@ -204,11 +208,10 @@ class _Run:
         # A category's children are subcategories (named later); a subcategory's are its attributes.
         at_top = parent == self.domain
         forbidden = [{parent.casefold()} | (set() if at_top else {names[r].casefold() for r in rows}) for rows in groups]
-        texts = [", ".join(s) for s in shown]
         answer = self.ask(
             "name_categories" if at_top else "name_subcategories", self.builder.cluster,
-            lambda p: usable_names(p.names, forbidden, texts, self.builder.embedder), lambda: [None] * len(groups),
-            parent=parent, groups=[f"{n}. {text}" for n, text in enumerate(texts, start=1)],
+            lambda p: usable_names(p.names, forbidden, shown, self.builder.embedder), lambda: [None] * len(groups),
+            parent=parent, groups=[f"{n}. {', '.join(s)}" for n, s in enumerate(shown, start=1)],
         )
         # One attribute's name would misname the whole group: a fallback joins two.
         return fill_names(answer, shown, forbidden, first=2)
@@ -269,11 +272,12 @@ class _Run:
             examples = [[titles[i] for i in sorted(group, key=lambda i: (-score[i], i))[: self.config.titles_shown]]
                         for group in groups]
             forbidden = [{name.casefold()}] * len(groups)
-            texts = [f"typical: {', '.join(t) or '-'}; e.g. {'; '.join(e)}" for t, e in zip(traits, examples)]
             answer = self.ask(
                 "group_items", self.builder.group,
-                lambda p: usable_names(p.names, forbidden, texts, self.builder.embedder), lambda: [None] * len(groups),
-                attribute=name, groups=[f"{n}. {text}" for n, text in enumerate(texts, start=1)],
+                lambda p: usable_names(p.names, forbidden, [t + e for t, e in zip(traits, examples)], self.builder.embedder),
+                lambda: [None] * len(groups), attribute=name,
+                groups=[f"{n}. typical: {', '.join(t) or '-'}; e.g. {'; '.join(e)}"
+                        for n, (t, e) in enumerate(zip(traits, examples), start=1)],
             )
             fallback_words = [t or [f"like {e[0]}"] for t, e in zip(traits, examples)]
             for (group_name, how), group in zip(fill_names(answer, fallback_words, forbidden), groups):

@@ -145,7 +145,8 @@ def test_a_name_that_fits_a_sibling_group_better_or_copies_the_instructions_exam
 
 
 def test_each_name_is_checked_against_its_own_group():
-    groups = ["scary ghosts, scary monsters", "funny pets, funny kids", "space battles, space aliens", "sports tennis"]
+    groups = [["scary ghosts", "scary monsters"], ["funny pets", "funny kids"], ["space battles", "space aliens"],
+              ["sports tennis"]]
     names = ["Funny stuff", "Scary stuff", "Space stuff", "Sports stuff"]
     assert usable_names(names, [set()] * 4, groups, BagOfWordsEmbedder()) == [None, None, "Space stuff", "Sports stuff"]
     with pytest.raises(InvalidOutput):  # most names unusable: the call is retried
