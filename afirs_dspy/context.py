@@ -58,8 +58,10 @@ def check_artifacts_present(dataset_name: str, artifacts_root: str | os.PathLike
 
 
 def load_tree(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None = None) -> PreferenceTree:
-    """The saved tree of ``dataset``; MissingArtifact when absent or built on other data."""
-    path = tree_dir(dataset.name, artifacts_root) / "tree.json"
+    """The saved tree of ``dataset`` (tree.json, or a shipped tree.json.gz); MissingArtifact when absent
+    or built on other data."""
+    folder = tree_dir(dataset.name, artifacts_root)
+    path = next((p for p in (folder / "tree.json", folder / "tree.json.gz") if p.is_file()), folder / "tree.json")
     if not path.is_file():
         raise _no_tree(dataset.name, path)
     try:

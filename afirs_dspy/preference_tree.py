@@ -7,6 +7,7 @@ the union over its subtree.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tempfile
@@ -153,14 +154,16 @@ class PreferenceTree(SharedResource):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PreferenceTree:
-        """The tree saved at ``path``; ValueError naming the file when it is not a valid tree."""
+        """The tree saved at ``path`` (gzip-compressed when it ends in .gz); ValueError naming the file
+        when it is not a valid tree."""
         try:
-            payload = json.loads(Path(path).read_text(encoding="utf-8"))
+            raw = Path(path).read_bytes()
+            payload = json.loads(gzip.decompress(raw) if str(path).endswith(".gz") else raw)
             nodes = [TreeNode(**{**node, "items": tuple(node.get("items", ()))}) for node in payload["nodes"]]
             meta = payload.get("meta", {})
             if not isinstance(meta, dict):
                 raise TypeError("meta is not an object")
             return cls(nodes=nodes, n_items=payload["n_items"], meta=meta)
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError, EOFError, gzip.BadGzipFile) as exc:
             raise ValueError(f"{path} is not a valid preference tree ({type(exc).__name__}: {exc}); "
                              "rebuild it with `afirs-dspy build-tree --force`") from None

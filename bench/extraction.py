@@ -1,15 +1,17 @@
 """Session preference extraction on hand-written requests, two preference trees side by side.
 
-    python bench/extraction.py --tree old=/work/artifacts --tree new=artifacts [--datasets ml-latest-small,steam,beauty]
-                               [--limit N] [--lm …] [--api-base …]
+    python bench/extraction.py --tree old=bench/data/old_trees --tree new=artifacts [--datasets ml-latest-small,steam,beauty]
+                               [--mode confirm|levelwise] [--limit N] [--lm …] [--api-base …]
 
 Each ``--tree NAME=ROOT`` is an artifacts root holding ``<dataset>/tree/tree.json`` (``afirs-dspy
-build-tree --artifacts-dir ROOT``). The requests (bench/data/extraction_requests.json) were written by
+build-tree --artifacts-dir ROOT``) or ``tree.json.gz``: bench/data/old_trees holds the old single-category
+builder's trees on today's data (its README says how they were made). The requests (bench/data/extraction_requests.json) were written by
 hand, the way people ask, each with the attributes that count as correct. A request is a hit when an
 extracted preference lies on a root path through an accepted attribute at depth ≥ 2: the attribute
 itself, an item group under it, or a category/subcategory containing it. Per dataset and tree: the hit
 share, LM calls and seconds per extraction, and the tree's shape targets (afirs_dspy.tree_shape).
-Requests alternate between the trees so both see the same machine load. Writes bench/results/extraction.{md,json}.
+Requests alternate between the trees so both see the same machine load. Writes bench/results/extraction.{md,json}
+(the default mode) or extraction-<mode>.{md,json}.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from afirs_dspy.embeddings import MiniLMEmbedder, cached_encode
 from afirs_dspy.evaluation.usage import metered
 from afirs_dspy.lm.backends import LocalEngines, make_lm
 from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
-from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
+from afirs_dspy.programs.preference_extractor import EXTRACTION_MODES, SessionPreferenceExtractor
 from afirs_dspy.reporting import markdown_table
 from afirs_dspy.tree_shape import tree_shape
 from lm_arguments import add_lm_arguments
@@ -51,12 +53,12 @@ def is_hit(tree: PreferenceTree, preferences: list[int], accepted: set[str]) -> 
                for p in preferences for t in targets)
 
 
-def run_dataset(name: str, requests: list[dict], trees: dict[str, PreferenceTree], embedder) -> dict:
+def run_dataset(name: str, requests: list[dict], trees: dict[str, PreferenceTree], embedder, mode: str) -> dict:
     attributes = {a for attrs in load_dataset(name).items.attributes for a in attrs}
     unknown = sorted({a for r in requests for a in r["accept"]} - attributes)
     if unknown:
         raise SystemExit(f"{name}: accepted attributes not in the data: {unknown}")
-    extractors = {label: SessionPreferenceExtractor(tree, embedder, cached_encode(tree.node_texts(), embedder))
+    extractors = {label: SessionPreferenceExtractor(tree, embedder, cached_encode(tree.node_texts(), embedder), mode=mode)
                   for label, tree in trees.items()}
     rows = {label: [] for label in trees}
     for request in tqdm(requests, desc=name, unit="request"):
@@ -75,6 +77,7 @@ def run_dataset(name: str, requests: list[dict], trees: dict[str, PreferenceTree
         "uncached_share": sum(r["model_calls"] == r["lm_calls"] for r in rows[label]) / len(rows[label]),
         "shape": tree_shape(trees[label], attributes),
         "built": {k: trees[label].meta.get("report", {}).get(k) for k in ("seconds", "lm_steps", "lm_fallbacks")},
+        "builder": trees[label].meta.get("builder"),
         "per_request": rows[label],
     } for label in trees}
 
@@ -85,6 +88,8 @@ def main() -> None:
                         help="An artifacts root with <dataset>/tree/tree.json; give two or more.")
     parser.add_argument("--datasets", default="ml-latest-small,steam,beauty")
     parser.add_argument("--limit", type=int, default=None, help="The first N requests per dataset.")
+    parser.add_argument("--mode", choices=EXTRACTION_MODES, default=EXTRACTION_MODES[0],
+                        help="Extraction mode (AFIRSConfig.extraction; the first is the program's default).")
     add_lm_arguments(parser)
     args = parser.parse_args()
     roots = dict(spec.split("=", 1) for spec in args.tree)
@@ -97,7 +102,7 @@ def main() -> None:
             for name in args.datasets.split(","):
                 dataset = load_dataset(name)
                 trees = {label: load_tree(dataset, root) for label, root in roots.items()}
-                results[name] = run_dataset(name, requests[name][: args.limit], trees, embedder)
+                results[name] = run_dataset(name, requests[name][: args.limit], trees, embedder, args.mode)
     table = [{"dataset": name, "tree": label, "requests": r["requests"], "hit share": round(r["hit_share"], 3),
               "LM calls / extraction": round(r["lm_calls_per_extraction"], 2),
               "s / extraction": round(r["seconds_per_extraction"], 1),
@@ -107,13 +112,14 @@ def main() -> None:
     text = "\n".join([
         "# Session preference extraction on hand-written requests", "",
         markdown_table(table), "",
-        f"LM: {lm.model}. Trees: {', '.join(f'{k} = {v}' for k, v in roots.items())}. Requests: {REQUESTS.name} "
+        f"Extraction mode: {args.mode}. LM: {lm.model}. Trees: {', '.join(f'{k} = {v}' for k, v in roots.items())}. Requests: {REQUESTS.name} "
         "(hand-written; paraphrases, moods, negations, two wishes, vague words).",
         "Hit: an extracted preference on a root path through an accepted attribute, at depth >= 2 (the attribute, an",
         "item group under it, or a subcategory/category containing it). LM calls count cache hits too; s is wall time",
         "with other jobs sharing the 2-core CPU. Per-request paths and each tree's shape report are in the JSON.",
     ])
-    write_results("extraction", {"lm": lm.model, "trees": roots, "results": results}, text)
+    name = "extraction" if args.mode == EXTRACTION_MODES[0] else f"extraction-{args.mode}"
+    write_results(name, {"lm": lm.model, "mode": args.mode, "trees": roots, "results": results}, text)
 
 
 if __name__ == "__main__":

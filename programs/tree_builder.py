@@ -13,7 +13,8 @@ one category; it can, however, name a group it is shown and spot a member that d
    the LM (GroupItems, one call per attribute).
 
 Every answer is validated: one name per group, unique among siblings, not the parent's name nor a
-child's, no placeholder. A name that fails becomes the group's most frequent attributes, marked
+child's, no placeholder, no name copied from the instruction's example, and each name closer (sentence
+embedding) to its own group's nearest members than to a sibling's. A name that fails becomes the group's most frequent attributes, marked
 "fallback". Each node records how it was placed: "llm" (named or moved by the LM), "embedding"
 (by similarity) or "fallback". Finished LM steps go to a StepLog, so a build resumes.
 """
@@ -34,11 +35,13 @@ from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.programs.similarity_groups import attribute_features, centres, similarity_groups, typicality
 from afirs_dspy.programs.tree_steps import StepLog, step_key
 from afirs_dspy.signatures import ClusterAttributes, FindMisfits, GroupItems
+from afirs_dspy.signatures.tree_construction import EXAMPLE_NAMES
 
 NO_ATTRIBUTE = ("Other", "Items without attributes", "no listed attributes")
 PLACEHOLDER = re.compile(
     r"(?:others?|misc\.?|miscellaneous|general|various|unknown|none|n/?a|groups?|categor(?:y|ies)|"
     r"subcategor(?:y|ies)|clusters?|attributes?|items?|names?)(?:\s*\d+)?", re.IGNORECASE)
+COPIED_EXAMPLES = {name.casefold() for name in EXAMPLE_NAMES}
 
 
 @dataclass(frozen=True)
@@ -69,19 +72,35 @@ def clean_name(name) -> str:
     return re.sub(r"^\s*\d+\s*[.):-]\s*", "", " ".join(str(name).split())).strip(" .\"'")
 
 
-def usable_names(names: list, forbidden: list[set[str]]) -> list[str | None]:
+def fits_own_group(embedder: TextEmbedder, names: list[str], groups: list[list[str]]) -> list[bool]:
+    """Whether each name (one per group) is at least as close to its own group as to any other: a
+    group's closeness is the mean cosine (sentence embedding) of the name to the group's ``top`` most
+    similar members. A member's own name fits; a name that describes a sibling, or a word copied from
+    elsewhere, does not."""
+    top = 3
+    vectors = embedder.encode(names)
+    closeness = np.stack([np.sort(vectors @ embedder.encode(members).T, axis=1)[:, -top:].mean(axis=1)
+                          for members in groups], axis=1)
+    return [bool(closeness[g, g] >= closeness[g].max() - 1e-6) for g in range(len(names))]
+
+
+def usable_names(names: list, forbidden: list[set[str]], groups: list[list[str]] | None = None,
+                 embedder: TextEmbedder | None = None) -> list[str | None]:
     """One name per group (``forbidden[g]``: casefolded names group g may not take), None where the
-    name is empty, a placeholder, a sibling's or a forbidden one; InvalidOutput when the count is
-    wrong or most names are unusable."""
+    name is empty, a placeholder, a copy of the instruction's example, a sibling's, a forbidden one
+    or, given the ``groups``' members and an ``embedder``, one that fits another group better than its
+    own; InvalidOutput when the count is wrong or most names are unusable."""
     if len(names) != len(forbidden):
         raise InvalidOutput(f"{len(names)} names for {len(forbidden)} groups")
+    names = [clean_name(name) for name in names]
+    fits = fits_own_group(embedder, names, groups) if embedder is not None else [True] * len(names)
     taken: set[str] = set()
     result: list[str | None] = []
-    for name, banned in zip(map(clean_name, names), forbidden):
+    for name, banned, fit in zip(names, forbidden, fits):
         key = name.casefold()
         # A copied list of attributes or titles is no name: at most 4 words, no commas.
         usable = (name and len(name.split()) <= 4 and "," not in name and not PLACEHOLDER.fullmatch(name)
-                  and key not in taken | banned)
+                  and key not in taken | banned | COPIED_EXAMPLES and fit)
         result.append(name if usable else None)
         taken.add(key)
     if 2 * sum(name is None for name in result) > len(result):
@@ -191,7 +210,7 @@ class _Run:
         forbidden = [{parent.casefold()} | (set() if at_top else {names[r].casefold() for r in rows}) for rows in groups]
         answer = self.ask(
             "name_categories" if at_top else "name_subcategories", self.builder.cluster,
-            lambda p: usable_names(p.names, forbidden), lambda: [None] * len(groups),
+            lambda p: usable_names(p.names, forbidden, shown, self.builder.embedder), lambda: [None] * len(groups),
             parent=parent, groups=[f"{n}. {', '.join(s)}" for n, s in enumerate(shown, start=1)],
         )
         # One attribute's name would misname the whole group: a fallback joins two.
@@ -254,8 +273,9 @@ class _Run:
                         for group in groups]
             forbidden = [{name.casefold()}] * len(groups)
             answer = self.ask(
-                "group_items", self.builder.group, lambda p: usable_names(p.names, forbidden), lambda: [None] * len(groups),
-                attribute=name,
+                "group_items", self.builder.group,
+                lambda p: usable_names(p.names, forbidden, [t + e for t, e in zip(traits, examples)], self.builder.embedder),
+                lambda: [None] * len(groups), attribute=name,
                 groups=[f"{n}. typical: {', '.join(t) or '-'}; e.g. {'; '.join(e)}"
                         for n, (t, e) in enumerate(zip(traits, examples), start=1)],
             )

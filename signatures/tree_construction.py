@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import dspy
 
+# The names in the instructions' examples, taken from a domain none of the datasets is about: a small
+# LM copies an example's names into its answer, so the builder refuses them.
+EXAMPLE_NAMES = ("Fruit", "Cheese", "Soft cheese", "Blue cheese")
+
 
 class ClusterAttributes(dspy.Signature):
-    """Give each numbered group of attributes a short name of 1 to 3 words saying what its
-    attributes have in common, the way a person browsing the catalog would call it. Do not copy the
-    attributes: for movies, the groups "1. Horror, Thriller, zombies" and "2. funny, parody,
-    satire" are named "Scary" and "Humour". Every name must differ from the other names and from
-    the parent."""
+    """Give each numbered group of attributes a short name of 1 to 3 words for the broader kind of
+    thing its attributes have in common, the way a person browsing the catalog would call it. Do not
+    copy the attributes or this example: for groceries, the groups "1. apples, pears, plums" and
+    "2. cheddar, brie, feta" would be named "Fruit" and "Cheese". Every name must fit its own group
+    better than the others and differ from the other names and from the parent."""
 
     domain: str = dspy.InputField(desc="what the items are, e.g. 'movies'")
     parent: str = dspy.InputField(desc="the node the groups sit under")
@@ -33,9 +37,10 @@ class FindMisfits(dspy.Signature):
 
 class GroupItems(dspy.Signature):
     """Name each numbered group of items that share an attribute: a short, specific subcategory
-    name of 1 to 3 words for what the group's items have in common (for example, action movies
-    split into "Superhero" and "Martial arts"); do not copy the titles. Every name must differ from
-    the other names and from the attribute."""
+    name of 1 to 3 words for what the group's items have in common. Do not copy the titles or this
+    example: for groceries, cheeses would be split into "Soft cheese" and "Blue cheese". Every name
+    must fit its own group better than the others and differ from the other names and from the
+    attribute."""
 
     domain: str = dspy.InputField(desc="what the items are, e.g. 'movies'")
     attribute: str = dspy.InputField()

@@ -1,6 +1,7 @@
 """Building the preference tree and extracting session preferences, with a scripted LM."""
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from dataclasses import replace
@@ -12,10 +13,13 @@ import pytest
 
 from afirs_dspy.context import MissingArtifact, load_tree
 from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.programs.guarded import InvalidOutput
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.programs.similarity_groups import similarity_groups
-from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildConfig
+from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildConfig, usable_names
 from afirs_dspy.programs.tree_steps import StepLog
+from afirs_dspy.signatures import ClusterAttributes, GroupItems
+from afirs_dspy.signatures.tree_construction import EXAMPLE_NAMES
 from afirs_dspy.tree_shape import name_problems, tree_shape
 from scripted import BagOfWordsEmbedder, ScriptedLM, field
 from toy_world import toy_dataset, toy_items, toy_tree
@@ -120,6 +124,39 @@ def test_unusable_names_are_retried_then_replaced_by_the_groups_own_attributes()
     scary = next(c for c in tree.children(0) if "scary" in c.name)
     assert scary.name.count(", ") == 1  # two of its attributes, not one attribute's name for the group
     assert tree_shape(tree, attributes_of(family_items()))["targets_met"]
+
+
+def test_a_name_that_fits_a_sibling_group_better_or_copies_the_instructions_example_is_refused():
+    def swapped_and_copied(prompt):
+        names = json.loads(name_by_common_word(prompt)["names"])
+        if field(prompt, "parent") == "movies":  # the categories: two names swapped, one the example's
+            names[0], names[1], names[2] = names[1], names[0], EXAMPLE_NAMES[0]
+        return {"names": json.dumps(names)}
+
+    built, lm = build({**NAMING, "[[ ## parent ## ]]": swapped_and_copied})
+    categories = built.tree.children(0)
+    # 3 of 4 names unusable: retried, then every category named after its own attributes.
+    assert [e["status"] for e in built.trace if e["step"] == "name_categories"] == ["fallback"]
+    for category in categories:
+        below = {a.name for s in built.tree.children(category.id) for a in built.tree.children(s.id)}
+        assert category.placed_by == "fallback" and below == set(FAMILIES[category.name.split()[0]])
+    # The subcategories' names still fit their own groups and are kept.
+    assert {n.placed_by for n in built.tree.nodes if n.level == 2} == {"llm"}
+
+
+def test_each_name_is_checked_against_its_own_group():
+    groups = [["scary ghosts", "scary monsters"], ["funny pets", "funny kids"], ["space battles", "space aliens"],
+              ["sports tennis"]]
+    names = ["Funny stuff", "Scary stuff", "Space stuff", "Sports stuff"]
+    assert usable_names(names, [set()] * 4, groups, BagOfWordsEmbedder()) == [None, None, "Space stuff", "Sports stuff"]
+    with pytest.raises(InvalidOutput):  # most names unusable: the call is retried
+        usable_names(names[:3], [set()] * 3, groups[:3], BagOfWordsEmbedder())
+
+
+def test_the_instructions_examples_are_the_names_the_builder_refuses():
+    instructions = ClusterAttributes.__doc__ + GroupItems.__doc__
+    assert all(f'"{name}"' in instructions for name in EXAMPLE_NAMES)
+    assert usable_names(["Fruit", "Scary"], [set(), set()]) == [None, "Scary"]
 
 
 def test_a_misfit_the_lm_names_moves_to_the_most_similar_other_category():
@@ -249,6 +286,18 @@ def test_a_step_log_cut_mid_line_keeps_the_steps_written_after_it(tmp_path):
     resumed = StepLog(tmp_path / "steps.jsonl", {"data_key": "k"})
     resumed["c"] = [3]
     assert StepLog(tmp_path / "steps.jsonl", {"data_key": "k"}).done == {"a": [1], "c": [3]}
+
+
+def test_a_shipped_gzip_tree_loads_like_tree_json_and_a_broken_one_is_a_clear_error(tmp_path):
+    dataset = toy_dataset()
+    folder = tmp_path / "ml-latest-small" / "tree"
+    toy_tree(dataset.items).save(tmp_path / "tree.json")
+    folder.mkdir(parents=True)
+    (folder / "tree.json.gz").write_bytes(gzip.compress((tmp_path / "tree.json").read_bytes()))
+    assert load_tree(dataset, tmp_path).nodes == toy_tree(dataset.items).nodes
+    (folder / "tree.json.gz").write_bytes(gzip.compress((tmp_path / "tree.json").read_bytes())[:40])
+    with pytest.raises(MissingArtifact, match="tree.json.gz is not a valid preference tree"):
+        load_tree(dataset, tmp_path)
 
 
 def confirm_named(prompt):
