@@ -2,13 +2,14 @@
 
     python bench/signature_quality.py                          # both embedded local models
     python bench/signature_quality.py --lm openai/gpt-4o-mini  # any dspy.LM model string
-    python bench/signature_quality.py --lm local --adapter chat --adapter compact --only DecideAction
+    python bench/signature_quality.py --lm local --adapter chat --adapter programs --only DecideAction
 
 Each case runs one AF-IRS signature through the programs' own predictor (``programs.predictors``:
-its output-token budget) with each ``--adapter``: ``compact``, the programs' CompactJSONAdapter (JSON
-answers; for the embedded models the schema becomes a llama.cpp grammar), and ``chat``, DSPy's default
-ChatAdapter (unconstrained field sections, a JSONAdapter re-send on a parse failure), which the programs
-used before. A case counts as parsed when the first attempt parses, and as correct when its check holds. The cases are small and
+its output-token budget) with each ``--adapter``: ``programs``, the programs' own choice per signature
+(``program_adapter``: compact JSON for structured outputs, field sections for plain ones), ``json``, the
+CompactJSONAdapter for every signature (for the embedded models the schema becomes a llama.cpp grammar), and
+``chat``, DSPy's default ChatAdapter (unconstrained field sections, a JSONAdapter re-send on a parse
+failure), which the programs used before. A case counts as parsed when the first attempt parses, and as correct when its check holds. The cases are small and
 hand-made: they rank models for the narrow choices AF-IRS asks of the LM, nothing more.
 Writes bench/results/signature_quality.json and .md.
 """
@@ -104,7 +105,9 @@ CASES = [
 ]
 
 
-ADAPTERS: dict[str, Callable[[], dspy.Adapter]] = {"compact": CompactJSONAdapter, "chat": dspy.ChatAdapter}
+# None: the programs' own choice (``program_adapter``)
+ADAPTERS: dict[str, Callable[[], dspy.Adapter] | None] = {"programs": None, "json": CompactJSONAdapter,
+                                                          "chat": dspy.ChatAdapter}
 
 
 def run_case(case: Case) -> dict:
@@ -120,7 +123,7 @@ def run_case(case: Case) -> dict:
 def evaluate(spec: str | None, adapter: str, cases: list[Case], engines: LocalEngines) -> dict:
     lm = make_lm(spec, options=LMOptions(cache=False), engines=engines)  # measure the model, not the cache
     rows = []
-    with dspy.context(lm=lm, adapter=ADAPTERS[adapter]()):
+    with dspy.context(lm=lm, **({"adapter": ADAPTERS[adapter]()} if ADAPTERS[adapter] else {})):
         for case in cases:
             rows.append(run_case(case))
             print(f"  {rows[-1]}", flush=True)
@@ -140,7 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lm", action="append", help="LM spec (repeatable); default: every embedded local model")
     parser.add_argument("--adapter", action="append", choices=list(ADAPTERS),
-                        help="adapter (repeatable; default: compact, the programs' own)")
+                        help="adapter (repeatable; default: programs, the programs' own)")
     parser.add_argument("--only", action="append",
                         help="run only this signature's cases (repeatable), e.g. DecideAction; prints, writes no results file")
     args = parser.parse_args()
@@ -149,7 +152,7 @@ def main() -> None:
     results = []
     with LocalEngines() as engines:
         for spec in specs:
-            for adapter in args.adapter or ["compact"]:
+            for adapter in args.adapter or ["programs"]:
                 print(f"{spec}, {adapter} adapter:", flush=True)
                 results.append(evaluate(spec, adapter, cases, engines))
     machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine()}

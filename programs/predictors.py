@@ -1,4 +1,4 @@
-"""Predictors with an output-token budget per signature, talking JSON through the compact adapter.
+"""Predictors with an output-token budget per signature, talking through the programs' adapters.
 
 Small local models sometimes repeat themselves inside a JSON list until the token limit; a
 budget a little above what a good answer needs bounds the cost of such a call (the truncated
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dspy
 
-from afirs_dspy.lm.compact_adapter import CompactJSONAdapter
+from afirs_dspy.lm.compact_adapter import program_adapter
 from afirs_dspy.signatures import (
     AnalyseUser, AskFromConversation, AskQuestion, AskWithKnowledge, ClusterAttributes, DecideAction,
     DecideFromConversation, DecideFromProfile, ExtractAttributeFilter, FindMisfits, GroupItems, LearnUserProfile, ManageStep,
@@ -44,15 +44,15 @@ OUTPUT_TOKENS: dict[type[dspy.Signature], int] = {
 
 
 class CompactPredict(dspy.Predict):
-    """``dspy.Predict`` that talks through ``CompactJSONAdapter`` unless the caller configured an adapter
-    (``dspy.context(adapter=dspy.ChatAdapter())`` restores DSPy's default, e.g. to compare)."""
+    """``dspy.Predict`` that talks through ``program_adapter(signature)`` unless the caller configured an
+    adapter (``dspy.context(adapter=dspy.ChatAdapter())`` restores DSPy's default, e.g. to compare)."""
 
     def forward(self, **kwargs):
-        with dspy.context(adapter=dspy.settings.adapter or CompactJSONAdapter()):
+        with dspy.context(adapter=dspy.settings.adapter or program_adapter(self.signature)):
             return super().forward(**kwargs)
 
     async def aforward(self, **kwargs):
-        with dspy.context(adapter=dspy.settings.adapter or CompactJSONAdapter()):
+        with dspy.context(adapter=dspy.settings.adapter or program_adapter(self.signature)):
             return await super().aforward(**kwargs)
 
 

@@ -3,11 +3,11 @@ import dspy
 import pytest
 from dspy.utils.exceptions import AdapterParseError
 
-from afirs_dspy.lm.compact_adapter import CompactJSONAdapter, compact_type
+from afirs_dspy.lm.compact_adapter import CompactJSONAdapter, compact_type, program_adapter
 from afirs_dspy.lm.llama_engine import LlamaEngine
 from afirs_dspy.lm.model_files import GgufFile
 from afirs_dspy.programs.predictors import predictor
-from afirs_dspy.signatures import DecideAction, RefineCandidates, SummarizePreferences, UserPreferences
+from afirs_dspy.signatures import DecideAction, RefineCandidates, SelectNodes, SummarizePreferences, UserPreferences
 from scripted import ScriptedLM
 from test_lm_llama_engine import FakeLlama, FakeRuntime
 
@@ -42,24 +42,36 @@ def test_compact_type_renders_models_literals_and_lists_in_one_line():
     assert compact_type(DecideAction.output_fields["action"].annotation) == '"recommend" | "ask"'
 
 
-@pytest.mark.parametrize("answer", ['{"reason": "fits", "action": "recommend"}',
-                                    "[[ ## reason ## ]]\nfits\n\n[[ ## action ## ]]\nrecommend\n\n[[ ## completed ## ]]"])
+def test_structured_outputs_get_compact_json_plain_ones_field_sections_without_a_resend():
+    assert isinstance(program_adapter(SelectNodes), CompactJSONAdapter)
+    assert isinstance(program_adapter(SummarizePreferences), CompactJSONAdapter)
+    sections = program_adapter(DecideAction)
+    assert type(sections) is dspy.ChatAdapter and not sections.use_json_adapter_fallback
+    inputs = {"conversation": "User: something fun", "items": ["Heat (1995)"]}
+    assert sections.format(DecideAction, [], inputs) == dspy.ChatAdapter().format(DecideAction, [], inputs)
+
+
+@pytest.mark.parametrize("answer", ['{"selected": [2, 1]}', "[[ ## selected ## ]]\n[2, 1]\n\n[[ ## completed ## ]]"])
 def test_json_and_field_section_answers_both_parse(answer):
-    lm = ScriptedLM({"[[ ## items ## ]]": answer})
+    lm = ScriptedLM({"[[ ## nodes ## ]]": answer})
     with dspy.context(lm=lm):
-        out = predictor(DecideAction)(conversation="User: zombies", items=["Shaun of the Dead"])
-    assert (out.reason, out.action) == ("fits", "recommend")
+        out = predictor(SelectNodes)(user_responses="zombies", nodes=["1. Genre > Comedy", "2. Genre > Horror"])
+    assert out.selected == [2, 1]
 
 
-def test_an_unparseable_answer_costs_one_call_not_a_second_full_prompt():
-    lm = ScriptedLM({"[[ ## items ## ]]": "I think you should recommend"})
+@pytest.mark.parametrize("signature,inputs,marker", [
+    (DecideAction, {"conversation": "User: zombies", "items": ["Shaun of the Dead"]}, "[[ ## items ## ]]"),
+    (SelectNodes, {"user_responses": "zombies", "nodes": ["1. Genre > Horror"]}, "[[ ## nodes ## ]]"),
+])
+def test_an_unparseable_answer_costs_one_call_not_a_second_full_prompt(signature, inputs, marker):
+    lm = ScriptedLM({marker: "I think you should recommend"})
     with dspy.context(lm=lm), pytest.raises(AdapterParseError):
-        predictor(DecideAction)(conversation="User: zombies", items=["Shaun of the Dead"])
-    assert lm.calls["[[ ## items ## ]]"] == 1
+        predictor(signature)(**inputs)
+    assert lm.calls[marker] == 1
     # DSPy's default sends the whole prompt again through its JSONAdapter.
     with dspy.context(lm=lm, adapter=dspy.ChatAdapter()), pytest.raises(AdapterParseError):
-        predictor(DecideAction)(conversation="User: zombies", items=["Shaun of the Dead"])
-    assert lm.calls["[[ ## items ## ]]"] == 3
+        predictor(signature)(**inputs)
+    assert lm.calls[marker] == 3
 
 
 class Bounded(dspy.Signature):

@@ -1,4 +1,10 @@
-"""The adapter the programs talk to their LM through: JSON answers, a short prompt, one call per attempt.
+"""The adapters the programs talk to their LM through: a short prompt, one call per attempt.
+
+``program_adapter(signature)`` picks one per signature: ``CompactJSONAdapter`` when an output is structured (a
+list, a Pydantic model), DSPy's ChatAdapter field sections without its JSONAdapter re-send when every output is
+a plain value (``reason: str``, ``action: Literal[...]``). On signature_quality's decision cases every JSON
+answer format (this adapter and DSPy's own JSONAdapter alike) turned an "ask" into "recommend" that field
+sections got right, while structured outputs gain from the grammar (bench/results/signature_quality.md).
 
 DSPy's default ChatAdapter pastes each structured output's full JSON schema into the system message (a small
 model may echo its "# note: the value you produce must adhere to the JSON schema" line) and, when an answer
@@ -58,6 +64,19 @@ def model_field_notes(annotation: Any, prefix: str = "") -> list[str]:
                 notes.append(f'- "{prefix}{name}": {field.description}')
             notes += model_field_notes(field.annotation, f"{prefix}{name}.")
     return notes
+
+
+def structured(annotation: Any) -> bool:
+    """A list, dict or Pydantic model: a value JSON and a grammar help to write."""
+    return is_model(annotation) or get_origin(annotation) in (list, dict) or annotation in (list, dict)
+
+
+def program_adapter(signature: type[dspy.Signature]) -> dspy.Adapter:
+    """The adapter for ``signature``'s calls: compact JSON for structured outputs, else field sections; neither
+    sends a prompt twice (a parse failure goes to the caller's retry)."""
+    if any(structured(field.annotation) for field in signature.output_fields.values()):
+        return CompactJSONAdapter()
+    return ChatAdapter(use_json_adapter_fallback=False)
 
 
 class CompactJSONAdapter(dspy.JSONAdapter):
