@@ -2,6 +2,8 @@
 summarise preferences → refine the candidates to the ones to recommend."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dspy
 
 from afirs_dspy.catalog import Catalog
@@ -19,13 +21,14 @@ class ActionStage(dspy.Module):
     benchmarks can run one stage on its own; ``forward`` composes them."""
 
     def __init__(self, extractor: SessionPreferenceExtractor | None, tool: RecsysTool, catalog: Catalog,
-                 n_candidates: int = 50, n_recommend: int = 10):
+                 n_candidates: int = 50, n_recommend: int = 10, parents: Mapping[str, str] | None = None):
         super().__init__()
         self.extractor = extractor
         self.tool = tool
         self.catalog = catalog
         self.n_candidates = n_candidates
         self.n_recommend = n_recommend
+        self.parents = parents  # tree node key → parent key: a preference with too few items widens before it is dropped
         self.summarize = predictor(SummarizePreferences)
         self.refine = predictor(RefineCandidates)
 
@@ -38,8 +41,9 @@ class ActionStage(dspy.Module):
         return extracted.preferences
 
     def candidates(self, history: list[int], nodes: list[int], trace: list[dict]) -> Recommendation:
-        """Two-stage filtering by the tool: items under every preference, ranked by SASRec cosine."""
-        recommendation = self.tool.recommend(history, [str(n) for n in nodes], k=self.n_candidates)
+        """Two-stage filtering by the tool: items under every preference, ranked by SASRec cosine; too few
+        widen a preference up the tree (with ``parents``), then drop one."""
+        recommendation = self.tool.recommend(history, [str(n) for n in nodes], k=self.n_candidates, parents=self.parents)
         trace.append({"step": "tool", "status": "ok", "note": recommendation.note})
         return recommendation
 

@@ -14,7 +14,7 @@ from afirs_dspy.programs.action_stage import ActionStage
 from afirs_dspy.programs.decision_stage import DecisionStage
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty
-from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
+from afirs_dspy.programs.preference_extractor import EXTRACTION_MODES, SessionPreferenceExtractor
 from afirs_dspy.programs.turn import finish_turn
 from afirs_dspy.recsys.tool import RecsysTool
 from afirs_dspy.programs.predictors import predictor
@@ -37,6 +37,8 @@ class AFIRSConfig:
     max_per_level: int = 1      # nodes the LM may pick per level (small LMs over-pick by position)
     lm_reply: bool = False      # write the reply with the LM (signature 8) instead of a template
     question_memory: bool = True  # False: questions and extraction ignore what was said and asked (before issue 22)
+    extraction: str = "confirm"  # "confirm": similarity proposes, one LM call confirms; "levelwise": the paper's descent
+    relax_up_tree: bool = True  # False: the tool drops a preference with too few items instead of widening it
 
     def __post_init__(self):
         # A compiled program's manifest sets these too: refuse what breaks the turn contract.
@@ -46,7 +48,9 @@ class AFIRSConfig:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
         if type(self.n_recommend) is not int or not 1 <= self.n_recommend <= MAX_RECOMMEND:
             raise ValueError(f"n_recommend must be a whole number in 1..{MAX_RECOMMEND}, got {self.n_recommend!r}")
-        for name in ("action_first", "llm_to_rs", "llm_refine", "lm_reply"):
+        if self.extraction not in EXTRACTION_MODES:
+            raise ValueError(f"extraction must be one of {', '.join(EXTRACTION_MODES)}, got {self.extraction!r}")
+        for name in ("action_first", "llm_to_rs", "llm_refine", "lm_reply", "relax_up_tree"):
             if type(getattr(self, name)) is not bool:
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
@@ -63,10 +67,12 @@ class AFIRS(dspy.Module):
         self.tree = tree
         self.catalog = catalog
         extractor = (
-            SessionPreferenceExtractor(tree, embedder, node_vectors, config.top_children, config.max_per_level)
+            SessionPreferenceExtractor(tree, embedder, node_vectors, config.top_children, config.max_per_level,
+                                       config.extraction)
             if config.llm_to_rs else None
         )
-        self.action_stage = ActionStage(extractor, tool, catalog, config.n_candidates, config.n_recommend)
+        self.action_stage = ActionStage(extractor, tool, catalog, config.n_candidates, config.n_recommend,
+                                        tree.parent_keys() if config.relax_up_tree else None)
         self.decision_stage = DecisionStage(tree)
         self.respond = predictor(WriteResponse)
 

@@ -9,7 +9,7 @@ import dspy
 
 from afirs_dspy.lm.compact_adapter import program_adapter
 from afirs_dspy.signatures import (
-    AnalyseUser, AskFromConversation, AskQuestion, AskWithKnowledge, ClusterAttributes, DecideAction,
+    AnalyseUser, AskFromConversation, AskQuestion, AskWithKnowledge, ClusterAttributes, ConfirmPreferences, DecideAction,
     DecideFromConversation, DecideFromProfile, ExtractAttributeFilter, FindMisfits, GroupItems, LearnUserProfile, ManageStep,
     PlanDialogueGoal, ProposeItems, ProposeQuestion, RecommendFromProfile, RecommendWithKnowledge, RefineCandidates,
     ReflectOnAnswer, SelectNodes, SummarizePreferences, WriteResponse, ZeroShotTurn,
@@ -17,6 +17,7 @@ from afirs_dspy.signatures import (
 
 OUTPUT_TOKENS: dict[type[dspy.Signature], int] = {
     SelectNodes: 64,
+    ConfirmPreferences: 48,
     SummarizePreferences: 192,
     RefineCandidates: 96,
     DecideAction: 96,

@@ -9,7 +9,7 @@ from afirs_dspy.signatures.crs_baselines import (
     ProposeQuestion, RecommendFromProfile, RecommendWithKnowledge, ReflectOnAnswer,
 )
 from afirs_dspy.signatures.decision import DecideAction, DecideFromConversation
-from afirs_dspy.signatures.node_selection import SelectNodes
+from afirs_dspy.signatures.node_selection import ConfirmPreferences, SelectNodes
 from afirs_dspy.signatures.preferences import SummarizePreferences, UserPreferences
 from afirs_dspy.signatures.question import AskQuestion
 from afirs_dspy.signatures.refinement import RefineCandidates
@@ -18,7 +18,7 @@ from afirs_dspy.signatures.tree_construction import ClusterAttributes, FindMisfi
 
 __all__ = [
     "AgentTurn", "AskFromConversation", "DecideFromConversation", "ExtractAttributeFilter", "ZeroShotTurn",
-    "AskQuestion", "ClusterAttributes", "DecideAction", "FindMisfits", "GroupItems",
+    "AskQuestion", "ClusterAttributes", "ConfirmPreferences", "DecideAction", "FindMisfits", "GroupItems",
     "RefineCandidates", "SelectNodes", "SummarizePreferences", "UserPreferences", "WriteResponse",
     "AnalyseUser", "AskWithKnowledge", "DecideFromProfile", "LearnUserProfile", "ManageStep", "PlanDialogueGoal",
     "ProposeItems", "ProposeQuestion", "RecommendFromProfile", "RecommendWithKnowledge", "ReflectOnAnswer",
