@@ -255,7 +255,7 @@ def test_a_step_log_cut_mid_line_keeps_the_steps_written_after_it(tmp_path):
 def confirm_named(prompt):
     """Confirm every shown option whose name the user's words contain."""
     text = field(prompt, "user_responses").casefold()
-    shown = [line.split(". ", 1) for line in json.loads(field(prompt, "nodes"))]
+    shown = [line.split(". ", 1) for line in listed(prompt, "nodes")]
     return {"selected": json.dumps([int(n) for n, path in shown if path.split(" > ")[-1].casefold() in text])}
 
 
