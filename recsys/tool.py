@@ -3,7 +3,8 @@
 Stage 1 (preference-based): the items carrying every session preference, the
 intersection of their sets in an :class:`ItemIndex` (eq. 3). Stage 2
 (collaboration-based): those items ranked by the cosine between the SASRec user
-embedding and each item embedding (eq. 4-5), top k kept.
+embedding and each item embedding (eq. 4-5), plus the checkpoint's popularity prior
+(weight chosen on validation, 0 where it does not help; ``popularity_prior``), top k kept.
 
 When fewer than k unseen items satisfy all preferences, one preference is
 relaxed and the intersection recomputed, repeatedly. Given ``parents`` (key →
@@ -29,7 +30,7 @@ from dspy.utils.callback import with_callbacks
 from afirs_dspy.data.tables import PreparedDataset
 from afirs_dspy.recsys.item_index import ItemIndex, normalize_key
 from afirs_dspy.recsys.model import SASRec
-from afirs_dspy.recsys.popularity import PopularityRanker
+from afirs_dspy.recsys.popularity_prior import popularity_prior, training_counts
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
 from afirs_dspy.recsys.threads import torch_threads
 from afirs_dspy.shared_resource import SharedResource
@@ -52,7 +53,7 @@ class Recommendation:
     preferences hold), "widened-j" / "relaxed-j" (after j relaxations, the j-th
     of which widened / dropped a preference; ``steps[j - 1]`` says which),
     "sasrec" (no filter) or "attribute-filter". ``scores`` are cosine
-    similarities, or training counts when ``scored_by == "popularity"`` (empty
+    similarities (plus the popularity prior, if any), or training counts when ``scored_by == "popularity"`` (empty
     history). ``preferences``: the known keys applied first (required attributes
     for the hard filter); ``relaxed``: the keys dropped, in order; ``widened``:
     (key, parent) for each widening, in order; ``steps``: every relaxation in
@@ -110,13 +111,15 @@ class RecsysTool(SharedResource):
 
     ``preference_index`` maps session preferences (preference-tree nodes) to
     items; ``attribute_index`` maps predefined item attributes to items for the
-    hard filter. ``popularity`` (length n_items + 1) ranks empty histories.
+    hard filter. ``popularity`` (length n_items + 1) ranks empty histories; with ``prior_weight`` > 0 it is
+    also added to every cosine as the popularity prior the checkpoint chose on validation (``popularity_prior``).
     ``threads``: torch threads per call (see :func:`torch_threads`); None keeps torch's setting.
     """
 
     def __init__(self, model: SASRec, preference_index: ItemIndex, attribute_index: ItemIndex,
-                 popularity: np.ndarray, device: str = "cpu", threads: int | None = 1):
-        self.ranker = SASRecRanker(model, device, scoring="cosine")
+                 popularity: np.ndarray, device: str = "cpu", threads: int | None = 1, prior_weight: float = 0.0):
+        self.ranker = SASRecRanker(model, device, scoring="cosine",
+                                   prior=popularity_prior(popularity, prior_weight))
         self.threads = threads
         self.n_items = model.n_items
         for name, index in (("preference_index", preference_index), ("attribute_index", attribute_index)):
@@ -129,12 +132,12 @@ class RecsysTool(SharedResource):
         self._items.flags.writeable = False
 
     @classmethod
-    def from_dataset(cls, model: SASRec, dataset: PreparedDataset,
-                     preference_index: ItemIndex | None = None, device: str = "cpu") -> RecsysTool:
+    def from_dataset(cls, model: SASRec, dataset: PreparedDataset, preference_index: ItemIndex | None = None,
+                     device: str = "cpu", prior_weight: float = 0.0) -> RecsysTool:
         """Attribute index and popularity from ``dataset``; preferences default to the attributes."""
         attributes = ItemIndex.from_item_attributes(dataset.items)
-        popularity = PopularityRanker.from_sequences(list(dataset.train["sequence"]), dataset.n_items).counts
-        return cls(model, attributes if preference_index is None else preference_index, attributes, popularity, device)
+        return cls(model, attributes if preference_index is None else preference_index, attributes,
+                   training_counts(dataset), device, prior_weight=prior_weight)
 
     def user_embedding(self, history: Sequence[int]) -> np.ndarray:
         """Last position's hidden state over the newest max_len items; zeros for an empty history."""

@@ -82,7 +82,7 @@ def test_ask_builds_the_question_on_the_candidate_distribution(context):
 
 def test_out_of_range_refinement_is_retried_then_replaced_by_the_tool_order(context):
     lm = ScriptedLM(rules(**{"[[ ## candidates ## ]]": {"selected": "[99]"}}))
-    out = run(context, lm)
+    out = run(context, lm, config=AFIRSConfig(n_candidates=6, n_recommend=3, refinement="lm"))
     refine = next(e for e in out.trace if e["step"] == "refine")
     assert refine["status"] == "fallback" and len(refine["errors"]) == 2
     assert out["items"] == out.candidates[:3]
@@ -92,7 +92,7 @@ def test_out_of_range_refinement_is_retried_then_replaced_by_the_tool_order(cont
 def test_unparseable_decision_falls_back_to_asking_with_a_template_question(context):
     lm = ScriptedLM(rules(**{"[[ ## items ## ]]": "no fields here",
                              "[[ ## candidate_distribution ## ]]": "still nothing"}))
-    out = run(context, lm, dialogue=COMEDY)
+    out = run(context, lm, dialogue=COMEDY, config=AFIRSConfig(n_candidates=6, n_recommend=3, decision_facts=False))
     assert out.action == "ask"
     assert out.question.startswith("Do you have a preference regarding")
     statuses = {e["step"]: e["status"] for e in out.trace}
