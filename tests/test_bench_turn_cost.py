@@ -31,8 +31,8 @@ def test_both_setups_and_other_methods_are_measured_per_turn_and_per_call_then_r
     new = next(s for s in sessions if s["setup"] == "new" and s["user"] == today["user"] and s["method"] == "afirs")
     assert today["turns"] and all(t["lm_calls"] == len([c for c in today["calls"] if c["turn"] == t["turn"]])
                                   for t in today["turns"])
-    assert "DecideAction" in {c["step"] for c in new["calls"]}
-    assert "SelectNodes" in {c["step"] for c in today["calls"]}  # today: the paper's level-by-level extraction
+    assert "DecideFromEvidence" in {c["step"] for c in new["calls"]}  # new: the decision sees computed facts
+    assert {"SelectNodes", "DecideAction"} <= {c["step"] for c in today["calls"]}  # today: before issue 15
     assert all(c["prompt_tokens"] > 0 and c["seconds"] >= 0 for s in sessions for c in s["calls"])
     # today talks ChatAdapter (field sections), new the compact JSON adapter: different prompts, same turns
     assert sum(t["prompt_tokens"] for t in today["turns"]) != sum(t["prompt_tokens"] for t in new["turns"])
