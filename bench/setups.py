@@ -3,8 +3,8 @@
   today  the program as it was before the fast-turns work: DSPy's ChatAdapter (unconstrained field sections; a
          parse failure re-sends the whole prompt through its JSONAdapter) and the stages' old settings
          (``TODAY_STAGES``)
-  new    the defaults: the programs' CompactJSONAdapter (JSON-schema grammar, one call per attempt) and
-         ``AFIRSConfig()``
+  new    the defaults: the programs' own adapters (``program_adapter``: compact JSON with a JSON-schema grammar
+         for structured outputs, field sections for plain ones; one call per attempt) and ``AFIRSConfig()``
 
 Both use the same engine settings (the KV prefix-state cache is on in both: it was merged before), so a run
 compares the program, not the engine.
@@ -42,7 +42,7 @@ class Setup:
 
     def describe(self) -> dict:
         known = {f.name for f in fields(AFIRSConfig)}
-        return {"adapter": "ChatAdapter" if self.chat_adapter else "CompactJSONAdapter",
+        return {"adapter": "ChatAdapter" if self.chat_adapter else "program_adapter (compact JSON or field sections)",
                 "stages": {k: v for k, v in self.stages.items() if k in known}}
 
 
