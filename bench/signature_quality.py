@@ -2,10 +2,14 @@
 
     python bench/signature_quality.py                          # both embedded local models
     python bench/signature_quality.py --lm openai/gpt-4o-mini  # any dspy.LM model string
+    python bench/signature_quality.py --lm local --adapter chat --adapter programs --only DecideAction
 
-Each case runs one AF-IRS signature through dspy.Predict with the adapter DSPy picks for the LM
-(for the embedded models the JSON schema becomes a llama.cpp grammar). A case counts as parsed
-when the first attempt parses, and as correct when its check holds. The cases are small and
+Each case runs one AF-IRS signature through the programs' own predictor (``programs.predictors``:
+its output-token budget) with each ``--adapter``: ``programs``, the programs' own choice per signature
+(``program_adapter``: compact JSON for structured outputs, field sections for plain ones), ``json``, the
+CompactJSONAdapter for every signature (for the embedded models the schema becomes a llama.cpp grammar), and
+``chat``, DSPy's default ChatAdapter (unconstrained field sections, a JSONAdapter re-send on a parse
+failure), which the programs used before. A case counts as parsed when the first attempt parses, and as correct when its check holds. The cases are small and
 hand-made: they rank models for the narrow choices AF-IRS asks of the LM, nothing more.
 Writes bench/results/signature_quality.json and .md.
 """
@@ -21,6 +25,8 @@ import dspy
 from dspy.utils.exceptions import AdapterParseError
 
 from afirs_dspy.lm import LOCAL_MODELS, LMOptions, LocalEngines, make_lm
+from afirs_dspy.lm.compact_adapter import CompactJSONAdapter
+from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.reporting import markdown_table
 from results_files import write_results
 from afirs_dspy.signatures import DecideAction, RefineCandidates, SelectNodes, SummarizePreferences, UserPreferences
@@ -99,57 +105,71 @@ CASES = [
 ]
 
 
+# None: the programs' own choice (``program_adapter``)
+ADAPTERS: dict[str, Callable[[], dspy.Adapter] | None] = {"programs": None, "json": CompactJSONAdapter,
+                                                          "chat": dspy.ChatAdapter}
+
+
 def run_case(case: Case) -> dict:
     start = time.perf_counter()
     try:
-        prediction = dspy.Predict(case.signature)(**case.inputs)
+        prediction = predictor(case.signature)(**case.inputs)
         parsed, correct = True, bool(case.check(prediction))
     except AdapterParseError:
         parsed, correct = False, False
     return {"case": case.label, "parsed": parsed, "correct": correct, "seconds": time.perf_counter() - start}
 
 
-def evaluate(spec: str | None, engines: LocalEngines) -> dict:
+def evaluate(spec: str | None, adapter: str, cases: list[Case], engines: LocalEngines) -> dict:
     lm = make_lm(spec, options=LMOptions(cache=False), engines=engines)  # measure the model, not the cache
     rows = []
-    with dspy.context(lm=lm):
-        for case in CASES:
+    with dspy.context(lm=lm, **({"adapter": ADAPTERS[adapter]()} if ADAPTERS[adapter] else {})):
+        for case in cases:
             rows.append(run_case(case))
             print(f"  {rows[-1]}", flush=True)
     by_signature = {}
-    for case, row in zip(CASES, rows):
+    for case, row in zip(cases, rows):
         by_signature.setdefault(case.signature.__name__, []).append(row)
     summary = {
         name: {"cases": len(r), "parsed": sum(x["parsed"] for x in r), "correct": sum(x["correct"] for x in r),
                "seconds_per_call": sum(x["seconds"] for x in r) / len(r)}
         for name, r in by_signature.items()
     }
-    return {"lm": lm.model, "cases": rows, "by_signature": summary,
+    return {"lm": lm.model, "adapter": adapter, "cases": rows, "by_signature": summary,
             "correct": sum(r["correct"] for r in rows), "total": len(rows)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lm", action="append", help="LM spec (repeatable); default: every embedded local model")
+    parser.add_argument("--adapter", action="append", choices=list(ADAPTERS),
+                        help="adapter (repeatable; default: programs, the programs' own)")
+    parser.add_argument("--only", action="append",
+                        help="run only this signature's cases (repeatable), e.g. DecideAction; prints, writes no results file")
     args = parser.parse_args()
     specs = args.lm or [f"local:{name}" for name in LOCAL_MODELS]
+    cases = [c for c in CASES if not args.only or c.signature.__name__ in args.only]
     results = []
     with LocalEngines() as engines:
         for spec in specs:
-            print(f"{spec}:", flush=True)
-            results.append(evaluate(spec, engines))
+            for adapter in args.adapter or ["programs"]:
+                print(f"{spec}, {adapter} adapter:", flush=True)
+                results.append(evaluate(spec, adapter, cases, engines))
     machine = {"platform": platform.platform(), "processor": platform.processor() or platform.machine()}
     rows = [
-        {"lm": r["lm"], "signature": name, "cases": s["cases"], "parsed": s["parsed"], "correct": s["correct"],
+        {"lm": r["lm"], "adapter": r["adapter"], "signature": name, "cases": s["cases"], "parsed": s["parsed"], "correct": s["correct"],
          "s/call": round(s["seconds_per_call"], 1)}
         for r in results for name, s in r["by_signature"].items()
     ]
-    totals = [{"lm": r["lm"], "correct": f"{r['correct']}/{r['total']}",
+    totals = [{"lm": r["lm"], "adapter": r["adapter"], "correct": f"{r['correct']}/{r['total']}",
                "s/call": round(sum(c["seconds"] for c in r["cases"]) / r["total"], 1)} for r in results]
     text = (f"# AF-IRS signatures: quality and speed per LM\n\nMachine: {machine['platform']}, "
             f"{machine['processor']}. Cases: `bench/signature_quality.py`.\n\n"
             + markdown_table(totals) + "\n\n" + markdown_table(rows) + "\n")
-    write_results("signature_quality", {"machine": machine, "results": results}, text)
+    if args.only:
+        print(text)
+    else:
+        write_results("signature_quality", {"machine": machine, "results": results}, text)
 
 
 if __name__ == "__main__":

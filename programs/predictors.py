@@ -1,4 +1,4 @@
-"""Predictors with an output-token budget per signature.
+"""Predictors with an output-token budget per signature, talking through the programs' adapters.
 
 Small local models sometimes repeat themselves inside a JSON list until the token limit; a
 budget a little above what a good answer needs bounds the cost of such a call (the truncated
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dspy
 
+from afirs_dspy.lm.compact_adapter import program_adapter
 from afirs_dspy.signatures import (
     AnalyseUser, AskFromConversation, AskQuestion, AskWithKnowledge, ClusterAttributes, ConfirmPreferences, DecideAction, DecideFromEvidence,
     DecideFromConversation, DecideFromProfile, ExtractAttributeFilter, FindMisfits, GroupItems, LearnUserProfile, ManageStep,
@@ -45,6 +46,19 @@ OUTPUT_TOKENS: dict[type[dspy.Signature], int] = {
 }
 
 
+class CompactPredict(dspy.Predict):
+    """``dspy.Predict`` that talks through ``program_adapter(signature)`` unless the caller configured an
+    adapter (``dspy.context(adapter=dspy.ChatAdapter())`` restores DSPy's default, e.g. to compare)."""
+
+    def forward(self, **kwargs):
+        with dspy.context(adapter=dspy.settings.adapter or program_adapter(self.signature)):
+            return super().forward(**kwargs)
+
+    async def aforward(self, **kwargs):
+        with dspy.context(adapter=dspy.settings.adapter or program_adapter(self.signature)):
+            return await super().aforward(**kwargs)
+
+
 def predictor(signature: type[dspy.Signature]) -> dspy.Predict:
-    """``dspy.Predict(signature)`` capped at the signature's output budget."""
-    return dspy.Predict(signature, max_tokens=OUTPUT_TOKENS[signature])
+    """A predictor of ``signature`` capped at the signature's output budget."""
+    return CompactPredict(signature, max_tokens=OUTPUT_TOKENS[signature])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -14,12 +15,19 @@ from dspy.utils import DummyLM
 Rule = Callable[[str], dict] | dict
 
 
+def _mentions(prompt: str, marker: str) -> bool:
+    """``marker`` occurs in the prompt; an output-field marker "`[[ ## name ## ]]`" (how ChatAdapter asks for
+    a field) also matches "`name`" (how the programs' JSON adapter asks for it)."""
+    output_field = re.fullmatch(r"`\[\[ ## (\w+) ## \]\]`", marker)
+    return marker in prompt or bool(output_field and f"`{output_field.group(1)}`" in prompt)
+
+
 class _RuleEngine(DummyEngine):
     def _complete_messages(self, messages):
         owner = self.owner
         prompt = messages[-1]["content"]
         for marker, rule in owner.rules.items():
-            if marker in prompt:
+            if _mentions(prompt, marker):
                 owner.calls[marker] += 1
                 answer = rule(prompt) if callable(rule) else rule
                 output = answer if isinstance(answer, str) else owner._format_answer_fields(answer)
@@ -53,6 +61,12 @@ def field(prompt: str, name: str) -> str:
     """The text of input field ``name`` in a ChatAdapter prompt."""
     match = re.search(rf"\[\[ ## {name} ## \]\]\n(.*?)(?=\n\n(?:\[\[ ## |Respond with)|\Z)", prompt, re.S)
     return match.group(1) if match else ""
+
+
+def listed(prompt: str, name: str) -> list[str]:
+    """The items of list input field ``name``: a JSON array (ChatAdapter) or one per line (the programs' adapter)."""
+    text = field(prompt, name)
+    return json.loads(text) if text.startswith("[") else text.splitlines()
 
 
 class BagOfWordsEmbedder:

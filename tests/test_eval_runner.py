@@ -16,7 +16,7 @@ from afirs_dspy.evaluation.summary import build_summary
 from afirs_dspy.evaluation.transcript import Transcript
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import build_program
-from scripted import ScriptedLM, field
+from scripted import ScriptedLM, field, listed
 from test_eval_session import FakeProgram, ScriptedUser
 from toy_world import GENRES, MOODS, toy_context, toy_dataset
 
@@ -137,7 +137,7 @@ def toy_lm():
         wanted = named(prompt)
         groups = {"Genre": set(GENRES), "Main genres": set(GENRES), "Mood": set(MOODS), "Feel": set(MOODS)}
         picks = []
-        for line in json.loads(field(prompt, "nodes")):
+        for line in listed(prompt, "nodes"):
             number, path = line.split(". ", 1)
             name = path.split(" > ")[-1]
             if name in wanted or groups.get(name, set()) & wanted:

@@ -8,7 +8,7 @@ import pytest
 
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import build_program
-from scripted import ScriptedLM, field
+from scripted import ScriptedLM, field, listed
 from toy_world import toy_context
 
 PREFS = {"preferences": json.dumps({"likes": ["comedy"], "dislikes": [], "constraints": []})}
@@ -19,7 +19,7 @@ COMEDY = [{"role": "user", "content": "I want a Comedy"}]  # leaves the moods to
 def pick_by_name(*names):
     """Select the shown nodes whose path ends with one of ``names``."""
     def rule(prompt):
-        shown = json.loads(field(prompt, "nodes"))
+        shown = listed(prompt, "nodes")
         numbered = (line.split(". ", 1) for line in shown)
         return {"selected": json.dumps([int(n) for n, path in numbered if path.split(" > ")[-1] in names])}
     return rule

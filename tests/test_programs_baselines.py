@@ -7,7 +7,7 @@ import dspy
 import pytest
 
 from afirs_dspy.programs.registry import METHODS, build_program
-from scripted import ScriptedLM, field
+from scripted import ScriptedLM, field, listed
 from toy_world import toy_context
 
 DIALOGUE = [{"role": "user", "content": "Something dark, a horror film"}]
@@ -67,7 +67,7 @@ def test_llmcrs_asks_from_the_conversation(context):
 
 def test_interecagent_hard_filters_on_the_attributes_the_lm_names(context):
     def pick(prompt):
-        shown = json.loads(field(prompt, "attributes"))
+        shown = listed(prompt, "attributes")
         number = next(int(s.split(". ")[0]) for s in shown if s.endswith("Horror"))
         return {"required": f"[{number}]", "excluded": "[]"}
 
@@ -81,7 +81,7 @@ def test_interecagent_hard_filters_on_the_attributes_the_lm_names(context):
 
 def test_interecagent_falls_back_to_ranking_when_nothing_passes_the_filter(context):
     def pick(prompt):
-        shown = json.loads(field(prompt, "attributes"))
+        shown = listed(prompt, "attributes")
         wanted = [int(s.split(". ")[0]) for s in shown if s.endswith(("Horror", "Comedy"))]
         return {"required": json.dumps(wanted), "excluded": "[]"}
 

@@ -16,7 +16,7 @@ from afirs_dspy.programs.macrec import MACRec
 from afirs_dspy.programs.rah import RAH
 from afirs_dspy.programs.registry import build_program
 from afirs_dspy.programs.turn import GENERIC_QUESTION
-from scripted import ScriptedLM, field
+from scripted import ScriptedLM, field, listed
 from toy_world import GENRES, MOODS, N_ITEMS, toy_context
 
 DIALOGUE = [{"role": "user", "content": "Something dark, a horror film"}]
@@ -148,7 +148,7 @@ def test_rah_recommends_titles_mapped_to_ids_and_its_critic_drops_dislikes(conte
     assert out.action == "recommend" and out["items"] == [6, 10]  # Film 1 is in the history
     assert step(out, "match_titles")["unmatched"] == ["Casablanca"]
     assert step(out, "critic")["dropped"] == [4, 14]  # a Comedy, and a film named as a dislike
-    assert json.loads(field(seen["recommend"], "history")) == ["Film 1 (1991)", "Film 2 (1992)"]
+    assert listed(seen["recommend"], "history") == ["Film 1 (1991)", "Film 2 (1992)"]
     assert out.preferences == ["Horror", "not Comedy", "not Film 14"] and out.candidates is None
 
 
@@ -163,7 +163,7 @@ def test_rah_falls_back_to_asking_when_learning_and_deciding_fail(context):
 def filter_on(required=(), excluded=()):
     """The searcher's attribute filter: the shown attributes named in ``required`` / ``excluded``."""
     def rule(prompt):
-        shown = {s.split(". ", 1)[1]: int(s.split(". ")[0]) for s in json.loads(field(prompt, "attributes"))}
+        shown = {s.split(". ", 1)[1]: int(s.split(". ")[0]) for s in listed(prompt, "attributes")}
         return {"required": json.dumps([shown[a] for a in required]),
                 "excluded": json.dumps([shown[a] for a in excluded])}
     return rule

@@ -12,7 +12,7 @@ from afirs_dspy.programs.decision_policies import always_ask, always_recommend, 
 from afirs_dspy.programs.preference_match import PreferenceMatcher
 from afirs_dspy.programs.summary_check import check_summary
 from afirs_dspy.signatures import UserPreferences
-from scripted import ScriptedLM, field
+from scripted import ScriptedLM, field, listed
 from test_programs_afirs import rules, run
 from toy_world import toy_context
 
@@ -84,7 +84,7 @@ def test_the_lm_reranks_a_shortlist_and_echoing_it_is_noted(context):
     shown = {}
 
     def echo(prompt):
-        shown["candidates"] = json.loads(field(prompt, "candidates"))
+        shown["candidates"] = listed(prompt, "candidates")
         return {"selected": "[1, 2, 3]"}
 
     lm = ScriptedLM(rules(**{"`[[ ## preferences ## ]]`": summary(likes=["dark"]), "[[ ## candidates ## ]]": echo}))

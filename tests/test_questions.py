@@ -20,7 +20,7 @@ from afirs_dspy.recsys.config import SASRecConfig
 from afirs_dspy.recsys.item_index import ItemIndex
 from afirs_dspy.recsys.model import SASRec
 from afirs_dspy.recsys.tool import RecsysTool
-from scripted import BagOfWordsEmbedder, ScriptedLM, field
+from scripted import BagOfWordsEmbedder, ScriptedLM, field, listed
 from toy_world import toy_context, toy_items, toy_tree
 
 PREFS = {"preferences": json.dumps({"likes": [], "dislikes": [], "constraints": []})}
@@ -39,7 +39,7 @@ def named_in_text(always=("Genre", "Main genres")):
     """SelectNodes as a fair small LM: the shown nodes named in the user's text (and the genre branch)."""
     def rule(prompt):
         text = field(prompt, "user_responses").casefold()
-        shown = [line.split(". ", 1) for line in json.loads(field(prompt, "nodes"))]
+        shown = [line.split(". ", 1) for line in listed(prompt, "nodes")]
         picks = [int(n) for n, path in shown
                  if path.split(" > ")[-1] in always or path.split(" > ")[-1].casefold() in text]
         return {"selected": json.dumps(picks)}

@@ -98,8 +98,9 @@ def simulator_settings(simulators) -> dict:
 
 def _module_settings(module: dspy.Module) -> dict:
     """The project's modules: their settings (``settings_of``); DSPy's own (Predict, ReAct, …): their LM
-    call config only, as the rest of their attributes is run-time bookkeeping (call history, a random stage id)."""
-    if type(module).__module__.startswith("afirs_dspy."):
+    call config only, as the rest of their attributes is run-time bookkeeping (call history, a random stage id);
+    so are the project's subclasses of ``dspy.Predict`` (``CompactPredict``)."""
+    if type(module).__module__.startswith("afirs_dspy.") and not isinstance(module, dspy.Predict):
         bookkeeping = vars(dspy.Module()).keys()
         return {k: v for k, v in settings_of(module, depth=1).items() if k not in bookkeeping}
     config = getattr(module, "config", None)
