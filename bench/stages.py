@@ -3,7 +3,7 @@ in one run, on many cases at one or a few LM calls each.
 
     python bench/stages.py [--datasets ml-latest-small,steam] [--split test|valid] [--n-cases 200]
                            [--minutes 20] [--stages summary,extraction,candidates,refinement,decision]
-                           [--seed 0] [--lm …] [--api-base …] [--report-only]
+                           [--seed 0] [--lm …] [--api-base …] [--out bench/results] [--report-only]
 
 Cases are the users of ``--split`` as the evaluation samples them (``sample_cases``: a seeded order, the
 first ``--n-cases``; no compiled program is involved, so no compile users to leave out). Turn 1 is the
@@ -233,7 +233,7 @@ def run_case(arm: ArmStages, case: Case, stages: set[str], log: StageTranscript)
 
 
 def summary_dialogues(dataset: str) -> list[dict]:
-    dialogues = json.loads(DIALOGUES.read_text())
+    dialogues = json.loads(DIALOGUES.read_text())["dialogues"]
     return [d for d in dialogues if d["domain"] == DOMAIN_OF.get(dataset, d["domain"])]
 
 
@@ -272,6 +272,7 @@ def main() -> None:
                         help="Stages to run; a stage runs the upstream stages it needs.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report-only", action="store_true", help="Table what the transcripts hold; run nothing.")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="Results folder (transcripts under OUT/stages/).")
     add_lm_arguments(parser)
     args = parser.parse_args()
     stages = set(args.stages.split(","))
@@ -282,9 +283,9 @@ def main() -> None:
         deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
         with LocalEngines() as engines, dspy.context(lm=open_lm(args.lm, args.api_base, engines)):
             for name in datasets:
-                run_dataset(load_context(load_dataset(name)), args.split, args.n_cases, args.seed, stages, RESULTS,
+                run_dataset(load_context(load_dataset(name)), args.split, args.n_cases, args.seed, stages, args.out,
                             deadline)
-    write_report(RESULTS, datasets, args.seed, {"lm": args.lm or "embedded (local)", "arms": ARMS})
+    write_report(args.out, datasets, args.seed, {"lm": args.lm or "embedded (local)", "arms": ARMS})
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def run(context, out, split="test"):
 
 def test_stages_transcript_resume_and_report(tmp_path, monkeypatch):
     dialogues = tmp_path / "dialogues.json"
-    dialogues.write_text(json.dumps(DIALOGUES))
+    dialogues.write_text(json.dumps({"dialogues": DIALOGUES}))
     monkeypatch.setattr(stages, "DIALOGUES", dialogues)
     context = toy_context(tmp_path)
     lm = scripted_lm()
@@ -96,6 +96,16 @@ def test_stages_transcript_resume_and_report(tmp_path, monkeypatch):
     accuracy = decision["DecideAction: accuracy"]["after"]
     assert accuracy["n"] == N_CASES and 0 <= accuracy["ci95"][0] <= accuracy["value"] <= accuracy["ci95"][1] <= 1
     assert "### refinement" in (tmp_path / "stages.md").read_text()
+
+
+def test_hand_written_dialogues_cover_both_domains():
+    dialogues = json.loads(stages.DIALOGUES.read_text())["dialogues"]
+    assert len(dialogues) >= 40 and len({d["id"] for d in dialogues}) == len(dialogues)
+    assert {stages.DOMAIN_OF[name] for name in stages.DATASETS} == {d["domain"] for d in dialogues}
+    said = [" ".join(t["content"] for t in d["dialogue"] if t["role"] == "user") for d in dialogues]
+    # Every expected phrase is in the user's own words, so a summary can be judged against them.
+    assert all(stage_report.phrases_match(p, text) or p.casefold() in text.casefold()
+               for d, text in zip(dialogues, said) for k in ("likes", "dislikes", "constraints") for p in d[k])
 
 
 def test_phrase_match_rule():
