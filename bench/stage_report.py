@@ -91,7 +91,8 @@ def paired(a: dict, b: dict, binary: bool) -> dict | None:
     if binary:
         p, test = mcnemar_exact(int(((x == 1) & (y == 0)).sum()), int(((x == 0) & (y == 1)).sum())), "exact McNemar"
     else:
-        p, test = sign_flip_test(x, y)["p"], "sign-flip"
+        # One pair: both sign assignments are as extreme, p = 1 (scipy wants two or more).
+        p, test = (sign_flip_test(x, y)["p"] if len(common) > 1 else 1.0), "sign-flip"
     return {"delta": float(diff.mean()), "ci95": _bootstrap([diff], np.mean), "p": p, "n": len(common), "test": test}
 
 
@@ -123,10 +124,18 @@ def current_lines(path: Path, seed: int) -> tuple[dict, int]:
 
 
 def _field(lines: dict, key: Callable[[dict], float], turn: int | None = 1) -> dict:
-    """case → key(line) for the lines of ``turn`` (all turns for None, keyed by (case, turn))."""
+    """case → key(line) for the lines of ``turn`` (all turns for None, keyed by (case, turn)); None values left out."""
     if turn is None:
-        return {ct: key(line) for ct, line in lines.items()}
-    return {case: key(line) for (case, t), line in lines.items() if t == turn}
+        values = {ct: key(line) for ct, line in lines.items()}
+    else:
+        values = {case: key(line) for (case, t), line in lines.items() if t == turn}
+    return {case: value for case, value in values.items() if value is not None}
+
+
+def uncached_seconds(line: dict) -> float | None:
+    """The line's seconds when every LM call reached the model (None when DSPy's cache answered some)."""
+    usage = line["usage"]
+    return usage["seconds"] if usage["model_calls"] == usage["lm_calls"] else None
 
 
 class Table:
@@ -179,7 +188,7 @@ def extraction_table(arms, by: dict) -> Table:
         ("preferences per extraction, turn 1", "mean", lambda l: l["n_preferences"], 1),
         ("preferences per extraction, turn 2", "mean", lambda l: l["n_preferences"], 2),
         ("LM calls per extraction, turn 1", "mean", lambda l: l["usage"]["lm_calls"], 1),
-        ("seconds per extraction, turn 1", "mean", lambda l: l["usage"]["seconds"], 1),
+        ("seconds per extraction, turn 1 (uncached)", "mean", uncached_seconds, 1),
     ])
 
 
@@ -214,7 +223,7 @@ def refinement_table(arms, by: dict) -> Table:
         ("HR@10 of the tool's top 10, same cases", "share", lambda l: l["tool_hit"], 1),
         ("LM calls returning the input order", "share", lambda l: l["input_order"], 1),
         ("LM calls per case (summary + refinement)", "mean", lambda l: l["usage"]["lm_calls"], 1),
-        ("seconds per case (summary + refinement)", "mean", lambda l: l["usage"]["seconds"], 1),
+        ("seconds per case (summary + refinement, uncached)", "mean", uncached_seconds, 1),
     ])
     _within(arms, lines, "refined − tool's top 10", lambda l: l["hit"], lambda l: l["tool_hit"], True, table)
     # Over all cases, the list a turn would show: the refined 10, or none holding the target when the 50 did not.
@@ -236,7 +245,7 @@ def decision_table(arms, by: dict, thresholds: dict) -> Table:
         ("always recommend: accuracy", "share", lambda l: l["label"], 1),
         ("always ask: accuracy", "share", lambda l: not l["label"], 1),
         ("LM calls per decision", "mean", lambda l: l["usage"]["lm_calls"], 1),
-        ("seconds per decision", "mean", lambda l: l["usage"]["seconds"], 1),
+        ("seconds per decision (uncached)", "mean", uncached_seconds, 1),
     ])
     policy = {arm: _field(lines.get(arm, {}), lambda l, x=thresholds.get(arm): (l["match_share"] >= x) == l["label"])
               for arm in arms if thresholds.get(arm) is not None}
@@ -318,8 +327,11 @@ def summary_table(arms, by: dict) -> Table:
                                                                     for s in scores[arm].values()]) for arm in arms})
     table.add("ungrounded likes/dislikes (no word the user said)",
               {arm: sum(s["ungrounded"] for s in scores[arm].values()) if scores[arm] else None for arm in arms})
-    table.add("LM calls per summary", {arm: mean([l["usage"]["lm_calls"] for l in by.get("summary", {}).get(arm, {}).values()])
+    lines = by.get("summary", {})
+    table.add("LM calls per summary", {arm: mean([l["usage"]["lm_calls"] for l in lines.get(arm, {}).values()])
                                        for arm in arms})
+    table.add("seconds per summary (uncached)", {arm: mean(list(_field(lines.get(arm, {}), uncached_seconds).values()))
+                                                 for arm in arms})
     return table
 
 

@@ -2,7 +2,7 @@
 in one run, on many cases at one or a few LM calls each.
 
     python bench/stages.py [--datasets ml-latest-small,steam] [--split test|valid] [--n-cases 200]
-                           [--minutes 20] [--stages summary,extraction,candidates,refinement,decision]
+                           [--minutes 20] [--stages summary,extraction,candidates,refinement,decision] [--turns 1,2]
                            [--seed 0] [--lm …] [--api-base …] [--out bench/results] [--report-only]
 
 Cases are the users of ``--split`` as the evaluation samples them (``sample_cases``: a seeded order, the
@@ -211,9 +211,10 @@ class StageTranscript:
         return line
 
 
-def run_case(arm: ArmStages, case: Case, stages: set[str], log: StageTranscript) -> None:
-    """The requested stages of ``case`` for ``arm``, each upstream stage they need first."""
-    turns = (1, 2) if stages & {"extraction", "candidates"} else (1,)
+def run_case(arm: ArmStages, case: Case, stages: set[str], log: StageTranscript, turns: tuple[int, ...] = (1, 2)) -> None:
+    """The requested stages of ``case`` for ``arm``, each upstream stage they need first. Extraction and
+    candidates run on ``turns``; refinement and decision on turn 1 (so they need its extraction)."""
+    turns = tuple(sorted({*turns, 1})) if stages & {"refinement", "decision"} else turns
     about = {"target": case.target}
     nodes, found = {}, {}
     for turn in turns:
@@ -238,7 +239,7 @@ def summary_dialogues(dataset: str) -> list[dict]:
 
 
 def run_dataset(context: ProgramContext, split: str, n_cases: int, seed: int, stages: set[str], out: Path,
-                deadline: float | None) -> None:
+                deadline: float | None, turns: tuple[int, ...] = (1, 2)) -> None:
     """Run what the transcripts lack, dialogue by dialogue and case by case (both arms each), until ``deadline``."""
     arms = [ArmStages(name, context, settings) for name, settings in ARMS.items()]
     versions = {arm.name: arm.version for arm in arms}
@@ -257,7 +258,7 @@ def run_dataset(context: ProgramContext, split: str, n_cases: int, seed: int, st
         if deadline is not None and time.monotonic() > deadline:
             return
         for arm in arms:
-            run_case(arm, case, stages, log)
+            run_case(arm, case, stages, log, turns)
 
 
 def main() -> None:
@@ -270,6 +271,8 @@ def main() -> None:
                         help="Start no new case after this long (0: no limit); run again to continue.")
     parser.add_argument("--stages", default=",".join(STAGES),
                         help="Stages to run; a stage runs the upstream stages it needs.")
+    parser.add_argument("--turns", default="1,2", choices=("1", "2", "1,2"),
+                        help="Turns whose extraction and candidates run (1 first gives more cases per minute).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report-only", action="store_true", help="Table what the transcripts hold; run nothing.")
     parser.add_argument("--out", type=Path, default=RESULTS, help="Results folder (transcripts under OUT/stages/).")
@@ -284,7 +287,7 @@ def main() -> None:
         with LocalEngines() as engines, dspy.context(lm=open_lm(args.lm, args.api_base, engines)):
             for name in datasets:
                 run_dataset(load_context(load_dataset(name)), args.split, args.n_cases, args.seed, stages, args.out,
-                            deadline)
+                            deadline, tuple(int(t) for t in args.turns.split(",")))
     write_report(args.out, datasets, args.seed, {"lm": args.lm or "embedded (local)", "arms": ARMS})
 
 
