@@ -288,7 +288,10 @@ def main() -> None:
             for name in datasets:
                 run_dataset(load_context(load_dataset(name)), args.split, args.n_cases, args.seed, stages, args.out,
                             deadline, tuple(int(t) for t in args.turns.split(",")))
-    write_report(args.out, datasets, args.seed, {"lm": args.lm or "embedded (local)", "arms": ARMS})
+    # The tables cover every dataset with a transcript, whichever this run added to.
+    tabled = [name for name in dict.fromkeys([*DATASETS, *datasets])
+              if name in datasets or any((args.out / TRANSCRIPTS).glob(f"{name}-*.jsonl"))]
+    write_report(args.out, tabled, args.seed, {"lm": args.lm or "embedded (local)", "arms": ARMS})
 
 
 if __name__ == "__main__":
