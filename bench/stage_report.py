@@ -13,9 +13,12 @@ Summary phrases are compared by normalised token overlap: both phrases become se
 words are the same when equal or sharing a stem (``words_match``); two phrases match when at least half of
 the smaller set's words are in the other (so "zombie comedies" matches "zombies" and "not horror" matches
 "horror films", while "slow pacing" does not match "fast action"). Precision: predicted phrases matching some expected phrase of the same field; recall: expected
-phrases matched by some predicted phrase; both pooled over dialogues. A predicted constraint that
-matches no expected constraint is invented; a predicted like or dislike sharing no content word with
-what the user said is ungrounded (a paraphrase can be, so this is a pointer, not an error count).
+phrases matched by some predicted phrase; both pooled over dialogues. A phrase is grounded when one of
+its content words is (by ``words_match``) a word the user said. A predicted constraint that matches no
+expected constraint is invented when it is not grounded (e.g. "released after 2010", the old field
+description's example), misplaced when it is (e.g. "not a musical", a dislike); a predicted like or
+dislike that is not grounded is counted as ungrounded (a paraphrase can be, so that is a pointer, not
+an error count).
 """
 from __future__ import annotations
 
@@ -297,10 +300,13 @@ def score_summary(line: dict) -> dict:
         pred, exp = predicted.get(kind, []), expected[kind]
         score[kind] = {"pred_matched": sum(any(phrases_match(p, e) for e in exp) for p in pred), "pred": len(pred),
                        "exp_matched": sum(any(phrases_match(e, p) for p in pred) for e in exp), "exp": len(exp)}
-    score["invented_constraints"] = sum(not any(phrases_match(c, e) for e in expected["constraints"])
-                                        for c in predicted.get("constraints", []))
-    score["ungrounded"] = sum(not any(words_match(w, v) for w in content_words(p) for v in said)
-                              for k in ("likes", "dislikes") for p in predicted.get(k, []))
+    def grounded(phrase: str) -> bool:
+        return any(words_match(w, v) for w in content_words(phrase) for v in said)
+
+    unexpected = [c for c in predicted.get("constraints", []) if not any(phrases_match(c, e) for e in expected["constraints"])]
+    score["invented_constraints"] = sum(not grounded(c) for c in unexpected)
+    score["misplaced_constraints"] = sum(grounded(c) for c in unexpected)
+    score["ungrounded"] = sum(not grounded(p) for k in ("likes", "dislikes") for p in predicted.get(k, []))
     pm = sum(score[k]["pred_matched"] for k in ("likes", "dislikes"))
     pn = sum(score[k]["pred"] for k in ("likes", "dislikes"))
     em = sum(score[k]["exp_matched"] for k in ("likes", "dislikes"))
@@ -323,6 +329,8 @@ def summary_table(arms, by: dict) -> Table:
               _cross(arms, {arm: {c: s["f1"] for c, s in scores[arm].items()} for arm in arms}, False))
     table.add("invented constraints (must be 0)", {arm: sum(s["invented_constraints"] for s in scores[arm].values())
                                                    if scores[arm] else None for arm in arms})
+    table.add("unexpected constraints in the user's words (misplaced wishes)",
+              {arm: sum(s["misplaced_constraints"] for s in scores[arm].values()) if scores[arm] else None for arm in arms})
     table.add("dialogues with an invented constraint", {arm: share([s["invented_constraints"] > 0
                                                                     for s in scores[arm].values()]) for arm in arms})
     table.add("ungrounded likes/dislikes (no word the user said)",
