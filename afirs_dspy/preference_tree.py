@@ -120,6 +120,11 @@ class PreferenceTree(SharedResource):
         """Node id (as str) → items, for every node below the root: the recommender's inverted index."""
         return {str(node.id): self.node_items(node.id) for node in self.nodes[1:]}
 
+    def parent_keys(self) -> dict[str, str]:
+        """Node id → its parent's id (as str, like ``item_mapping``'s keys) below the categories: where a
+        preference with too few items widens to."""
+        return {str(node.id): str(node.parent) for node in self.nodes[1:] if node.parent != self.root.id}
+
     def attribute_nodes(self) -> list[TreeNode]:
         return [node for node in self.nodes if node.level == ATTRIBUTE_LEVEL]
 

@@ -18,12 +18,14 @@ class ModuleTask:
 
 TASKS = {
     task.name: task for task in (
+        ModuleTask("confirm", "action_stage.extractor.confirm", select_label, node_selection_score,
+                   "confirmation of the proposed attributes (F1 against those leading to the target)"),
         ModuleTask("select", "action_stage.extractor.select", select_label, node_selection_score,
-                   "per-level tree node selection (F1 against the nodes leading to the target)"),
+                   "per-level tree node selection, extraction \"levelwise\" (F1 against the nodes leading to the target)"),
         ModuleTask("decide", "decision_stage.decide", decide_label, decision_score,
                    "recommend-or-ask decision (correct as DSR counts it)"),
         ModuleTask("refine", "action_stage.refine", refine_label, refinement_score,
                    "refinement of the candidates (reciprocal rank of the target)"),
     )
 }
-DEFAULT_MODULES = ("select", "decide")  # refinement prompts are long (50 items): slow on a local CPU model
+DEFAULT_MODULES = ("confirm", "decide")  # refinement prompts are long (50 items): slow on a local CPU model

@@ -1,6 +1,13 @@
 """The action stage (paper 4.1): extract session preferences → tool (two-stage filtering) →
-summarise preferences → refine the candidates to the ones to recommend."""
+summarise preferences → refine the candidates to the ones to recommend.
+
+Refinement (``refinement``): "lm" shows the LM all candidates (the paper's eq. 7); "scored" orders them
+by the computed preference score (``preference_match``) and lets the LM rerank the top ``shortlist``
+only; "score" uses the score alone, no LM. An LM answer that is its input order is noted in the trace.
+"""
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import dspy
 
@@ -8,9 +15,20 @@ from afirs_dspy.catalog import Catalog
 from afirs_dspy.conversation_facts import ConversationFacts
 from afirs_dspy.programs.guarded import guarded_call, ranked_picks
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
+from afirs_dspy.programs.preference_match import PreferenceMatcher
+from afirs_dspy.programs.summary_check import check_summary
 from afirs_dspy.recsys.tool import Recommendation, RecsysTool
 from afirs_dspy.programs.predictors import predictor
-from afirs_dspy.signatures import RefineCandidates, SummarizePreferences, UserPreferences
+from afirs_dspy.signatures import RefineCandidates, RerankShortlist, SummarizePreferences, UserPreferences
+
+REFINEMENTS = ("scored", "score", "lm")
+INPUT_ORDER = "the LM returned its input order"
+
+
+def is_input_order(selected: list[int]) -> bool:
+    """Picks 1, 2, 3, … : the LM echoed the order it was shown (its answer added nothing)."""
+    picks = list(dict.fromkeys(selected))
+    return len(picks) >= 2 and picks == list(range(1, len(picks) + 1))
 
 
 class ActionStage(dspy.Module):
@@ -19,15 +37,26 @@ class ActionStage(dspy.Module):
     benchmarks can run one stage on its own; ``forward`` composes them."""
 
     def __init__(self, extractor: SessionPreferenceExtractor | None, tool: RecsysTool, catalog: Catalog,
-                 n_candidates: int = 50, n_recommend: int = 10):
+                 n_candidates: int = 50, n_recommend: int = 10, parents: Mapping[str, str] | None = None,
+                 matcher: PreferenceMatcher | None = None, summary_check: bool = False, refinement: str = "lm",
+                 shortlist: int = 15):
         super().__init__()
+        if refinement not in REFINEMENTS:
+            raise ValueError(f"refinement must be one of {', '.join(REFINEMENTS)}, got {refinement!r}")
+        if (summary_check or refinement != "lm") and matcher is None:
+            raise ValueError("the summary check and the scored refinement need a PreferenceMatcher")
         self.extractor = extractor
         self.tool = tool
         self.catalog = catalog
         self.n_candidates = n_candidates
         self.n_recommend = n_recommend
+        self.parents = parents  # tree node key → parent key: a preference with too few items widens before it is dropped
+        self.matcher = matcher
+        self.summary_check = summary_check
+        self.refinement = refinement
+        self.shortlist = max(shortlist, n_recommend)
         self.summarize = predictor(SummarizePreferences)
-        self.refine = predictor(RefineCandidates)
+        self.refine = predictor(RefineCandidates if refinement == "lm" else RerankShortlist)
 
     def extract(self, user_responses: str, facts: ConversationFacts, trace: list[dict]) -> list[int]:
         """Session preferences (tree node ids); none in the "w/o LLM2RS" flow."""
@@ -38,25 +67,56 @@ class ActionStage(dspy.Module):
         return extracted.preferences
 
     def candidates(self, history: list[int], nodes: list[int], trace: list[dict]) -> Recommendation:
-        """Two-stage filtering by the tool: items under every preference, ranked by SASRec cosine."""
-        recommendation = self.tool.recommend(history, [str(n) for n in nodes], k=self.n_candidates)
+        """Two-stage filtering by the tool: items under every preference, ranked by SASRec cosine; too few
+        widen a preference up the tree (with ``parents``), then drop one."""
+        recommendation = self.tool.recommend(history, [str(n) for n in nodes], k=self.n_candidates, parents=self.parents)
         trace.append({"step": "tool", "status": "ok", "note": recommendation.note})
         return recommendation
 
-    def summarize_preferences(self, conversation: str, trace: list[dict]) -> UserPreferences:
-        return guarded_call(
+    def summarize_preferences(self, conversation: str, trace: list[dict], user_text: str | None = None,
+                              preference_nodes: Sequence[int] = ()) -> UserPreferences:
+        """The LM's summary; with ``summary_check``, checked against ``user_text`` (the user's turns; the
+        whole conversation when not given), the ``preference_nodes``' names being the fallback likes."""
+        preferences = guarded_call(
             self.summarize, lambda p: p.preferences, UserPreferences, trace, "summarize", conversation=conversation
         )
+        if not self.summary_check:
+            return preferences
+        preferences, notes = check_summary(preferences, conversation if user_text is None else user_text,
+                                           self.matcher.node_names(preference_nodes))
+        if notes:
+            trace[-1]["note"] = "; ".join(notes)
+        return preferences
 
-    def refine_candidates(self, preferences: UserPreferences, candidates: list[int], trace: list[dict]) -> list[int]:
-        """The ``n_recommend`` candidates that best fit ``preferences``, best first."""
-        if len(candidates) <= self.n_recommend:
+    def refine_candidates(self, preferences: UserPreferences, candidates: list[int], trace: list[dict],
+                          preference_nodes: Sequence[int] = ()) -> list[int]:
+        """The ``n_recommend`` candidates that best fit ``preferences`` (and the extracted
+        ``preference_nodes``, which the score counts), best first."""
+        k = self.n_recommend
+        if len(candidates) <= k:
             return candidates
-        return guarded_call(
-            self.refine, lambda p: ranked_picks(p.selected, candidates, self.n_recommend),
-            lambda: candidates[: self.n_recommend], trace, "refine",
-            preferences=preferences, candidates=self.catalog.numbered(candidates), k=self.n_recommend,
-        )
+        if self.refinement == "lm":
+            return self._lm_picks(preferences, candidates, candidates[:k], trace, attempts=2)
+        ranked = self.matcher.order(candidates, preference_nodes, preferences)
+        if self.refinement == "score":
+            trace.append({"step": "refine", "status": "ok", "errors": [], "note": "ordered by the preference score"})
+            return ranked[:k]
+        # The score order is the fallback, as good as a second full prompt: no retry.
+        return self._lm_picks(preferences, ranked[: self.shortlist], ranked[:k], trace, attempts=1)
+
+    def _lm_picks(self, preferences: UserPreferences, shown: list[int], fallback: list[int], trace: list[dict],
+                  attempts: int) -> list[int]:
+        answers: list[list[int]] = []
+
+        def validate(prediction: dspy.Prediction) -> list[int]:
+            answers.append(list(prediction.selected))
+            return ranked_picks(prediction.selected, shown, self.n_recommend)
+
+        picks = guarded_call(self.refine, validate, lambda: fallback, trace, "refine", attempts=attempts,
+                             preferences=preferences, candidates=self.catalog.numbered(shown), k=self.n_recommend)
+        if trace[-1]["status"] != "fallback" and is_input_order(answers[-1]):
+            trace[-1]["note"] = INPUT_ORDER
+        return picks
 
     def forward(self, conversation: str, user_responses: str, history: list[int], refine: bool = True,
                 facts: ConversationFacts = ConversationFacts()) -> dspy.Prediction:
@@ -64,8 +124,8 @@ class ActionStage(dspy.Module):
         nodes = self.extract(user_responses, facts, trace)
         recommendation = self.candidates(history, nodes, trace)
         candidates = list(recommendation.items)
-        preferences = self.summarize_preferences(conversation, trace)
-        preselected = (self.refine_candidates(preferences, candidates, trace) if refine
+        preferences = self.summarize_preferences(conversation, trace, user_text=user_responses, preference_nodes=nodes)
+        preselected = (self.refine_candidates(preferences, candidates, trace, preference_nodes=nodes) if refine
                        else candidates[: self.n_recommend])
         return dspy.Prediction(
             preference_nodes=nodes, recommendation=recommendation, candidates=candidates,

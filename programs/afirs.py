@@ -10,11 +10,12 @@ from afirs_dspy.catalog import Catalog
 from afirs_dspy.conversation_facts import ConversationFacts, read_conversation
 from afirs_dspy.embeddings import TextEmbedder
 from afirs_dspy.preference_tree import PreferenceTree
-from afirs_dspy.programs.action_stage import ActionStage
+from afirs_dspy.programs.action_stage import REFINEMENTS, ActionStage
 from afirs_dspy.programs.decision_stage import DecisionStage
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty
-from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
+from afirs_dspy.programs.preference_extractor import EXTRACTION_MODES, SessionPreferenceExtractor
+from afirs_dspy.programs.preference_match import PreferenceMatcher
 from afirs_dspy.programs.turn import finish_turn
 from afirs_dspy.recsys.tool import RecsysTool
 from afirs_dspy.programs.predictors import predictor
@@ -37,6 +38,11 @@ class AFIRSConfig:
     max_per_level: int = 1      # nodes the LM may pick per level (small LMs over-pick by position)
     lm_reply: bool = False      # write the reply with the LM (signature 8) instead of a template
     question_memory: bool = True  # False: questions and extraction ignore what was said and asked (before issue 22)
+    extraction: str = "confirm"  # "confirm": similarity proposes, one LM call confirms; "levelwise": the paper's descent
+    relax_up_tree: bool = True  # False: the tool drops a preference with too few items instead of widening it
+    summary_check: bool = True  # check the summary against the user's words (False: the LM's summary as is)
+    refinement: str = "scored"  # "scored": score, LM reranks a shortlist; "score": no LM; "lm": the LM sees all
+    decision_facts: bool = True  # the decision sees computed evidence about the items (False: items only)
 
     def __post_init__(self):
         # A compiled program's manifest sets these too: refuse what breaks the turn contract.
@@ -46,9 +52,13 @@ class AFIRSConfig:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
         if type(self.n_recommend) is not int or not 1 <= self.n_recommend <= MAX_RECOMMEND:
             raise ValueError(f"n_recommend must be a whole number in 1..{MAX_RECOMMEND}, got {self.n_recommend!r}")
-        for name in ("action_first", "llm_to_rs", "llm_refine", "lm_reply"):
+        if self.extraction not in EXTRACTION_MODES:
+            raise ValueError(f"extraction must be one of {', '.join(EXTRACTION_MODES)}, got {self.extraction!r}")
+        for name in ("action_first", "llm_to_rs", "llm_refine", "lm_reply", "relax_up_tree", "summary_check", "decision_facts"):
             if type(getattr(self, name)) is not bool:
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.refinement not in REFINEMENTS:
+            raise ValueError(f"refinement must be one of {', '.join(REFINEMENTS)}, got {self.refinement!r}")
 
 
 class AFIRS(dspy.Module):
@@ -57,17 +67,23 @@ class AFIRS(dspy.Module):
     the list it would recommend now (None when deciding first to ask left it unrefined)."""
 
     def __init__(self, tree: PreferenceTree, tool: RecsysTool, catalog: Catalog, embedder: TextEmbedder,
-                 node_vectors: np.ndarray, config: AFIRSConfig = AFIRSConfig()):
+                 node_vectors: np.ndarray, config: AFIRSConfig = AFIRSConfig(), item_vectors: np.ndarray | None = None):
+        """``item_vectors`` (row i - 1: item i's catalog line, ``ProgramContext.item_vectors``) give the
+        refinement score its similarity term."""
         super().__init__()
         self.config = config
         self.tree = tree
         self.catalog = catalog
         extractor = (
-            SessionPreferenceExtractor(tree, embedder, node_vectors, config.top_children, config.max_per_level)
+            SessionPreferenceExtractor(tree, embedder, node_vectors, config.top_children, config.max_per_level,
+                                       config.extraction)
             if config.llm_to_rs else None
         )
-        self.action_stage = ActionStage(extractor, tool, catalog, config.n_candidates, config.n_recommend)
-        self.decision_stage = DecisionStage(tree)
+        self.matcher = PreferenceMatcher(tree, catalog, embedder, item_vectors)
+        self.action_stage = ActionStage(extractor, tool, catalog, config.n_candidates, config.n_recommend,
+                                        tree.parent_keys() if config.relax_up_tree else None,
+                                        self.matcher, config.summary_check, config.refinement)
+        self.decision_stage = DecisionStage(tree, config.decision_facts)
         self.respond = predictor(WriteResponse)
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
@@ -86,7 +102,9 @@ class AFIRS(dspy.Module):
         )
         trace += acted.trace
         if self.config.action_first:
-            action = decision.choose(conversation, [self.catalog.line(i) for i in acted.preselected], trace)
+            evidence = (self.matcher.evidence(acted.preselected, acted.preference_nodes, acted.preferences)
+                        if self.config.decision_facts else None)
+            action = decision.choose(conversation, [self.catalog.line(i) for i in acted.preselected], trace, evidence)
         aspect = decision.aspect(acted.candidates, facts, acted.preference_nodes if memory else [])
         if action == "ask" and aspect is None and memory:
             action = "recommend"

@@ -9,10 +9,12 @@ import dspy
 from afirs_dspy.candidate_distribution import Aspect, split_aspects
 from afirs_dspy.conversation_facts import ConversationFacts, asked_aspects
 from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.programs.decision_policies import recommend_if_share
 from afirs_dspy.programs.guarded import InvalidOutput, guarded_call, non_empty
+from afirs_dspy.programs.preference_match import ItemEvidence
 from afirs_dspy.programs.turn import GENERIC_QUESTION
 from afirs_dspy.programs.predictors import predictor
-from afirs_dspy.signatures import AskQuestion, DecideAction, DecideFromConversation, UserPreferences
+from afirs_dspy.signatures import AskQuestion, DecideAction, DecideFromConversation, DecideFromEvidence, UserPreferences
 
 
 def spoken_options(aspect: Aspect, count: int = 3) -> str:
@@ -32,21 +34,32 @@ def fallback_question(tree: PreferenceTree, aspect: Aspect | None) -> str:
 
 class DecisionStage(dspy.Module):
     """Called step by step (``choose``, then ``aspect`` and ``question`` when asking), so the program can
-    put the decision before or after the action stage."""
+    put the decision before or after the action stage. ``decision_facts``: the LM also sees computed
+    evidence about the items (``ItemEvidence``), and an unusable answer falls back to the evidence's
+    policy (recommend iff the match share reaches the threshold) instead of a second full prompt."""
 
-    def __init__(self, tree: PreferenceTree):
+    def __init__(self, tree: PreferenceTree, decision_facts: bool = False):
         super().__init__()
         self.tree = tree
-        self.decide = predictor(DecideAction)
+        self.decision_facts = decision_facts
+        self.decide = predictor(DecideFromEvidence if decision_facts else DecideAction)
         self.decide_first = predictor(DecideFromConversation)
         self.ask = predictor(AskQuestion)
 
-    def choose(self, conversation: str, items: list[str] | None, trace: list[dict]) -> str:
+    def choose(self, conversation: str, items: list[str] | None, trace: list[dict],
+               evidence: ItemEvidence | None = None) -> str:
         """recommend | ask: from the conversation and the items (action first), or from the
-        conversation alone when ``items`` is None (decision first). Unusable output → ask."""
+        conversation alone when ``items`` is None (decision first). Unusable output → ask (with
+        ``decision_facts``: the evidence's policy)."""
         if items is None:
             return guarded_call(self.decide_first, lambda p: p.action, lambda: "ask", trace, "decide",
                                 conversation=conversation)
+        if self.decision_facts:
+            if evidence is None:
+                raise ValueError("decision_facts needs the items' evidence")
+            return guarded_call(self.decide, lambda p: p.action, lambda: recommend_if_share()(evidence), trace,
+                                "decide", attempts=1, conversation=conversation, items=items,
+                                evidence=evidence.render())
         return guarded_call(self.decide, lambda p: p.action, lambda: "ask", trace, "decide",
                             conversation=conversation, items=items)
 

@@ -29,14 +29,16 @@ def guarded_call(
     fallback: Callable[[], T],
     trace: list[dict],
     step: str,
+    attempts: int = 2,
     **inputs,
 ) -> T:
-    """Run ``predictor(**inputs)`` and ``validate`` its prediction; retry once, then fall back.
+    """Run ``predictor(**inputs)`` and ``validate`` its prediction; retry once (``attempts=1``: never,
+    where the fallback is as good as a second full prompt), then fall back.
 
     Appends one event to ``trace``: ``{"step", "status": "ok"|"retried"|"fallback", "errors"}``.
     """
     errors: list[str] = []
-    for attempt in range(2):
+    for attempt in range(attempts):
         try:
             retry = {"config": {"rollout_id": attempt, "temperature": 1.0}} if attempt else {}
             value = validate(predictor(**inputs, **retry))

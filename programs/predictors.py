@@ -8,17 +8,20 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.signatures import (
-    AnalyseUser, AskFromConversation, AskQuestion, AskWithKnowledge, ClusterAttributes, DecideAction,
+    AnalyseUser, AskFromConversation, AskQuestion, AskWithKnowledge, ClusterAttributes, ConfirmPreferences, DecideAction, DecideFromEvidence,
     DecideFromConversation, DecideFromProfile, ExtractAttributeFilter, FindMisfits, GroupItems, LearnUserProfile, ManageStep,
     PlanDialogueGoal, ProposeItems, ProposeQuestion, RecommendFromProfile, RecommendWithKnowledge, RefineCandidates,
-    ReflectOnAnswer, SelectNodes, SummarizePreferences, WriteResponse, ZeroShotTurn,
+    ReflectOnAnswer, RerankShortlist, SelectNodes, SummarizePreferences, WriteResponse, ZeroShotTurn,
 )
 
 OUTPUT_TOKENS: dict[type[dspy.Signature], int] = {
     SelectNodes: 64,
+    ConfirmPreferences: 48,
     SummarizePreferences: 192,
     RefineCandidates: 96,
+    RerankShortlist: 64,
     DecideAction: 96,
+    DecideFromEvidence: 96,
     DecideFromConversation: 96,
     AskQuestion: 96,
     AskFromConversation: 96,

@@ -30,9 +30,10 @@ def build_program(method: str, context: ProgramContext, config: AFIRSConfig = AF
     """A fresh program for ``method``; ``config`` sets the sizes (and, for AF-IRS, its switches)."""
     sizes = {"n_candidates": config.n_candidates, "n_recommend": config.n_recommend}
     if method in ABLATIONS:
-        vectors = context.node_vectors()
-        return AFIRS(context.tree, context.tool, context.catalog, context.embedder, vectors,
-                     replace(config, **ABLATIONS[method]))
+        config = replace(config, **ABLATIONS[method])
+        scored = config.llm_refine and config.refinement != "lm"  # the refinement score's similarity term
+        return AFIRS(context.tree, context.tool, context.catalog, context.embedder, context.node_vectors(), config,
+                     context.item_vectors() if scored else None)
     if method == "zero-shot":
         return ZeroShot(context.catalog, context.domain, config.n_recommend)
     if method == "react":

@@ -15,7 +15,8 @@ from afirs_dspy.recsys.evaluator import evaluate
 from afirs_dspy.recsys.item_index import ItemIndex
 from afirs_dspy.recsys.machine import machine_info
 from afirs_dspy.recsys.popularity import PopularityRanker
-from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
+from afirs_dspy.recsys.popularity_prior import fit_prior_weights, popularity_prior, training_counts
+from afirs_dspy.recsys.sasrec_ranker import SCORINGS, SASRecRanker
 from afirs_dspy.recsys.tool import RecsysTool
 from afirs_dspy.recsys.trainer import TrainingResult, train_sasrec
 
@@ -40,15 +41,24 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def evaluation_report(dataset: PreparedDataset, result: TrainingResult, device: torch.device) -> dict:
-    """Valid/test metrics of the trained model beside popularity, and how training went."""
-    ranker = SASRecRanker(result.model, device)
-    popularity = PopularityRanker.from_sequences(list(dataset.train["sequence"]), dataset.n_items)
+def evaluation_report(dataset: PreparedDataset, result: TrainingResult, device: torch.device,
+                      prior: dict | None = None) -> dict:
+    """Valid/test metrics of the trained model (with the popularity prior of ``fit_prior_weights``, if
+    given) beside the model without it and popularity, and how training went."""
+    counts = training_counts(dataset)
+    prior = prior or {}
+
+    def splits(ranker) -> dict:
+        return {"valid": evaluate(ranker, dataset.valid), "test": evaluate(ranker, dataset.test)}
+
+    plain = splits(SASRecRanker(result.model, device))
+    shipped = splits(SASRecRanker(result.model, device, prior=popularity_prior(counts, prior.get("dot", 0.0))))
     return {
         "dataset": dataset.name,
-        "valid": evaluate(ranker, dataset.valid),
-        "test": evaluate(ranker, dataset.test),
-        "popularity": {"valid": evaluate(popularity, dataset.valid), "test": evaluate(popularity, dataset.test)},
+        **shipped,
+        "without_prior": plain,
+        "popularity_prior": prior,
+        "popularity": splits(PopularityRanker(counts)),
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.epochs),
         "seconds_per_epoch": result.seconds_per_epoch,
@@ -65,12 +75,14 @@ def train_and_save(dataset: PreparedDataset, config: SASRecConfig, directory: st
     """Train (resuming the state at ``state_path``, removed once the checkpoint is saved) and save; also
     return the epoch training was resumed after (0: none)."""
     result = train_sasrec(dataset, config, device, progress=progress, state_path=state_path)
-    metrics = evaluation_report(dataset, result, device)
+    prior = fit_prior_weights(result.model, dataset, device)
+    metrics = evaluation_report(dataset, result, device, prior)
     fingerprint = dataset_fingerprint(dataset)
-    save_checkpoint(directory, result.model, config, fingerprint, metrics)
+    weights = {scoring: prior[scoring] for scoring in SCORINGS}
+    save_checkpoint(directory, result.model, config, fingerprint, metrics, weights)
     if state_path is not None:
         Path(state_path).unlink(missing_ok=True)
-    return Checkpoint(result.model, config, fingerprint, metrics), result.resumed_after
+    return Checkpoint(result.model, config, fingerprint, metrics, weights), result.resumed_after
 
 
 def load_or_train(dataset: PreparedDataset, config: SASRecConfig,
@@ -116,4 +128,5 @@ def load_tool(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None
     if why is not None:
         raise ValueError(f"the checkpoint in {directory} cannot serve {dataset.name}: {why}; "
                          f"run `afirs-dspy train-recsys --dataset {dataset.name}`")
-    return RecsysTool.from_dataset(checkpoint.model, dataset, preference_index, device)
+    return RecsysTool.from_dataset(checkpoint.model, dataset, preference_index, device,
+                                   prior_weight=checkpoint.prior_weight("cosine"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -41,21 +41,28 @@ def dataset_fingerprint(dataset: PreparedDataset) -> dict:
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """A trained model with its config, the data it is bound to, its metrics and its popularity-prior
+    weights per scoring ({"dot": w, "cosine": w}; empty for checkpoints saved before the prior: no prior)."""
+
     model: SASRec
     config: SASRecConfig
     dataset: dict
     metrics: dict
+    prior_weights: dict = field(default_factory=dict)
+
+    def prior_weight(self, scoring: str) -> float:
+        return float(self.prior_weights.get(scoring, 0.0))
 
 
 def save_checkpoint(directory: str | Path, model: SASRec, config: SASRecConfig, dataset: dict,
-                    metrics: dict) -> Path:
+                    metrics: dict, prior_weights: dict | None = None) -> Path:
     """Write the three files; config.json goes last, so a directory with it is complete."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, directory / MODEL_FILE)
     (directory / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     header = {"format_version": FORMAT_VERSION, "model": "SASRec", "n_items": model.n_items,
-              "config": config.to_dict(), "dataset": dataset}
+              "config": config.to_dict(), "dataset": dataset, "popularity_prior": dict(prior_weights or {})}
     (directory / CONFIG_FILE).write_text(json.dumps(header, indent=2) + "\n")
     return directory
 
@@ -73,6 +80,7 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
         config = SASRecConfig.from_dict(header["config"])
         model = SASRec(header["n_items"], config)
         dataset = dict(header["dataset"])
+        prior_weights = {str(k): float(v) for k, v in header.get("popularity_prior", {}).items()}
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise ValueError(f"{directory / CONFIG_FILE} is not a valid checkpoint config ({type(exc).__name__}: "
                          f"{exc}); {retrain}") from None
@@ -86,7 +94,7 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     except (OSError, ValueError) as exc:
         raise ValueError(f"{directory / METRICS_FILE} is missing or unreadable ({type(exc).__name__}); "
                          f"{retrain}") from None
-    return Checkpoint(model.to(device).eval(), config, dataset, metrics)
+    return Checkpoint(model.to(device).eval(), config, dataset, metrics, prior_weights)
 
 
 def mismatch(checkpoint: Checkpoint, dataset: PreparedDataset, config: SASRecConfig | None = None) -> str | None:
@@ -99,4 +107,6 @@ def mismatch(checkpoint: Checkpoint, dataset: PreparedDataset, config: SASRecCon
         old, new = checkpoint.config.to_dict(), config.to_dict()
         diffs = [f"{key} {old[key]} -> {new[key]}" for key in new if old[key] != new[key]]
         return f"the training config changed ({'; '.join(diffs)})"
+    if config is not None and not checkpoint.prior_weights:
+        return "it has no popularity-prior weights (saved by an older version)"
     return None

@@ -17,15 +17,18 @@ class SASRecRanker:
 
     The user embedding is the last position's hidden state over the newest
     ``max_len`` items. An empty history gives the zero vector (the model masks
-    padding out entirely), so its scores are all 0.
+    padding out entirely), so its scores are all 0. ``prior`` (n_items + 1), when given, is added to
+    every row of scores (the popularity prior, see ``popularity_prior``).
     """
 
-    def __init__(self, model: SASRec, device: str | torch.device = "cpu", scoring: str = "dot"):
+    def __init__(self, model: SASRec, device: str | torch.device = "cpu", scoring: str = "dot",
+                 prior: torch.Tensor | None = None):
         if scoring not in SCORINGS:
             raise ValueError(f"scoring must be one of {SCORINGS}, got {scoring!r}")
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.scoring = scoring
+        self.prior = None if prior is None else prior.to(self.device)
         # Inference only: the weights are fixed, so normalise the item table once.
         self.unit_items = F.normalize(model.item_emb.weight.detach(), dim=1) if scoring == "cosine" else None
 
@@ -37,8 +40,10 @@ class SASRecRanker:
 
     @torch.inference_mode()
     def scores(self, histories: Sequence[Sequence[int]]) -> torch.Tensor:
-        """(B, n_items + 1) scores: dot product (what SASRec is trained for) or cosine (paper eq. 4)."""
+        """(B, n_items + 1) scores: dot product (what SASRec is trained for) or cosine (paper eq. 4), plus the prior."""
         users = self.user_embeddings(histories)
         if self.scoring == "dot":
-            return self.model.item_logits(users)
-        return F.normalize(users, dim=1) @ self.unit_items.T
+            scores = self.model.item_logits(users)
+        else:
+            scores = F.normalize(users, dim=1) @ self.unit_items.T
+        return scores if self.prior is None else scores + self.prior

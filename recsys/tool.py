@@ -3,19 +3,25 @@
 Stage 1 (preference-based): the items carrying every session preference, the
 intersection of their sets in an :class:`ItemIndex` (eq. 3). Stage 2
 (collaboration-based): those items ranked by the cosine between the SASRec user
-embedding and each item embedding (eq. 4-5), top k kept.
+embedding and each item embedding (eq. 4-5), plus the checkpoint's popularity prior
+(weight chosen on validation, 0 where it does not help; ``popularity_prior``), top k kept.
 
-When fewer than k unseen items satisfy all preferences, the least specific
-preference (the one with the most items) is dropped and the intersection
-recomputed, repeatedly; slots still empty once every preference is dropped are
-filled by plain SASRec ranking. Each returned item records the stage it came from.
+When fewer than k unseen items satisfy all preferences, one preference is
+relaxed and the intersection recomputed, repeatedly. Given ``parents`` (key →
+parent key, e.g. a preference tree's edges; the tool knows nothing of trees), a
+preference with fewer than k items of its own is widened to its parent first
+(the smallest such one; "scary" → its subcategory → its category) and dropped
+only when it has no parent; otherwise, or without ``parents``, the least
+informative preference (the one with the most items) is dropped. Slots still
+empty once every preference is dropped are filled by plain SASRec ranking. Each
+returned item records the stage it came from.
 Preferences that are not keys of the index are ignored and listed in the result.
 Items in the history are never returned. An empty history has no user embedding
 (SASRec masks padding out), so items are then ranked by training popularity.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +30,7 @@ from dspy.utils.callback import with_callbacks
 from afirs_dspy.data.tables import PreparedDataset
 from afirs_dspy.recsys.item_index import ItemIndex, normalize_key
 from afirs_dspy.recsys.model import SASRec
-from afirs_dspy.recsys.popularity import PopularityRanker
+from afirs_dspy.recsys.popularity_prior import popularity_prior, training_counts
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
 from afirs_dspy.recsys.threads import torch_threads
 from afirs_dspy.shared_resource import SharedResource
@@ -34,9 +40,9 @@ SASREC = "sasrec"
 ATTRIBUTE_FILTER = "attribute-filter"
 
 
-def relaxed_stage(step: int) -> str:
-    """Name of the stage after dropping ``step`` preferences."""
-    return f"relaxed-{step}"
+def relaxed_stage(step: int, widened: bool = False) -> str:
+    """Name of the stage after ``step`` relaxations, the last of which dropped (or widened) a preference."""
+    return f"{'widened' if widened else 'relaxed'}-{step}"
 
 
 @dataclass(frozen=True)
@@ -44,12 +50,15 @@ class Recommendation:
     """A ranked list from the tool and how it was produced.
 
     ``stages[i]`` names the stage that produced ``items[i]``: "preferences" (all
-    preferences hold), "relaxed-j" (all but ``relaxed[:j]`` hold), "sasrec" (no
-    filter) or "attribute-filter". ``scores`` are cosine similarities, or
-    training counts when ``scored_by == "popularity"`` (empty history).
-    ``preferences``: the known keys applied first (required attributes for the
-    hard filter); ``relaxed``: those dropped, in order; ``ignored``: keys not in
-    the index; ``note``: a plain-language account of all of it.
+    preferences hold), "widened-j" / "relaxed-j" (after j relaxations, the j-th
+    of which widened / dropped a preference; ``steps[j - 1]`` says which),
+    "sasrec" (no filter) or "attribute-filter". ``scores`` are cosine
+    similarities (plus the popularity prior, if any), or training counts when ``scored_by == "popularity"`` (empty
+    history). ``preferences``: the known keys applied first (required attributes
+    for the hard filter); ``relaxed``: the keys dropped, in order; ``widened``:
+    (key, parent) for each widening, in order; ``steps``: every relaxation in
+    words; ``ignored``: keys not in the index; ``note``: a plain-language
+    account of all of it.
     """
 
     items: tuple[int, ...]
@@ -60,6 +69,8 @@ class Recommendation:
     ignored: tuple[str, ...]
     scored_by: str
     note: str
+    widened: tuple[tuple[str, str], ...] = ()
+    steps: tuple[str, ...] = ()
 
     def stage_counts(self) -> dict[str, int]:
         """How many items each stage contributed, in ranking order."""
@@ -100,13 +111,15 @@ class RecsysTool(SharedResource):
 
     ``preference_index`` maps session preferences (preference-tree nodes) to
     items; ``attribute_index`` maps predefined item attributes to items for the
-    hard filter. ``popularity`` (length n_items + 1) ranks empty histories.
+    hard filter. ``popularity`` (length n_items + 1) ranks empty histories; with ``prior_weight`` > 0 it is
+    also added to every cosine as the popularity prior the checkpoint chose on validation (``popularity_prior``).
     ``threads``: torch threads per call (see :func:`torch_threads`); None keeps torch's setting.
     """
 
     def __init__(self, model: SASRec, preference_index: ItemIndex, attribute_index: ItemIndex,
-                 popularity: np.ndarray, device: str = "cpu", threads: int | None = 1):
-        self.ranker = SASRecRanker(model, device, scoring="cosine")
+                 popularity: np.ndarray, device: str = "cpu", threads: int | None = 1, prior_weight: float = 0.0):
+        self.ranker = SASRecRanker(model, device, scoring="cosine",
+                                   prior=popularity_prior(popularity, prior_weight))
         self.threads = threads
         self.n_items = model.n_items
         for name, index in (("preference_index", preference_index), ("attribute_index", attribute_index)):
@@ -119,12 +132,12 @@ class RecsysTool(SharedResource):
         self._items.flags.writeable = False
 
     @classmethod
-    def from_dataset(cls, model: SASRec, dataset: PreparedDataset,
-                     preference_index: ItemIndex | None = None, device: str = "cpu") -> RecsysTool:
+    def from_dataset(cls, model: SASRec, dataset: PreparedDataset, preference_index: ItemIndex | None = None,
+                     device: str = "cpu", prior_weight: float = 0.0) -> RecsysTool:
         """Attribute index and popularity from ``dataset``; preferences default to the attributes."""
         attributes = ItemIndex.from_item_attributes(dataset.items)
-        popularity = PopularityRanker.from_sequences(list(dataset.train["sequence"]), dataset.n_items).counts
-        return cls(model, attributes if preference_index is None else preference_index, attributes, popularity, device)
+        return cls(model, attributes if preference_index is None else preference_index, attributes,
+                   training_counts(dataset), device, prior_weight=prior_weight)
 
     def user_embedding(self, history: Sequence[int]) -> np.ndarray:
         """Last position's hidden state over the newest max_len items; zeros for an empty history."""
@@ -151,21 +164,23 @@ class RecsysTool(SharedResource):
 
     @with_callbacks  # DSPy callbacks (progress lines, tracing) see the tool's calls as module calls
     def recommend(self, history: Sequence[int], preferences: Sequence[str] | None = None,
-                  k: int = 50) -> Recommendation:
-        """Top-k unseen items satisfying the session preferences (or plain SASRec ranking without any)."""
+                  k: int = 50, parents: Mapping[str, str] | None = None) -> Recommendation:
+        """Top-k unseen items satisfying the session preferences (or plain SASRec ranking without any);
+        ``parents`` (key → parent key) lets a preference with too few items widen before it is dropped."""
         _check_k(k)
         known, ignored = _split_known(preferences or (), self.preference_index)
-        # Least specific first: the preference with the largest item set is relaxed first.
-        relax_order = sorted(known, key=lambda p: -self.preference_index.size(p))
         scores, scored_by = self.scores(history)
         picked: list[np.ndarray] = []
         picked_scores: list[np.ndarray] = []
         stages: list[str] = []
         notes: list[str] = []
         relaxed: list[str] = []
-        for step in range(len(known) + 1):
-            active = [p for p in known if p not in relaxed]
-            stage = SASREC if not active else PREFERENCES if step == 0 else relaxed_stage(step)
+        widened: list[tuple[str, str]] = []
+        steps: list[str] = []
+        active = list(known)
+        widened_last = False
+        while True:
+            stage = SASREC if not active else PREFERENCES if not steps else relaxed_stage(len(steps), widened_last)
             need = k - sum(len(p) for p in picked)
             chosen = top_k(scores, self.preference_index.intersection(active), need)
             picked.append(chosen)
@@ -175,13 +190,34 @@ class RecsysTool(SharedResource):
             notes.append(_stage_note(stage, active, relaxed, len(chosen)))
             if len(chosen) == need or not active:
                 break
-            relaxed.append(relax_order[step])
-            notes.append(f"Fewer than k={k} so far: relaxing {relaxed[-1]!r}, the least specific "
-                         f"preference ({self.preference_index.size(relaxed[-1])} items).")
+            key, parent = self._relaxation(active, parents or {}, k)
+            size = self.preference_index.size(key)
+            widened_last = parent is not None
+            if widened_last:
+                widened.append((key, parent))
+                active = list(dict.fromkeys(parent if p == key else p for p in active))
+                steps.append(f"widened {key!r} ({size} items) to its parent {parent!r} "
+                             f"({self.preference_index.size(parent)} items)")
+            else:
+                relaxed.append(key)
+                active.remove(key)
+                steps.append(f"dropped {key!r} ({size} items)")
+            notes.append(f"Fewer than k={k} so far: {steps[-1]}.")
         items = np.concatenate(picked)
         if len(items) < k:
             notes.append(f"Only {len(items)} unseen items exist in the catalog, fewer than k={k}.")
-        return _result(items, np.concatenate(picked_scores), stages, known, relaxed, ignored, scored_by, notes)
+        return _result(items, np.concatenate(picked_scores), stages, known, relaxed, ignored, scored_by, notes,
+                       widened, steps)
+
+    def _relaxation(self, active: list[str], parents: Mapping[str, str], k: int) -> tuple[str, str | None]:
+        """(preference to relax, the parent to widen it to, or None to drop it): the smallest preference
+        with fewer than k items and a parent in the index widens; else the one with the most items goes."""
+        size = self.preference_index.size
+        narrow = [p for p in active if size(p) < k and parents.get(p, "") in self.preference_index]
+        if narrow:
+            key = min(narrow, key=size)
+            return key, parents[key]
+        return max(active, key=size), None  # the first of equals, as the order given
 
     @with_callbacks
     def recommend_with_attribute_filter(self, history: Sequence[int], attributes: Sequence[str],
@@ -214,7 +250,8 @@ def _stage_note(stage: str, active: list[str], relaxed: list[str], count: int) -
 
 
 def _result(items: np.ndarray, scores: np.ndarray, stages: list[str], preferences: list[str],
-            relaxed: list[str], ignored: list[str], scored_by: str, notes: list[str]) -> Recommendation:
+            relaxed: list[str], ignored: list[str], scored_by: str, notes: list[str],
+            widened: list[tuple[str, str]] = (), steps: list[str] = ()) -> Recommendation:
     if ignored:
         notes.append(f"Ignored, not in the index: {_join(ignored)}.")
     if scored_by == "popularity":
@@ -228,4 +265,6 @@ def _result(items: np.ndarray, scores: np.ndarray, stages: list[str], preference
         ignored=tuple(ignored),
         scored_by=scored_by,
         note=" ".join(notes),
+        widened=tuple(widened),
+        steps=tuple(steps),
     )

@@ -46,9 +46,21 @@ class TrainingResult:
         return self.train_seconds / max(len(self.epochs), 1)
 
 
-def training_array(sequences, max_len: int) -> np.ndarray:
-    """(N, max_len + 1) left-padded sequences with at least two items: inputs are [:, :-1], targets [:, 1:]."""
-    usable = [s for s in sequences if len(s) >= 2]
+def windows_of(sequence, max_len: int) -> list:
+    """``sequence`` cut from its end into windows of up to max_len + 1 items, each overlapping the next
+    by one item, so every item after the first is a target exactly once (windows under two items dropped)."""
+    return [sequence[max(0, end - max_len - 1):end] for end in range(len(sequence), 1, -max_len)]
+
+
+def training_array(sequences, max_len: int, windows: bool = False) -> np.ndarray:
+    """(N, max_len + 1) left-padded sequences with at least two items: inputs are [:, :-1], targets [:, 1:].
+
+    A longer sequence gives its newest max_len + 1 items, or with ``windows`` all its windows (``windows_of``).
+    """
+    if windows:
+        usable = [w for s in sequences for w in windows_of(list(s), max_len)]
+    else:
+        usable = [s for s in sequences if len(s) >= 2]
     return left_pad(usable, max_len + 1)
 
 
@@ -86,7 +98,7 @@ def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | t
     device = torch.device(device)
     model = SASRec(dataset.n_items, config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    data = training_array(dataset.train["sequence"], config.max_len)
+    data = training_array(dataset.train["sequence"], config.max_len, config.windows)
     if not len(data):
         raise ValueError(f"{dataset.name}: no training sequence has two or more items")
     lengths = (data != 0).sum(1)

@@ -8,18 +8,19 @@ from afirs_dspy.signatures.crs_baselines import (
     AnalyseUser, AskWithKnowledge, DecideFromProfile, LearnUserProfile, ManageStep, PlanDialogueGoal, ProposeItems,
     ProposeQuestion, RecommendFromProfile, RecommendWithKnowledge, ReflectOnAnswer,
 )
-from afirs_dspy.signatures.decision import DecideAction, DecideFromConversation
-from afirs_dspy.signatures.node_selection import SelectNodes
+from afirs_dspy.signatures.decision import DecideAction, DecideFromConversation, DecideFromEvidence
+from afirs_dspy.signatures.node_selection import ConfirmPreferences, SelectNodes
 from afirs_dspy.signatures.preferences import SummarizePreferences, UserPreferences
 from afirs_dspy.signatures.question import AskQuestion
-from afirs_dspy.signatures.refinement import RefineCandidates
+from afirs_dspy.signatures.refinement import RefineCandidates, RerankShortlist
 from afirs_dspy.signatures.response import WriteResponse
 from afirs_dspy.signatures.tree_construction import ClusterAttributes, FindMisfits, GroupItems
 
 __all__ = [
     "AgentTurn", "AskFromConversation", "DecideFromConversation", "ExtractAttributeFilter", "ZeroShotTurn",
-    "AskQuestion", "ClusterAttributes", "DecideAction", "FindMisfits", "GroupItems",
-    "RefineCandidates", "SelectNodes", "SummarizePreferences", "UserPreferences", "WriteResponse",
+    "AskQuestion", "ClusterAttributes", "ConfirmPreferences", "DecideAction", "DecideFromEvidence", "FindMisfits",
+    "GroupItems", "RefineCandidates", "RerankShortlist", "SelectNodes", "SummarizePreferences", "UserPreferences",
+    "WriteResponse",
     "AnalyseUser", "AskWithKnowledge", "DecideFromProfile", "LearnUserProfile", "ManageStep", "PlanDialogueGoal",
     "ProposeItems", "ProposeQuestion", "RecommendFromProfile", "RecommendWithKnowledge", "ReflectOnAnswer",
 ]

@@ -18,6 +18,17 @@ class DecideAction(dspy.Signature):
     action: Literal["recommend", "ask"] = dspy.OutputField()
 
 
+class DecideFromEvidence(DecideAction):
+    """You are a recommender talking with a user. Decide the next action from the conversation,
+    the items you would recommend now and the evidence: facts computed from the items' attributes
+    (how many carry every preference the user stated, how many match the user's likes or hold a
+    dislike). Recommend when the evidence shows that most items carry what the user asked for and
+    none holds a dislike; ask a clarification question when few items match or the user has stated
+    little."""
+
+    evidence: str = dspy.InputField(desc="computed facts about how the items match the user's preferences")
+
+
 class DecideFromConversation(dspy.Signature):
     """You are a recommender talking with a user. Decide the next action from the conversation
     alone: recommend when you know enough about what the user wants, otherwise ask a

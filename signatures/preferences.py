@@ -6,9 +6,12 @@ from pydantic import BaseModel, Field
 
 
 class UserPreferences(BaseModel):
-    likes: list[str] = Field(default_factory=list, description="short phrases the user wants")
-    dislikes: list[str] = Field(default_factory=list, description="short phrases the user does not want")
-    constraints: list[str] = Field(default_factory=list, description="hard requirements, e.g. 'released after 2010'")
+    # No example values in the descriptions: a small model copies them into its answer (issue 15).
+    likes: list[str] = Field(default_factory=list, description="what the user asked for, in the user's words")
+    dislikes: list[str] = Field(default_factory=list,
+                                description="what the user said they do not want, in the user's words")
+    constraints: list[str] = Field(default_factory=list,
+                                   description="hard requirements the user stated; empty when the user stated none")
 
     def render(self) -> str:
         parts = [f"{name}: {', '.join(values)}" for name, values in self.model_dump().items() if values]
@@ -17,7 +20,9 @@ class UserPreferences(BaseModel):
 
 class SummarizePreferences(dspy.Signature):
     """Given the past conversation between the user and the recommender, infer the user's
-    preferences in a structured way. Use short phrases taken from what the user said."""
+    preferences in a structured way. Copy short phrases from what the user said; a thing the user
+    asks for is a like, a thing the user refuses ("not …", "no …", "without …") is a dislike; leave
+    a list empty when the user said nothing for it."""
 
     conversation: str = dspy.InputField()
     preferences: UserPreferences = dspy.OutputField()

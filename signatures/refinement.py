@@ -14,3 +14,10 @@ class RefineCandidates(dspy.Signature):
     candidates: list[str] = dspy.InputField(desc="numbered items: 'number. title — attributes'")
     k: int = dspy.InputField(desc="how many to select")
     selected: list[int] = dspy.OutputField(desc="k candidate numbers, best first")
+
+
+class RerankShortlist(RefineCandidates):
+    """The candidates are already ordered by a computed match to the user's preferences (the
+    preferences each item carries, the similarity of its text to the likes). Select the top k items
+    that best match the user's preferences, best first, by candidate number. Move an item up only
+    when it fits the likes better than the items above it, and leave out items that hold a dislike."""

@@ -27,8 +27,8 @@ from toy_world import toy_dataset, toy_tree
 DRIVER = Path(__file__).parent / "chat_in_toy_world.py"
 # User 3 of the toy world has seen 5 of the 24 items.
 STAGE_LINES = ("preferences: Genre > Main genres > Comedy",
-               "ranked 19 candidates (4 with every preference, 15 by SASRec alone)", "summarised preferences",
-               "refined: chose 10 of 19 candidates", "decided: recommend")
+               "ranked 19 candidates (4 with every preference, 15 with a preference widened)", "summarised preferences",
+               "refined: chose 10 of 15 candidates", "decided: recommend")  # the LM reranks the top 15
 
 
 class Terminal:

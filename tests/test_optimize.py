@@ -3,6 +3,7 @@ that changes the program, save → load → identical turns, and the manifest's 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import dspy
 import pytest
@@ -77,7 +78,7 @@ def test_recorded_sessions_use_validation_targets_only(world):
         assert session.calls and all(call.target == valid_targets[user] for call in session.calls)
         assert not any(test_targets[user] in t.items for t in session.record.turns)
     names = {call.predictor for s in sessions for call in s.calls}
-    assert {"action_stage.extractor.select", "decision_stage.decide", "action_stage.refine"} <= names
+    assert {"action_stage.extractor.confirm", "decision_stage.decide", "action_stage.refine"} <= names
 
 
 def test_module_metrics_by_hand():
@@ -110,7 +111,7 @@ def compiled_world(world, optimizer="bootstrap"):
     program = build_program("afirs", context, SIZES)
     lm = toy_lm()
     cases = sample_cases(context.dataset, "valid", 6, seed=0)
-    settings = CompileSettings(modules=("select", "decide", "refine"), optimizer=OptimizerSettings(optimizer))
+    settings = CompileSettings(modules=("confirm", "decide", "refine"), optimizer=OptimizerSettings(optimizer))
     report = compile_program(program, context.tree, context.catalog, AttributeSimulators(context, 0), cases, lm,
                              settings, progress=False, log=lambda line: None)
     return context, root, program, lm, report
@@ -121,14 +122,14 @@ def test_compile_changes_the_program_and_reports_before_and_after(world):
     baseline = build_program("afirs", context, SIZES)
     assert report.changed
     by_name = {m.name: m for m in report.modules}
-    assert by_name["select"].changed and by_name["select"].demos > 0 and by_name["select"].n_train > 0
+    assert by_name["confirm"].changed and by_name["confirm"].demos > 0 and by_name["confirm"].n_train > 0
     assert all(m.before is not None and m.after is not None for m in report.modules if not m.skipped)
     assert report.before.sessions == report.after.sessions == 3 and report.improved is not None
     assert program.dump_state() != baseline.dump_state()
-    assert len(program.action_stage.extractor.select.demos) > 0
+    assert len(program.action_stage.extractor.confirm.demos) > 0
     assert set(report.train_users).isdisjoint(report.dev_users)
     rendered = report.render()
-    assert "| select |" in rendered and "| before |" in rendered and "| after |" in rendered
+    assert "| confirm |" in rendered and "| before |" in rendered and "| after |" in rendered
 
 
 def test_save_then_restore_gives_the_same_turns(world, tmp_path):
@@ -185,7 +186,9 @@ def optimizer_lm():
 @pytest.mark.parametrize("optimizer", ["bootstrap-rs", "gepa", "mipro-light"])
 def test_the_searching_optimizers_run_within_their_budget(world, optimizer):
     context, _ = world
-    program = build_program("afirs", context, SIZES)
+    # The levelwise extraction: its per-level picks are not all right, so every optimizer has work to do.
+    levelwise = replace(SIZES, extraction="levelwise")
+    program = build_program("afirs", context, levelwise)
     lm, proposer = optimizer_lm()
     settings = CompileSettings(modules=("select",), session_eval=False, optimizer=OptimizerSettings(optimizer, budget=40))
     report = compile_program(program, context.tree, context.catalog, AttributeSimulators(context, 0),
@@ -198,4 +201,4 @@ def test_the_searching_optimizers_run_within_their_budget(world, optimizer):
     if optimizer == "mipro-light":
         assert lm.calls["[[ ## basic_instruction ## ]]"] > 0  # it proposed instructions
     assert select.changed == (program.action_stage.extractor.select.dump_state()
-                              != build_program("afirs", context, SIZES).action_stage.extractor.select.dump_state())
+                              != build_program("afirs", context, levelwise).action_stage.extractor.select.dump_state())

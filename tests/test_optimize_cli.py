@@ -37,17 +37,17 @@ def toy(monkeypatch, tmp_path):
 
 def test_compile_then_eval_and_chat_with_the_compiled_program(toy, tmp_path):
     program = tmp_path / "out" / "afirs-steam.json"
-    result = CliRunner().invoke(compile_command, ["--n-sessions", "4", "--modules", "select,decide", "--artifacts-dir",
+    result = CliRunner().invoke(compile_command, ["--n-sessions", "4", "--modules", "confirm,decide", "--artifacts-dir",
                                                   str(toy), "--out", str(program), "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert "| select |" in result.output and "| before |" in result.output and "| after |" in result.output
+    assert "| confirm |" in result.output and "| before |" in result.output and "| after |" in result.output
     assert "the program changed" in result.output and f"saved {program}" in result.output
     assert result.output.splitlines()[-1] == f"next: afirs-dspy eval --program {program} --artifacts-dir {toy}"
     manifest = json.loads((program.parent / "afirs-steam.manifest.json").read_text())
     assert manifest["method"] == "afirs" and manifest["optimizer"]["name"] == "bootstrap"
     assert manifest["dataset"]["data_key"] == "toy" and manifest["scores"]["changed"] is True
     assert len(manifest["artifacts"]["tree"]["sha256"]) == 64
-    assert json.loads(program.read_text())["action_stage.extractor.select"]["demos"]
+    assert json.loads(program.read_text())["action_stage.extractor.confirm"]["demos"]
 
     out = tmp_path / "eval"
     evaluated = CliRunner().invoke(eval_command, ["--program", str(program), "--method", "afirs", "--n-sessions", "2",

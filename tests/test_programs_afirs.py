@@ -60,12 +60,8 @@ def test_full_turn_recommends_refined_items_under_the_extracted_preference(conte
     assert out["items"][:2] == [out.candidates[1], out.candidates[0]]  # the LM's picks first, then tool order
     assert len(out["items"]) == 3 and not set(out["items"]) & {1, 2}
     assert out.reply.startswith("You might like: Film")
-    assert [e["step"] for e in out.trace] == [
-        "select_level_1", "select_level_2", "select_level_3", "select_level_4", "tool", "summarize", "refine", "decide",
-    ]
-    # "Main genres" is Genre's only child: taken without asking the LM.
-    assert lm.calls["[[ ## nodes ## ]]"] == 3
-    assert out.trace[1]["note"] == "single child taken without an LM call"
+    assert [e["step"] for e in out.trace] == ["confirm", "tool", "summarize", "refine", "decide"]
+    assert lm.calls["[[ ## nodes ## ]]"] == 1  # one confirmation of the proposed attributes
 
 
 def test_ask_builds_the_question_on_the_candidate_distribution(context):
@@ -86,7 +82,7 @@ def test_ask_builds_the_question_on_the_candidate_distribution(context):
 
 def test_out_of_range_refinement_is_retried_then_replaced_by_the_tool_order(context):
     lm = ScriptedLM(rules(**{"[[ ## candidates ## ]]": {"selected": "[99]"}}))
-    out = run(context, lm)
+    out = run(context, lm, config=AFIRSConfig(n_candidates=6, n_recommend=3, refinement="lm"))
     refine = next(e for e in out.trace if e["step"] == "refine")
     assert refine["status"] == "fallback" and len(refine["errors"]) == 2
     assert out["items"] == out.candidates[:3]
@@ -96,7 +92,7 @@ def test_out_of_range_refinement_is_retried_then_replaced_by_the_tool_order(cont
 def test_unparseable_decision_falls_back_to_asking_with_a_template_question(context):
     lm = ScriptedLM(rules(**{"[[ ## items ## ]]": "no fields here",
                              "[[ ## candidate_distribution ## ]]": "still nothing"}))
-    out = run(context, lm, dialogue=COMEDY)
+    out = run(context, lm, dialogue=COMEDY, config=AFIRSConfig(n_candidates=6, n_recommend=3, decision_facts=False))
     assert out.action == "ask"
     assert out.question.startswith("Do you have a preference regarding")
     statuses = {e["step"]: e["status"] for e in out.trace}
@@ -153,3 +149,29 @@ def test_bad_dialogue_is_rejected(context):
     program = build_program("afirs", context)
     with pytest.raises(ValueError, match="must end with a user message"):
         program(dialogue=[{"role": "assistant", "content": "hi"}], history=[])
+
+
+def test_a_preference_with_too_few_candidates_widens_up_the_tree_and_says_so(context):
+    # "Romantic comedy" (3 items) is too few for 6 candidates: it widens to its parent Comedy (6 items).
+    stage = build_program("afirs", context, AFIRSConfig(n_candidates=6, n_recommend=3)).action_stage
+    trace = []
+    result = stage.candidates([1], [12], trace)
+    assert result.widened == (("12", "3"),) and result.relaxed == ()
+    assert set(result.items) <= set(context.tree.node_items(3).tolist()) and "widened-1" in result.stages
+    assert "widened '12'" in trace[-1]["note"]
+    drop_only = build_program("afirs", context, AFIRSConfig(n_candidates=6, n_recommend=3, relax_up_tree=False))
+    dropped = drop_only.action_stage.candidates([1], [12], [])
+    assert dropped.widened == () and dropped.relaxed == ("12",) and "sasrec" in dropped.stages
+
+
+@pytest.mark.parametrize("bad", [{"extraction": "greedy"}, {"relax_up_tree": "yes"}])
+def test_extraction_and_relaxation_settings_are_checked(bad):
+    with pytest.raises(ValueError, match="extraction must be one of|relax_up_tree must be true or false"):
+        AFIRSConfig(**bad)
+
+
+def test_levelwise_extraction_stays_selectable(context):
+    lm = ScriptedLM(rules())
+    out = run(context, lm, config=AFIRSConfig(n_candidates=6, n_recommend=3, extraction="levelwise"))
+    assert out.preferences == ["Genre > Main genres > Comedy"]
+    assert [e["step"] for e in out.trace][:2] == ["select_level_1", "select_level_2"]

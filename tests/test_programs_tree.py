@@ -200,7 +200,8 @@ def test_extractor_shows_only_the_most_similar_children_and_descends():
         shown.append(nodes)
         return {"selected": "[1]"}
 
-    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()), top_children=2)
+    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()), top_children=2,
+                                           mode="levelwise")
     with dspy.context(lm=ScriptedLM({"[[ ## nodes ## ]]": select})):
         out = extractor(user_responses="a horror film please")
     assert shown[0] == ["1. Genre", "2. Mood"]
@@ -215,7 +216,7 @@ def test_extractor_shows_only_the_most_similar_children_and_descends():
 def test_extractor_rejects_numbers_outside_the_shown_nodes_or_garbage(answer, calls):
     tree = toy_tree(toy_items())
     embedder = BagOfWordsEmbedder()
-    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()))
+    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()), mode="levelwise")
     lm = ScriptedLM({"[[ ## nodes ## ]]": {"selected": answer}})
     with dspy.context(lm=lm):
         out = extractor(user_responses="anything")
@@ -248,3 +249,47 @@ def test_a_step_log_cut_mid_line_keeps_the_steps_written_after_it(tmp_path):
     resumed = StepLog(tmp_path / "steps.jsonl", {"data_key": "k"})
     resumed["c"] = [3]
     assert StepLog(tmp_path / "steps.jsonl", {"data_key": "k"}).done == {"a": [1], "c": [3]}
+
+
+def confirm_named(prompt):
+    """Confirm every shown option whose name the user's words contain."""
+    text = field(prompt, "user_responses").casefold()
+    shown = [line.split(". ", 1) for line in json.loads(field(prompt, "nodes"))]
+    return {"selected": json.dumps([int(n) for n, path in shown if path.split(" > ")[-1].casefold() in text])}
+
+
+def test_confirm_extraction_keeps_every_wish_in_one_lm_call():
+    tree = toy_tree(toy_items())
+    embedder = BagOfWordsEmbedder()
+    lm = ScriptedLM({"[[ ## nodes ## ]]": confirm_named})
+    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()))
+    with dspy.context(lm=lm):
+        out = extractor(user_responses="a horror film, but also funny and tense")
+    assert sorted(out.preferences) == [5, 9, 11]  # Horror, funny, tense
+    assert lm.calls["[[ ## nodes ## ]]"] == 1 and out.trace[0]["step"] == "confirm"
+    # The tree stays visible: each kept attribute's path, category → subcategory → attribute.
+    assert [sorted(level) for level in out.levels] == [[1, 7], [2, 8], [5, 9, 11]]
+    # The paper-literal descent keeps one node per level: the same words give one wish.
+    levelwise = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()), mode="levelwise")
+    with dspy.context(lm=ScriptedLM({"[[ ## nodes ## ]]": {"selected": "[1]"}})):
+        assert len(levelwise(user_responses="a horror film, but also funny and tense").preferences) == 1
+
+
+def test_confirm_extraction_proposes_per_phrase_and_falls_back_to_the_closest_names():
+    tree = toy_tree(toy_items())
+    embedder = BagOfWordsEmbedder()
+    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()), max_options=3)
+    proposed = extractor.proposals("Drama, with something dark. Also tense")
+    assert [node for node, _ in proposed] == [4, 10, 11]  # the best of each phrase first, capped at 3
+    lm = ScriptedLM({"[[ ## nodes ## ]]": {"selected": "[9]"}})  # out of range twice
+    with dspy.context(lm=lm):
+        out = extractor(user_responses="Drama, tense")
+    assert out.trace[0]["status"] == "fallback" and sorted(out.preferences) == [4, 11]  # names said exactly
+    with dspy.context(lm=ScriptedLM({})):  # no name near: no LM call at all
+        assert extractor(user_responses="anything").preferences == []
+
+
+def test_the_extraction_mode_is_checked():
+    tree = toy_tree(toy_items())
+    with pytest.raises(ValueError, match="extraction must be one of confirm, levelwise"):
+        SessionPreferenceExtractor(tree, BagOfWordsEmbedder(), np.zeros((len(tree.nodes), 4)), mode="greedy")

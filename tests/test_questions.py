@@ -155,8 +155,11 @@ def test_an_answer_naming_several_options_of_the_asked_aspect_yields_all_of_them
                 user("Drama and Horror")]
     out = turn(context, dialogue, lm)
     assert set(out.preferences) == {"Genre > Main genres > Drama", "Genre > Main genres > Horror"}
-    before = turn(context, dialogue, lm, AFIRSConfig(n_candidates=6, n_recommend=3, question_memory=False))
-    assert len(before.preferences) == 1  # the extraction alone keeps one node per level
+    before = turn(context, dialogue, lm, AFIRSConfig(n_candidates=6, n_recommend=3, question_memory=False,
+                                                     extraction="levelwise"))
+    assert len(before.preferences) == 1  # the levelwise extraction alone keeps one node per level
+    alone = turn(context, dialogue, lm, AFIRSConfig(n_candidates=6, n_recommend=3, question_memory=False))
+    assert len(alone.preferences) == 2  # the confirming extraction keeps both wishes by itself
 
 
 def test_a_rejected_option_is_no_preference_even_when_the_extraction_picks_it(tmp_path):

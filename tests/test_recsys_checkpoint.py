@@ -1,5 +1,6 @@
 """Training on synthetic data, seeds, checkpoints and the load-or-train logic."""
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from afirs_dspy.recsys.checkpoint import load_checkpoint, mismatch
 from afirs_dspy.recsys.config import SASRecConfig
 from afirs_dspy.recsys.evaluator import evaluate
 from afirs_dspy.recsys.popularity import PopularityRanker
+from afirs_dspy.recsys.popularity_prior import popularity_prior, training_counts
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
 from afirs_dspy.recsys.synthetic import synthetic_dataset
 from afirs_dspy.recsys.trainer import train_sasrec
@@ -87,3 +89,28 @@ def test_changed_config_or_force_retrains(dataset, tmp_path):
     (checkpoint_dir(dataset.name, tmp_path) / "config.json").write_text("{broken")
     _, how = load_or_train(dataset, config, tmp_path, progress=False)
     assert "could not be read" in how
+
+
+def test_prior_weights_are_saved_and_used_by_the_tool(dataset, saved):
+    root, checkpoint, _ = saved
+    assert set(checkpoint.prior_weights) == {"dot", "cosine"}
+    loaded = load_checkpoint(checkpoint_dir(dataset.name, root))
+    assert loaded.prior_weights == checkpoint.prior_weights
+    assert set(loaded.metrics["popularity_prior"]["grid"]) == {"dot", "cosine"}
+    expected = popularity_prior(training_counts(dataset), checkpoint.prior_weight("cosine"))
+    served = load_tool(dataset, root).ranker.prior
+    assert served is None if expected is None else torch.equal(served, expected)
+
+
+def test_checkpoint_from_before_the_prior_loads_without_it_and_is_retrained(dataset, tmp_path):
+    config = dataclasses.replace(CONFIG, max_epochs=1)
+    load_or_train(dataset, config, tmp_path, progress=False)
+    header_file = checkpoint_dir(dataset.name, tmp_path) / "config.json"
+    header = json.loads(header_file.read_text())
+    del header["popularity_prior"]
+    header_file.write_text(json.dumps(header))
+    old = load_checkpoint(checkpoint_dir(dataset.name, tmp_path))
+    assert old.prior_weights == {} and old.prior_weight("cosine") == 0.0
+    assert load_tool(dataset, tmp_path).ranker.prior is None  # still serves, without a prior
+    _, how = load_or_train(dataset, config, tmp_path, progress=False)
+    assert how.startswith("retrained: ") and "no popularity-prior weights" in how

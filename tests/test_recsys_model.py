@@ -69,7 +69,12 @@ def test_padding_embedding_stays_zero_and_unused(model):
 
 
 def test_config_defaults_and_validation():
-    assert default_config("ml-latest-small").max_len == 200
+    ml = default_config("ml-latest-small")
+    assert (ml.max_len, ml.windows, ml.batch_size) == (100, True, 32)
+    assert not default_config("beauty").windows and not SASRecConfig().windows
+    # A config saved before ``windows`` existed still reads, as the behaviour it was trained with.
+    old = {k: v for k, v in SASRecConfig().to_dict().items() if k != "windows"}
+    assert SASRecConfig.from_dict(old) == SASRecConfig(windows=False)
     assert default_config("beauty").max_len == 50 and default_config("steam").max_len == 50
     assert default_config("unknown-set", seed=3).seed == 3
     assert SASRecConfig.from_dict(SASRecConfig(loss="bce").to_dict()) == SASRecConfig(loss="bce")

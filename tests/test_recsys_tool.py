@@ -64,7 +64,30 @@ def test_relaxes_least_specific_preference_then_fills_with_sasrec(tool):
     rest = [i for i in range(1, N_ITEMS + 1) if i not in (*HISTORY, 3, 4)]
     assert list(result.items[2:]) == cosine_order(tool, HISTORY, rest)[:4]
     assert result.stage_counts() == {"preferences": 1, "relaxed-2": 1, "sasrec": 4}
-    assert "relaxing 'a'" in result.note and "Plain SASRec" in result.note
+    assert "dropped 'a'" in result.note and "Plain SASRec" in result.note
+    assert result.widened == () and result.steps == ("dropped 'a' (12 items)", "dropped 'b' (10 items)",
+                                                     "dropped 'c' (2 items)")
+
+
+def test_a_preference_with_too_few_items_widens_to_its_parent_before_it_is_dropped(tool):
+    # c (2 items, fewer than k) widens to its parent a before anything is dropped: c ∩ b = {4}, then
+    # a ∩ b = {4, 6, 8, 10, 12} gives 6, 8, 10, 12; a and b both hold k items, so a, the larger, is dropped.
+    result = tool.recommend(HISTORY, ["c", "b"], k=6, parents={"c": "a", "a": "not-a-key"})
+    assert result.items[0] == 4 and set(result.items[1:5]) == {6, 8, 10, 12} and result.items[5] in {14, 16, 18, 20}
+    assert result.stages == ("preferences",) + ("widened-1",) * 4 + ("relaxed-2",)
+    assert result.widened == (("c", "a"),) and result.relaxed == ("a",)
+    assert result.steps == ("widened 'c' (2 items) to its parent 'a' (12 items)", "dropped 'a' (12 items)")
+    assert "widened 'c' (2 items) to its parent 'a'" in result.note
+    # Without parents the same request only drops: b (the larger) first, then c.
+    dropped = tool.recommend(HISTORY, ["c", "b"], k=6)
+    assert dropped.widened == () and dropped.relaxed == ("b", "c")
+    assert dropped.stages[:2] == ("preferences", "relaxed-1") and dropped.items[:2] == (4, 3)
+
+
+def test_widening_into_a_preference_already_held_merges_them(tool):
+    result = tool.recommend(HISTORY, ["c", "a"], k=8, parents={"c": "a"})
+    # c ∩ a = {3, 4}; c widens into a, which is already held: a alone gives the rest of its 10 unseen items.
+    assert result.widened == (("c", "a"),) and result.stage_counts() == {"preferences": 2, "widened-1": 6}
 
 
 def test_one_relaxation_suffices(tool):

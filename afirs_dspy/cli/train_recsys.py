@@ -45,6 +45,9 @@ def train_recsys(data: DatasetSpec, device: str, epochs: int | None, seed: int |
                  artifacts_dir: str | None, threads: int | None, quiet: bool) -> None:
     """Train SASRec (full-softmax SASRec+ recipe) and save it with its config and metrics.
 
+    After training, the weight of a popularity prior added to the scores is chosen on the validation
+    split (0 where popularity does not help), for the dot-product and the cosine ranking the tool uses.
+
     A checkpoint trained on the same prepared data with the same config is
     reloaded instead; full-ranking test/valid metrics are printed beside popularity.
     Training is saved after every epoch: after Ctrl-C or a crash the same command resumes it.
@@ -76,5 +79,8 @@ def train_recsys(data: DatasetSpec, device: str, epochs: int | None, seed: int |
         f"{metrics['seconds_per_epoch']:.2f} s/epoch, {metrics['total_seconds']:.1f} s in all "
         f"on {metrics['machine']['device']}"
     )
+    weights = checkpoint.prior_weights
+    click.echo("popularity prior (weight chosen on validation): " + (
+        ", ".join(f"{scoring} {weights[scoring]:g}" for scoring in sorted(weights)) if weights else "none"))
     click.echo(metrics_table(metrics))
     echo_next(build_tree_command)

@@ -20,7 +20,7 @@ from afirs_dspy.data import DATASETS
 from afirs_dspy.embeddings import MiniLMEmbedder
 from afirs_dspy.lm.failures import lm_failures_explained
 from afirs_dspy.preference_tree import LEVEL_NAMES
-from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
+from afirs_dspy.programs.preference_extractor import EXTRACTION_MODES, SessionPreferenceExtractor
 from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildConfig
 from afirs_dspy.programs.tree_steps import StepLog
 from afirs_dspy.recsys.popularity import PopularityRanker
@@ -107,18 +107,22 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, fresh, categ
 @lm_options
 @click.option("--artifacts-dir", default=None, help=ARTIFACTS_HELP)
 @click.option("--top-children", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Nodes shown to the LM per level, pre-ranked by similarity to the text.")
+              help="levelwise: nodes shown to the LM per level, pre-ranked by similarity to the text.")
 @click.option("--max-per-level", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Nodes the LM may pick per level.")
+              help="levelwise: nodes the LM may pick per level.")
+@click.option("--extraction", type=click.Choice(EXTRACTION_MODES), default=EXTRACTION_MODES[0], show_default=True,
+              help="confirm: similar attributes proposed per phrase, one LM call keeps those asked for; "
+                   "levelwise: the LM descends the tree level by level (the paper's eq. 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (levels, preferences, trace) instead of text.")
 @click.argument("text")
-def extract_command(data: DatasetSpec, lm, artifacts_dir, top_children, max_per_level, as_json, text) -> None:
-    """Map TEXT down the preference tree (paper eq. 1–2) and print the full path picked at each level."""
+def extract_command(data: DatasetSpec, lm, artifacts_dir, top_children, max_per_level, extraction, as_json,
+                    text) -> None:
+    """Map TEXT to the preference tree (paper eq. 1–2) and print the full path picked at each level."""
     dataset = data.load()
     tree = _tree_or_exit(dataset, artifacts_dir)
     embedder = MiniLMEmbedder()
     vectors = node_vectors(tree, embedder, tree_dir(dataset.name, artifacts_dir))
-    extractor = SessionPreferenceExtractor(tree, embedder, vectors, top_children, max_per_level)
+    extractor = SessionPreferenceExtractor(tree, embedder, vectors, top_children, max_per_level, extraction)
     model = lm()
     with dspy.context(lm=model), lm_failures_explained(model):
         out = extractor(user_responses=text)

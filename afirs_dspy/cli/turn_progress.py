@@ -20,7 +20,7 @@ from afirs_dspy.recsys.tool import RecsysTool
 
 # What a predictor (by its attribute name) is doing, shown beside the spinner.
 ACTIVITIES = {
-    "select": "extracting preferences", "summarize": "summarising preferences", "refine": "refining candidates",
+    "select": "extracting preferences", "confirm": "extracting preferences", "summarize": "summarising preferences", "refine": "refining candidates",
     "decide": "deciding", "decide_first": "deciding", "ask": "writing a question", "respond": "writing the reply",
 }
 # How the tool's ranking stages read in the tool's line.
@@ -91,7 +91,7 @@ class TurnProgress(BaseCallback):
         return None if name is None else ACTIVITIES.get(name, name.replace("_", " "))
 
     def _line(self, call: _Call, outputs: Any, exception: BaseException | None) -> str | None:
-        """The line for a finished call, or None for the calls that get none (the extractor's per-level picks)."""
+        """The line for a finished call, or None for the calls that get none (the extractor's own LM calls)."""
         instance, name = call.instance, self.names.get(id(call.instance))
         if exception is not None:
             return f"{call.activity}: {type(exception).__name__}" if name else None
@@ -99,10 +99,11 @@ class TurnProgress(BaseCallback):
             paths = [instance.tree.path(node) for node in outputs.preferences]
             return f"preferences: {'; '.join(paths) if paths else 'none found in the tree'}"
         if isinstance(instance, RecsysTool):
-            counts = ", ".join(f"{n} {TOOL_STAGES.get(stage, 'with a preference relaxed')}"
+            # "widened-j" / "relaxed-j": after j relaxations, the last widening / dropping a preference.
+            counts = ", ".join(f"{n} {TOOL_STAGES.get(stage, 'with a preference ' + stage.split('-')[0])}"
                                for stage, n in outputs.stage_counts().items())
             return f"ranked {len(outputs.items)} candidates" + (f" ({counts})" if counts else "")
-        if name is None or name == "select":
+        if name is None or name in ("select", "confirm"):
             return None
         if name == "refine":
             inputs = call.inputs.get("kwargs", {})  # a predictor's inputs arrive as its **kwargs
