@@ -219,22 +219,27 @@ def candidates_table(arms, by: dict) -> Table:
     return table
 
 
+def _inside(key: Callable[[dict], float]) -> Callable[[dict], float | None]:
+    """``key`` on the refinement lines whose target was among the candidates (the refinement ran), else None."""
+    return lambda line: key(line) if line["in_candidates"] else None
+
+
 def refinement_table(arms, by: dict) -> Table:
     lines = by.get("refinement", {})
     table = _table(arms, lines, [
-        ("HR@10 of the refined 10 (target among the 50, turn 1)", "share", lambda l: l["hit"], 1),
-        ("HR@10 of the tool's top 10, same cases", "share", lambda l: l["tool_hit"], 1),
-        ("LM calls returning the input order", "share", lambda l: l["input_order"], 1),
-        ("LM calls per case (summary + refinement)", "mean", lambda l: l["usage"]["lm_calls"], 1),
-        ("seconds per case (summary + refinement, uncached)", "mean", uncached_seconds, 1),
+        ("HR@10 of the refined 10 (target among the 50, turn 1)", "share", _inside(lambda l: l["hit"]), 1),
+        ("HR@10 of the tool's top 10, same cases", "share", _inside(lambda l: l["tool_hit"]), 1),
+        ("refined 10 = the tool's top 10, same cases", "share", _inside(lambda l: l["tool_order"]), 1),
+        ("LM answers that were their input order (of the LM calls answered)", "share",
+         lambda l: l["input_order"] if l["in_candidates"] and l["lm_answered"] else None, 1),
+        ("LM calls per refinement", "mean", _inside(lambda l: l["refine_usage"]["lm_calls"]), 1),
+        ("seconds per refinement (uncached)", "mean", _inside(lambda l: uncached_seconds({"usage": l["refine_usage"]})), 1),
+        ("seconds per summary of the case (uncached)", "mean",
+         lambda l: uncached_seconds(l) if not l["in_candidates"] else None, 1),
+        ("HR@10 of the turn's 10 over all cases, turn 1", "share", lambda l: l["hit"], 1),
     ])
-    _within(arms, lines, "refined − tool's top 10", lambda l: l["hit"], lambda l: l["tool_hit"], True, table)
-    # Over all cases, the list a turn would show: the refined 10, or none holding the target when the 50 did not.
-    shown = {arm: {case: (case, 1) in lines.get(arm, {}) and lines[arm][(case, 1)]["hit"]
-                   for (case, t), line in by.get("candidates", {}).get(arm, {}).items()
-                   if t == 1 and (not line["hit"] or (case, 1) in lines.get(arm, {}))} for arm in arms}
-    table.add("HR@10 of the turn's 10 over all cases, turn 1", {arm: share(list(shown[arm].values())) for arm in arms},
-              _cross(arms, shown, True))
+    _within(arms, lines, "refined − tool's top 10", _inside(lambda l: l["hit"]), _inside(lambda l: l["tool_hit"]),
+            True, table)
     return table
 
 

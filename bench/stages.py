@@ -15,10 +15,13 @@ Per case and arm, each stage calls one ActionStage / DecisionStage method:
 - extraction: ``extract`` on turns 1 and 2 → the session preferences (tree nodes);
 - candidates: ``candidates`` from that extraction (no LM), beside plain SASRec top 50 and the attribute
   hard filter + SASRec on the extracted nodes' attributes;
-- refinement (turn 1, target among the 50): ``summarize_preferences`` then ``refine_candidates``;
-- decision (turn 1): ``choose`` on the refined 10 (the tool's top 10 when the target is not among the 50:
-  no refinement can then put it in the list, so the label is "ask" either way);
-- summary: ``summarize_preferences`` on the hand-written dialogues of bench/data/summary_dialogues.json.
+- refinement (turn 1): ``summarize_preferences``, then, when the target is among the 50,
+  ``refine_candidates``; otherwise no refinement can put the target in the 10, so the LM call is saved and
+  the 10 are the arm's order without its LM (the tool's for "lm", the preference score's for "scored");
+- decision (turn 1): ``choose`` on those 10, with the program's computed evidence when the arm uses it;
+  the evidence's match share also drives the trivial policy "recommend iff match share ≥ x";
+- summary: ``summarize_preferences`` on the hand-written dialogues of bench/data/summary_dialogues.json
+  (an arm that checks the summary against the extracted nodes extracts them first).
 
 Every result is one JSON line per (dataset, stage, arm, case, turn) in bench/results/stages/, appended as
 it is made (afirs_dspy.jsonl_file: kill-safe); a run skips what the transcript holds for the same code and
@@ -48,17 +51,24 @@ from afirs_dspy.evaluation.usage import metered
 from afirs_dspy.jsonl_file import append_line, read_lines
 from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
+from afirs_dspy.programs.action_stage import INPUT_ORDER
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.dialogue import render_conversation, user_responses
 from afirs_dspy.programs.registry import build_program
 from afirs_dspy.programs.turn import GENERIC_QUESTION
+from afirs_dspy.signatures import UserPreferences
 from extraction import is_hit
 from lm_arguments import add_lm_arguments
 from results_files import RESULTS
 from stage_report import write_report
 
-# The two arms, as AFIRSConfig keyword arguments (the one place they are set).
-ARMS: dict[str, dict] = {"before": {}, "after": {}}
+# The two arms, as AFIRSConfig keyword arguments (the one place they are set): the stages as they were
+# before issue 15, and the defaults.
+ARMS: dict[str, dict] = {
+    "before": {"extraction": "levelwise", "relax_up_tree": False, "summary_check": False, "refinement": "lm",
+               "decision_facts": False},
+    "after": {},
+}
 STAGES = ("summary", "extraction", "candidates", "refinement", "decision")
 DATASETS = ("ml-latest-small", "steam")
 DIALOGUES = Path(__file__).parent / "data" / "summary_dialogues.json"
@@ -105,14 +115,6 @@ def attribute_of(tree: PreferenceTree, node: int) -> str | None:
     return None
 
 
-def match_share(tree: PreferenceTree, items: list[int], nodes: list[int]) -> float:
-    """Share of ``items`` under every preference node (0 without preferences: nothing is known to match)."""
-    if not nodes or not items:
-        return 0.0
-    under = [set(tree.node_items(n).tolist()) for n in nodes]
-    return sum(all(i in s for s in under) for i in items) / len(items)
-
-
 def _usage(usage) -> dict:
     return {"lm_calls": usage.lm_calls, "model_calls": usage.model_calls, "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens, "seconds": round(usage.seconds, 3)}
@@ -157,31 +159,55 @@ class ArmStages:
                 "filter_attributes": attributes, "filter_size": len(filtered), "relaxed": list(recommendation.relaxed),
                 "stage_counts": recommendation.stage_counts()}
 
-    def refinement(self, case: Case, candidates: list[int]) -> dict:
-        conversation, trace = render_conversation(case.dialogues[0]), []
-        stage = self.program.action_stage
-        with metered() as usage:
-            preferences = stage.summarize_preferences(conversation, trace)
-            refined = stage.refine_candidates(preferences, candidates, trace)
-        top = candidates[: self.config.n_recommend]
-        return {"summary": preferences.model_dump(), "refined": refined, "hit": case.target in refined,
-                "tool_hit": case.target in top, "input_order": refined == top,
-                "usage": _usage(usage), "trace": _steps(trace)}
+    def unrefined(self, candidates: list[int], nodes: list[int], preferences: UserPreferences) -> list[int]:
+        """The arm's refinement without its LM call: the tool's order ("lm"), else the preference score's."""
+        stage, k = self.program.action_stage, self.config.n_recommend
+        return candidates[:k] if stage.refinement == "lm" else stage.matcher.order(candidates, nodes, preferences)[:k]
 
-    def decision(self, case: Case, items: list[int], source: str, nodes: list[int]) -> dict:
-        trace = []
+    def refinement(self, case: Case, candidates: list[int], nodes: list[int]) -> dict:
+        """The summary, then (target among the candidates) the refinement; otherwise no refinement can put the
+        target in the 10, so the LM call is saved and the 10 shown to the decision are ``unrefined``."""
+        dialogue, trace = case.dialogues[0], []
+        stage = self.program.action_stage
+        inside = case.target in candidates
+        with metered() as summary_usage:
+            preferences = stage.summarize_preferences(render_conversation(dialogue), trace,
+                                                      user_text=user_responses(dialogue), preference_nodes=nodes)
+        with metered() as refine_usage:
+            refined = (stage.refine_candidates(preferences, candidates, trace, preference_nodes=nodes) if inside
+                       else self.unrefined(candidates, nodes, preferences))
+        steps = [e for e in trace if e["step"] == "refine"]
+        top = candidates[: self.config.n_recommend]
+        return {"in_candidates": inside, "summary": preferences.model_dump(), "refined": refined,
+                "hit": case.target in refined, "tool_hit": case.target in top, "tool_order": refined == top,
+                "lm_answered": refine_usage.lm_calls > 0 and bool(steps) and steps[-1]["status"] != "fallback",
+                "input_order": any(e.get("note") == INPUT_ORDER for e in steps),
+                "usage": _usage(summary_usage + refine_usage), "refine_usage": _usage(refine_usage),
+                "trace": _steps(trace)}
+
+    def decision(self, case: Case, refined: dict, nodes: list[int]) -> dict:
+        """``choose`` on the 10 the refinement line holds; the match share is the program's own evidence."""
+        trace, items = [], refined["refined"]
+        evidence = self.program.matcher.evidence(items, nodes, UserPreferences(**refined["summary"]))
         lines = [self.context.catalog.line(i) for i in items]
         with metered() as usage:
-            action = self.program.decision_stage.choose(render_conversation(case.dialogues[0]), lines, trace)
-        return {"items": items, "source": source, "action": action, "label": case.target in items,
-                "match_share": match_share(self.tree, items, nodes), "usage": _usage(usage), "trace": _steps(trace)}
+            action = self.program.decision_stage.choose(render_conversation(case.dialogues[0]), lines, trace,
+                                                        evidence if self.config.decision_facts else None)
+        return {"items": items, "action": action, "label": case.target in items, "match_share": evidence.match_share,
+                "evidence": evidence.render(), "usage": _usage(usage), "trace": _steps(trace)}
 
     def summary(self, dialogue: dict) -> dict:
-        trace = []
+        """``summarize_preferences`` as a turn calls it; an arm that checks the summary gets the extracted
+        nodes (its fallback likes), so it pays for the extraction too."""
+        turns, trace = dialogue["dialogue"], []
+        text, stage = user_responses(turns), self.program.action_stage
         with metered() as usage:
-            predicted = self.program.action_stage.summarize_preferences(render_conversation(dialogue["dialogue"]), trace)
-        return {"dialogue": dialogue["dialogue"], "expected": {k: dialogue[k] for k in ("likes", "dislikes", "constraints")},
-                "predicted": predicted.model_dump(), "usage": _usage(usage), "trace": _steps(trace)}
+            nodes = stage.extract(text, self.facts(turns), trace) if self.config.summary_check else []
+            predicted = stage.summarize_preferences(render_conversation(turns), trace, user_text=text,
+                                                    preference_nodes=nodes)
+        return {"dialogue": turns, "expected": {k: dialogue[k] for k in ("likes", "dislikes", "constraints")},
+                "predicted": predicted.model_dump(), "paths": [self.tree.path(n) for n in nodes],
+                "usage": _usage(usage), "trace": _steps(trace)}
 
 
 class StageTranscript:
@@ -224,13 +250,10 @@ def run_case(arm: ArmStages, case: Case, stages: set[str], log: StageTranscript,
                                  lambda: arm.candidates(case, nodes[turn]), **about)
     if not stages & {"refinement", "decision"}:
         return
-    items, source = found[1]["items"][: arm.config.n_recommend], "tool"
-    if found[1]["hit"]:
-        refined = log.obtain("refinement", arm.name, case.user, 1, lambda: arm.refinement(case, found[1]["items"]),
-                             **about)
-        items, source = refined["refined"], "refined"
+    refined = log.obtain("refinement", arm.name, case.user, 1,
+                         lambda: arm.refinement(case, found[1]["items"], nodes[1]), **about)
     if "decision" in stages:
-        log.obtain("decision", arm.name, case.user, 1, lambda: arm.decision(case, items, source, nodes[1]), **about)
+        log.obtain("decision", arm.name, case.user, 1, lambda: arm.decision(case, refined, nodes[1]), **about)
 
 
 def summary_dialogues(dataset: str) -> list[dict]:

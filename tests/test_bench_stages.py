@@ -90,8 +90,9 @@ def test_stages_transcript_resume_and_report(tmp_path, monkeypatch):
         "extraction": 2 * N_CASES, "candidates": 2 * N_CASES, "refinement": N_CASES, "decision": N_CASES, "summary": 2}
     assert payload["thresholds"]["after"] is not None  # chosen on the validation run
     summary = {row["figure"]: row for row in payload["tables"]["summary"]}
-    assert summary["invented constraints (must be 0)"]["after"] == 2  # "released after 2010" twice
-    assert summary["unexpected constraints in the user's words (misplaced wishes)"]["after"] == 0
+    # The LM's "released after 2010" in both dialogues; the checked summary ("after") drops it.
+    assert summary["invented constraints (must be 0)"]["before"] == 2
+    assert summary["invented constraints (must be 0)"]["after"] == 0
     assert summary["dislikes recall"]["before"]["value"] == 1.0  # "horror" found in the one dialogue with dislikes
     decision = {row["figure"]: row for row in payload["tables"]["decision"]}
     accuracy = decision["DecideAction: accuracy"]["after"]
