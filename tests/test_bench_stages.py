@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dspy
 
-from scripted import ScriptedLM, field
+from scripted import ScriptedLM, field, listed
 from toy_world import toy_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -30,7 +30,7 @@ DIALOGUES = [
 def pick_named(prompt):
     """SelectNodes: the shown nodes whose last name the user said (else the first)."""
     text = field(prompt, "user_responses").casefold()
-    shown = [line.split(". ", 1) for line in json.loads(field(prompt, "nodes"))]
+    shown = [line.split(". ", 1) for line in listed(prompt, "nodes")]
     picks = [int(n) for n, path in shown if path.split(" > ")[-1].casefold() in text] or [1]
     return {"selected": json.dumps(picks)}
 
