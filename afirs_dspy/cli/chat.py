@@ -8,7 +8,7 @@ import click
 import dspy
 
 from afirs_dspy.catalog import Catalog
-from afirs_dspy.cli.lm_options import LM_HELP, open_lm
+from afirs_dspy.cli.lm_options import open_lm, program_lm_options
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
 from afirs_dspy.cli.turn_progress import TurnProgress
 from afirs_dspy.preference_tree import PreferenceTree
@@ -54,9 +54,7 @@ def show_details(turn: dspy.Prediction, recorder: TurnRecorder, catalog: Catalog
               help="Which history of --user (the one before their test or validation item).")
 @click.option("--verbose", "-v", is_flag=True, help="Show the decision, preferences, candidates and trace per turn.")
 @click.option("--quiet", "-q", is_flag=True, help="No stage lines or spinner while a turn runs.")
-@click.option("--lm", "lm_spec", default=None, help=LM_HELP + " With --program: overrides the manifest's LM.")
-@click.option("--api-base", default=None, help="Server URL for --lm.")
-@click.option("--artifacts-dir", default=None, help="Artifacts root. Default: the manifest's, else ./artifacts.")
+@program_lm_options
 def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, quiet, lm_spec, api_base,
                  artifacts_dir) -> None:
     """Talk to the recommender. Type a message; an empty line, 'quit' or Ctrl-D ends."""

@@ -29,6 +29,18 @@ def lm_options(command):
     return wrapper
 
 
+def program_lm_options(command):
+    """Add --lm, --api-base and --artifacts-dir for the commands that may load a compiled program, whose
+    manifest gives their defaults (passed on as ``lm_spec``, ``api_base``, ``artifacts_dir``)."""
+    for option in reversed((
+        click.option("--lm", "lm_spec", default=None, help=LM_HELP + " With --program: overrides the manifest's LM."),
+        click.option("--api-base", default=None, help="Server URL for --lm."),
+        click.option("--artifacts-dir", default=None, help="Artifacts root. Default: the manifest's, else ./artifacts."),
+    )):
+        command = option(command)
+    return command
+
+
 def open_lm(spec: str | None, api_base: str | None, engines: LocalEngines | None = None,
             option: str = "--lm") -> dspy.LM:
     """``make_lm`` with set-up errors (missing install or model file, bad spec, a remote LM that does not answer

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from afirs_dspy.cli.lm_options import LM_HELP, open_lm
+from afirs_dspy.cli.lm_options import open_lm, program_lm_options
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
 from afirs_dspy.compiled import load_program
 from afirs_dspy.context import load_context
@@ -29,9 +29,7 @@ def _check_port(host: str, port: int) -> None:
               help="A compiled program (`afirs-dspy compile`), offered first; its manifest gives the dataset and the LM.")
 @click.option("--method", type=click.Choice(METHODS), default="afirs", show_default=True,
               help="The method the page starts with (any other can be picked in the page).")
-@click.option("--lm", "lm_spec", default=None, help=LM_HELP + " With --program: overrides the manifest's LM.")
-@click.option("--api-base", default=None, help="Server URL for --lm.")
-@click.option("--artifacts-dir", default=None, help="Artifacts root. Default: the manifest's, else ./artifacts.")
+@program_lm_options
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (the default serves this machine only).")
 @click.option("--port", type=click.IntRange(0, 65535), default=7860, show_default=True, help="Port to listen on.")
