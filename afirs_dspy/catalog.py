@@ -34,8 +34,8 @@ class Catalog(SharedResource):
         attributes = ", ".join(self.attributes[idx][:n_attributes])
         return f"{self.titles[idx]} — {attributes}" if attributes else self.titles[idx]
 
-    def numbered(self, items: list[int]) -> list[str]:
-        return [f"{n}. {self.line(idx)}" for n, idx in enumerate(items, start=1)]
+    def numbered(self, items: list[int], n_attributes: int = 5) -> list[str]:
+        return [f"{n}. {self.line(idx, n_attributes)}" for n, idx in enumerate(items, start=1)]
 
     def match_title(self, title: str, cutoff: float = 0.85) -> int | None:
         """The catalog id of a free-text title, matched through every form of both ("The Matrix" is

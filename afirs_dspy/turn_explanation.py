@@ -185,6 +185,8 @@ class TurnRecorder(BaseCallback):
         if call.name == "refine":
             return f"refined: chose {inputs.get('k')} of {len(inputs.get('candidates', []))} candidates", detail
         if call.name in ("decide", "decide_first"):
+            if "evidence" in inputs:  # the computed facts the decision read: its reason when it writes none
+                detail["evidence"] = inputs["evidence"]
             return f"decided: {outputs.get('action')}", detail
         if call.name == "summarize":
             return "summarised preferences", detail
@@ -346,7 +348,7 @@ def explain_turn(turn: dspy.Prediction, stages: list[Stage], catalog: Catalog,
         "funnel": funnel,
         "candidates": len(candidates) if turn.get("candidates") is not None else None,
         "decision": {"action": turn["action"], "decided": decided.detail.get("action") if decided else None,
-                     "reason": decided.detail.get("reason") if decided else None,
+                     "reason": (decided.detail.get("reason") or decided.detail.get("evidence")) if decided else None,
                      "status": worst_status(_trace_of("decide", trace)), "notes": decision_notes},
         "aspects": _aspects(tree, turn["question"], candidates) if tree is not None and turn["action"] == "ask" else [],
         "items": [_card(i, catalog, tree, preference_nodes, candidates, item_stages) for i in shown],

@@ -189,9 +189,8 @@ class ArmStages:
         """``choose`` on the 10 the refinement line holds; the match share is the program's own evidence."""
         trace, items = [], refined["refined"]
         evidence = self.program.matcher.evidence(items, nodes, UserPreferences(**refined["summary"]))
-        lines = [self.context.catalog.line(i) for i in items]
         with metered() as usage:
-            action = self.program.decision_stage.choose(render_conversation(case.dialogues[0]), lines, trace,
+            action = self.program.decision_stage.choose(render_conversation(case.dialogues[0]), items, trace,
                                                         evidence if self.config.decision_facts else None)
         return {"items": items, "action": action, "label": case.target in items, "match_share": evidence.match_share,
                 "evidence": evidence.render(), "usage": _usage(usage), "trace": _steps(trace)}

@@ -55,6 +55,9 @@ class ActionStage(dspy.Module):
         self.summary_check = summary_check
         self.refinement = refinement
         self.shortlist = max(shortlist, n_recommend)
+        # A shortlist line keeps 3 attributes: the score already weighed them all, and each line is
+        # ~10 prompt tokens shorter (the paper-literal "lm" refinement shows the catalog's 5).
+        self.line_attributes = 5 if refinement == "lm" else 3
         self.summarize = predictor(SummarizePreferences)
         self.refine = predictor(RefineCandidates if refinement == "lm" else RerankShortlist)
 
@@ -113,7 +116,7 @@ class ActionStage(dspy.Module):
             return ranked_picks(prediction.selected, shown, self.n_recommend)
 
         picks = guarded_call(self.refine, validate, lambda: fallback, trace, "refine", attempts=attempts,
-                             preferences=preferences, candidates=self.catalog.numbered(shown), k=self.n_recommend)
+                             preferences=preferences, candidates=self.catalog.numbered(shown, self.line_attributes), k=self.n_recommend)
         if trace[-1]["status"] != "fallback" and is_input_order(answers[-1]):
             trace[-1]["note"] = INPUT_ORDER
         return picks

@@ -83,7 +83,7 @@ class AFIRS(dspy.Module):
         self.action_stage = ActionStage(extractor, tool, catalog, config.n_candidates, config.n_recommend,
                                         tree.parent_keys() if config.relax_up_tree else None,
                                         self.matcher, config.summary_check, config.refinement)
-        self.decision_stage = DecisionStage(tree, config.decision_facts)
+        self.decision_stage = DecisionStage(tree, catalog, config.decision_facts)
         self.respond = predictor(WriteResponse)
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
@@ -104,7 +104,7 @@ class AFIRS(dspy.Module):
         if self.config.action_first:
             evidence = (self.matcher.evidence(acted.preselected, acted.preference_nodes, acted.preferences)
                         if self.config.decision_facts else None)
-            action = decision.choose(conversation, [self.catalog.line(i) for i in acted.preselected], trace, evidence)
+            action = decision.choose(conversation, acted.preselected, trace, evidence)
         aspect = decision.aspect(acted.candidates, facts, acted.preference_nodes if memory else [])
         if action == "ask" and aspect is None and memory:
             action = "recommend"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.candidate_distribution import Aspect, split_aspects
+from afirs_dspy.catalog import Catalog
 from afirs_dspy.conversation_facts import ConversationFacts, asked_aspects
 from afirs_dspy.preference_tree import PreferenceTree
 from afirs_dspy.programs.decision_policies import recommend_if_share
@@ -38,19 +39,21 @@ class DecisionStage(dspy.Module):
     evidence about the items (``ItemEvidence``), and an unusable answer falls back to the evidence's
     policy (recommend iff the match share reaches the threshold) instead of a second full prompt."""
 
-    def __init__(self, tree: PreferenceTree, decision_facts: bool = False):
+    def __init__(self, tree: PreferenceTree, catalog: Catalog, decision_facts: bool = False):
         super().__init__()
         self.tree = tree
+        self.catalog = catalog
         self.decision_facts = decision_facts
         self.decide = predictor(DecideFromEvidence if decision_facts else DecideAction)
         self.decide_first = predictor(DecideFromConversation)
         self.ask = predictor(AskQuestion)
 
-    def choose(self, conversation: str, items: list[str] | None, trace: list[dict],
+    def choose(self, conversation: str, items: list[int] | None, trace: list[dict],
                evidence: ItemEvidence | None = None) -> str:
-        """recommend | ask: from the conversation and the items (action first), or from the
+        """recommend | ask: from the conversation and the items (catalog ids; action first), or from the
         conversation alone when ``items`` is None (decision first). Unusable output → ask (with
-        ``decision_facts``: the evidence's policy)."""
+        ``decision_facts``: the evidence's policy). With the evidence the LM sees the items' titles only:
+        the evidence already states how their attributes match, in fewer prompt tokens."""
         if items is None:
             return guarded_call(self.decide_first, lambda p: p.action, lambda: "ask", trace, "decide",
                                 conversation=conversation)
@@ -58,10 +61,10 @@ class DecisionStage(dspy.Module):
             if evidence is None:
                 raise ValueError("decision_facts needs the items' evidence")
             return guarded_call(self.decide, lambda p: p.action, lambda: recommend_if_share()(evidence), trace,
-                                "decide", attempts=1, conversation=conversation, items=items,
-                                evidence=evidence.render())
+                                "decide", attempts=1, conversation=conversation,
+                                items=[self.catalog.titles[i] for i in items], evidence=evidence.render())
         return guarded_call(self.decide, lambda p: p.action, lambda: "ask", trace, "decide",
-                            conversation=conversation, items=items)
+                            conversation=conversation, items=[self.catalog.line(i) for i in items])
 
     def aspect(self, candidates: list[int], facts: ConversationFacts, preference_nodes: list[int]) -> Aspect | None:
         """The unsettled aspect with the highest expected information gain; None when none splits the candidates."""
@@ -78,7 +81,8 @@ class DecisionStage(dspy.Module):
         return text
 
     def question(self, preferences: UserPreferences, aspect: Aspect, trace: list[dict]) -> str:
+        # No retry: the template asks about the same aspect, as well as a second prompt would.
         return guarded_call(
             self.ask, lambda p: self.check_question(aspect, p.question), lambda: fallback_question(self.tree, aspect),
-            trace, "ask", preferences=preferences, candidate_distribution=aspect.render(),
+            trace, "ask", attempts=1, preferences=preferences, candidate_distribution=aspect.render(),
         )

@@ -22,7 +22,7 @@ OUTPUT_TOKENS: dict[type[dspy.Signature], int] = {
     RefineCandidates: 96,
     RerankShortlist: 64,
     DecideAction: 96,
-    DecideFromEvidence: 96,
+    DecideFromEvidence: 24,
     DecideFromConversation: 96,
     AskQuestion: 96,
     AskFromConversation: 96,

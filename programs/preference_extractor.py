@@ -131,8 +131,10 @@ class SessionPreferenceExtractor(dspy.Module):
                           "note": "no attribute similar enough to propose: no LM call"})
             return []
         shown = [node for node, _ in proposed]
+        # A small model copies a list pattern ("[1, 2, 3]" for one option): numbers past the list are
+        # dropped when some are in it, rather than paying for a retry that repeats the prompt.
         picks = guarded_call(
-            self.confirm, lambda p: valid_numbers(p.selected, len(shown)),
+            self.confirm, lambda p: valid_numbers([n for n in p.selected if 1 <= n <= len(shown)] or p.selected, len(shown)),
             lambda: [n for n, (_, similarity) in enumerate(proposed) if similarity >= self.accept_similarity],
             trace, "confirm",
             user_responses=text, nodes=[f"{n}. {self.tree.path(node)}" for n, node in enumerate(shown, start=1)],

@@ -132,7 +132,7 @@ def test_the_lm_phrases_the_question_but_cannot_change_its_aspect(tmp_path):
     assert out.action == "ask" and asked_aspects(context.tree, out.question) == {MOOD}
     assert out.question == "Do you have a preference regarding feel, such as funny, dark or tense?"
     assert next(e for e in out.trace if e["step"] == "ask")["status"] == "fallback"
-    assert lm.calls["[[ ## candidate_distribution ## ]]"] == 2
+    assert lm.calls["[[ ## candidate_distribution ## ]]"] == 1  # rejected once: the template, no second prompt
     # What the LM sees is the chosen aspect alone.
     seen = []
 

@@ -1,7 +1,7 @@
 """The adapters the programs talk to their LM through: a short prompt, one call per attempt.
 
 ``program_adapter(signature)`` picks one per signature: ``CompactJSONAdapter`` when an output is structured (a
-list, a Pydantic model), DSPy's ChatAdapter field sections without its JSONAdapter re-send when every output is
+list, a Pydantic model) or every output is a Literal choice, DSPy's ChatAdapter field sections without its JSONAdapter re-send when every output is
 a plain value (``reason: str``, ``action: Literal[...]``). On signature_quality's decision cases every JSON
 answer format (this adapter and DSPy's own JSONAdapter alike) turned an "ask" into "recommend" that field
 sections got right, while structured outputs gain from the grammar (bench/results/signature_quality.md).
@@ -74,7 +74,10 @@ def structured(annotation: Any) -> bool:
 def program_adapter(signature: type[dspy.Signature]) -> dspy.Adapter:
     """The adapter for ``signature``'s calls: compact JSON for structured outputs, else field sections; neither
     sends a prompt twice (a parse failure goes to the caller's retry)."""
-    if any(structured(field.annotation) for field in signature.output_fields.values()):
+    outputs = signature.output_fields.values()
+    # A signature that only chooses among fixed values gets the grammar too: as a field section the small
+    # model wrote "[[ ## action ## ]] = recommend" on one line, which no parser reads.
+    if any(structured(f.annotation) for f in outputs) or all(get_origin(f.annotation) is Literal for f in outputs):
         return CompactJSONAdapter()
     return ChatAdapter(use_json_adapter_fallback=False)
 
