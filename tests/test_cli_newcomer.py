@@ -26,8 +26,8 @@ from toy_world import toy_dataset, toy_tree
 
 DRIVER = Path(__file__).parent / "chat_in_toy_world.py"
 # User 3 of the toy world has seen 5 of the 24 items.
-STAGE_LINES = ("preferences: Genre > Main genres > Comedy",
-               "ranked 19 candidates (4 with every preference, 15 with some)", "summarised preferences",
+STAGE_LINES = ("preferences: Genre > Main genres > Comedy; Mood > Feel > funny",  # each word of "funny comedy"
+               "ranked 19 candidates (2 with every preference, 17 with some)", "summarised preferences",
                "refined: chose 10 of 15 candidates", "decided: recommend")  # the LM reranks the top 15
 
 

@@ -51,9 +51,11 @@ def explained(world, lm, dialogue, history, method="afirs", config=AFIRSConfig()
 
 def test_a_recommending_turn_explains_the_tree_path_the_funnel_the_decision_and_each_step(world):
     confirmed = explained(world, toy_lm(), COMEDY, USER_3)["extraction"]  # the default: one list of proposals
-    assert confirmed["paths"] == ["Genre > Main genres > Comedy"]
-    assert [level["picked"] for level in confirmed["levels"]] == [["Genre"], ["Main genres"], ["Comedy"]]
-    assert "Genre > Main genres > Comedy" in confirmed["proposed"]
+    # "funny comedy": each word proposes its attribute, and the toy LM confirms both.
+    assert confirmed["paths"] == ["Genre > Main genres > Comedy", "Mood > Feel > funny"]
+    assert [level["picked"] for level in confirmed["levels"]] == [["Genre", "Mood"], ["Main genres", "Feel"],
+                                                                  ["Comedy", "funny"]]
+    assert {"Genre > Main genres > Comedy", "Mood > Feel > funny"} <= set(confirmed["proposed"])
     e = explained(world, toy_lm(), COMEDY, USER_3, config=AFIRSConfig(extraction="levelwise"))
     decision = e["decision"]
     assert e["action"] == "recommend" and {k: decision[k] for k in ("action", "decided", "status", "notes")} == {
@@ -81,7 +83,9 @@ def test_a_recommending_turn_explains_the_tree_path_the_funnel_the_decision_and_
     assert steps["extract"]["lm_calls"] == 3 and steps["tool"]["lm_calls"] == 0
     assert all(steps[n]["prompt_tokens"] > 0 and steps[n]["completion_tokens"] > 0 for n in ("extract", "refine", "decide"))
     assert all(s["status"] == "ok" for s in e["stages"])
-    assert [s["line"] for s in e["stages"]] == list(STAGE_LINES)  # chat's lines, from the same recorder
+    levelwise_lines = ["preferences: Genre > Main genres > Comedy",  # the descent keeps one node per level
+                       "ranked 19 candidates (4 with every preference, 15 with some)", *STAGE_LINES[2:]]
+    assert [s["line"] for s in e["stages"]] == levelwise_lines  # chat's lines, from the same recorder
 
 
 def test_an_asking_turn_shows_the_aspect_distribution_and_the_list_it_would_recommend(world):
@@ -227,9 +231,10 @@ def test_chat_verbose_prints_the_same_explanation(toy):
     result = CliRunner().invoke(chat_command, ["--user", "3", "--verbose", "--quiet"], input="a funny comedy please\n")
     assert result.exit_code == 0, result.output
     assert "proposed: Genre > Main genres > Comedy" in result.output
-    assert "tree level 3: picked Comedy of Comedy" in result.output
-    assert "funnel: items under Genre > Main genres > Comedy 6 → 19 candidates" in result.output
-    assert "steps: extract " in result.output and "action: recommend (4 of 10 items carry every extracted preference" in result.output
+    assert "tree level 3: picked Comedy, funny of Comedy, funny" in result.output
+    assert ("funnel: items under Genre > Main genres > Comedy 6, Mood > Feel > funny 8 → 2 under all → 19 candidates"
+            in result.output)
+    assert "steps: extract " in result.output and "action: recommend (2 of 10 items carry every extracted preference (Comedy, funny)" in result.output
 
 
 def _served_app(monkeypatch, *options: str):
