@@ -60,7 +60,10 @@ class LlamaSettings:
 
     n_ctx: int = 4096
     n_threads: int | None = None  # generation; None: default_threads()
-    n_threads_batch: int | None = None  # prompt processing; None: as n_threads
+    # prompt processing; None: every usable core. Prompt evaluation is compute-bound and a process's LM calls
+    # run one at a time: on the idle 2-core machine 2 threads evaluated 39.9 prompt tok/s vs 23.4 for 1
+    # (bench/results/turn_cost.md), while generation stalls on a second thread. Set 1 when other jobs hold cores.
+    n_threads_batch: int | None = None
     n_batch: int = 512
     # KV states of recent prompts, resumed by longest prefix (0: off; prefix_states). ~28 KB a token for the
     # 1.5B model: a turn stores ~4-9 prompts, and 512 MB lost the system messages between methods' sessions.
@@ -94,7 +97,7 @@ class LlamaCppRuntime:
         threads = settings.n_threads or default_threads()
         return PrefixCachingLlama(
             model_path=str(path), n_ctx=settings.n_ctx, n_threads=threads,
-            n_threads_batch=settings.n_threads_batch or threads, n_batch=settings.n_batch,
+            n_threads_batch=settings.n_threads_batch or available_cores(), n_batch=settings.n_batch,
             seed=settings.sampling.seed, verbose=settings.verbose,
             prefix_states=PrefixStates(settings.prefix_cache_mb << 20),
         )
