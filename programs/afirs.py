@@ -43,6 +43,7 @@ class AFIRSConfig:
     summary_check: bool = True  # check the summary against the user's words (False: the LM's summary as is)
     refinement: str = "scored"  # "scored": score, LM reranks a shortlist; "score": no LM; "lm": the LM sees all
     decision_facts: bool = True  # the decision sees computed evidence about the items (False: items only)
+    brief_lists: bool = True  # the LM sees a past recommendation as its number of titles (False: the titles)
 
     def __post_init__(self):
         # A compiled program's manifest sets these too: refuse what breaks the turn contract.
@@ -54,7 +55,8 @@ class AFIRSConfig:
             raise ValueError(f"n_recommend must be a whole number in 1..{MAX_RECOMMEND}, got {self.n_recommend!r}")
         if self.extraction not in EXTRACTION_MODES:
             raise ValueError(f"extraction must be one of {', '.join(EXTRACTION_MODES)}, got {self.extraction!r}")
-        for name in ("action_first", "llm_to_rs", "llm_refine", "lm_reply", "relax_up_tree", "summary_check", "decision_facts"):
+        for name in ("action_first", "llm_to_rs", "llm_refine", "lm_reply", "relax_up_tree", "summary_check", "decision_facts",
+                     "brief_lists"):
             if type(getattr(self, name)) is not bool:
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.refinement not in REFINEMENTS:
@@ -88,7 +90,7 @@ class AFIRS(dspy.Module):
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
-        conversation = render_conversation(dialogue)
+        conversation = render_conversation(dialogue, self.config.brief_lists)
         memory = self.config.question_memory
         facts = read_conversation(self.tree, dialogue) if memory else ConversationFacts()
         trace: list[dict] = []

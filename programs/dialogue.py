@@ -45,8 +45,20 @@ def check_dialogue(dialogue: list[dict]) -> None:
         raise ValueError("the dialogue must end with a user message")
 
 
-def render_conversation(dialogue: list[dict]) -> str:
-    return "\n".join(f"{'User' if t['role'] == 'user' else 'Recommender'}: {t['content']}" for t in dialogue)
+RECOMMENDATION_PREFIX = "You might like: "  # the programs' template reply when they recommend
+
+
+def render_conversation(dialogue: list[dict], brief_lists: bool = False) -> str:
+    """The dialogue as "User: …" / "Recommender: …" lines. ``brief_lists``: a recommendation the programs'
+    template wrote shows how many titles it listed, not the titles (a small model copied a rejected list of
+    ten into the summary's dislikes: ~150 generated tokens, ~35 s)."""
+    def shown(turn: dict) -> str:
+        text = turn["content"]
+        if brief_lists and turn["role"] == "assistant" and text.startswith(RECOMMENDATION_PREFIX):
+            return f"{RECOMMENDATION_PREFIX}[{len(text[len(RECOMMENDATION_PREFIX):].split('; '))} titles]"
+        return text
+
+    return "\n".join(f"{'User' if t['role'] == 'user' else 'Recommender'}: {shown(t)}" for t in dialogue)
 
 
 def user_responses(dialogue: list[dict]) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.catalog import Catalog
-from afirs_dspy.programs.dialogue import valid_unicode
+from afirs_dspy.programs.dialogue import RECOMMENDATION_PREFIX, valid_unicode
 
 GENERIC_QUESTION = "Could you tell me more about what you are looking for?"
 
 
 def template_reply(action: str, titles: list[str], question: str) -> str:
     if action == "recommend":
-        return "You might like: " + "; ".join(titles) + "."
+        return RECOMMENDATION_PREFIX + "; ".join(titles) + "."
     return question
 
 

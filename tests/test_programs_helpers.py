@@ -1,4 +1,4 @@
-"""Code-side helpers of the programs: the candidate distribution, title matching, guarded calls."""
+"""Code-side helpers of the programs: the candidate distribution, title matching, guarded calls, dialogue rendering."""
 from __future__ import annotations
 
 import dspy
@@ -8,8 +8,10 @@ import pytest
 from afirs_dspy.candidate_distribution import split_aspects
 from afirs_dspy.catalog import Catalog
 from afirs_dspy.programs.decision_stage import fallback_question
+from afirs_dspy.programs.dialogue import render_conversation
 from afirs_dspy.programs.guarded import InvalidOutput, guarded_call, ranked_picks, valid_numbers
 from afirs_dspy.programs.titles import match_titles
+from afirs_dspy.programs.turn import template_reply
 from afirs_dspy.signatures import SelectNodes
 from scripted import ScriptedLM
 from toy_world import toy_items, toy_tree
@@ -112,3 +114,14 @@ def test_guarded_call_retries_with_a_fresh_rollout_then_succeeds():
     assert picks == [0]
     assert trace == [{"step": "select", "status": "retried", "errors": ["InvalidOutput: numbers [9] are not among 1..2"]}]
     assert lm.history[-1]["kwargs"].get("rollout_id") == 1
+
+
+def test_the_lm_sees_a_past_recommendation_as_its_number_of_titles_only_when_asked():
+    reply = template_reply("recommend", ["Zombieland (2009)", "Shaun of the Dead (2004)"], "")
+    dialogue = [{"role": "user", "content": "a zombie comedy"}, {"role": "assistant", "content": reply},
+                {"role": "user", "content": "Not those. It should be Horror."},
+                {"role": "assistant", "content": "You might like a quieter film?"}, {"role": "user", "content": "yes"}]
+    brief = render_conversation(dialogue, brief_lists=True)
+    assert brief.splitlines()[1] == "Recommender: You might like: [2 titles]"
+    assert brief.splitlines()[3] == "Recommender: You might like a quieter film?"  # not the template: kept
+    assert render_conversation(dialogue).splitlines()[1] == f"Recommender: {reply}"
