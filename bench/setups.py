@@ -1,12 +1,14 @@
-"""The two AF-IRS configurations the cost benchmarks compare, so every script means the same by them.
+"""The AF-IRS configurations the cost benchmarks compare, so every script means the same by them.
 
   today  the program as it was before the fast-turns work: DSPy's ChatAdapter (unconstrained field sections; a
          parse failure re-sends the whole prompt through its JSONAdapter) and the stages' old settings
          (``TODAY_STAGES``)
   new    the defaults: the programs' own adapters (``program_adapter``: compact JSON with a JSON-schema grammar
          for structured outputs, field sections for plain ones; one call per attempt) and ``AFIRSConfig()``
+  score  new, with the refinement's LM rerank left out (``refinement="score"``: the computed preference score
+         orders the 50): what a turn costs without the call that, measured, echoed its input order
 
-Both use the same engine settings (the KV prefix-state cache is on in both: it was merged before), so a run
+All use the same engine settings (the KV prefix-state cache is on in both: it was merged before), so a run
 compares the program, not the engine.
 """
 from __future__ import annotations
@@ -46,4 +48,5 @@ class Setup:
                 "stages": {k: v for k, v in self.stages.items() if k in known}}
 
 
-SETUPS = {"today": Setup("today", chat_adapter=True, stages=TODAY_STAGES), "new": Setup("new", chat_adapter=False)}
+SETUPS = {"today": Setup("today", chat_adapter=True, stages=TODAY_STAGES), "new": Setup("new", chat_adapter=False),
+          "score": Setup("score", chat_adapter=False, stages={"refinement": "score"})}

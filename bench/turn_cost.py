@@ -1,12 +1,12 @@
-"""What a turn costs with the embedded model: AF-IRS today and new in one run, and every other method's turn.
+"""What a turn costs with the embedded model: AF-IRS today, new and score in one run, and every other method's turn.
 
-    python bench/turn_cost.py                                   # 10 users: AF-IRS today vs new, others on 3
+    python bench/turn_cost.py                                   # 10 users: AF-IRS's setups, others on 3
     python bench/turn_cost.py --time-limit 18                   # a chunk: no new session after 18 minutes
     python bench/turn_cost.py --methods afirs --thread-rounds 3 # also time prompt processing on 1 vs 2 threads
 
-The first ``--turns`` turns of the same seeded test users (attribute simulator): AF-IRS under both setups of
-``bench/setups.py`` ("today": ChatAdapter and the stages' old settings; "new": the defaults), alternating which
-goes first per user, so load from other jobs falls on both alike; then every other ``--methods`` entry (ablations
+The first ``--turns`` turns of the same seeded test users (attribute simulator): AF-IRS under every setup of
+``bench/setups.py`` ("today": ChatAdapter and the stages' old settings; "new": the defaults; "score": the
+defaults without the refinement's LM rerank), rotating which goes first per user, so load from other jobs falls on all alike; then every other ``--methods`` entry (ablations
 and baselines, new setup) on the first ``--other-users``. DSPy's response cache is off: every call reaches the
 model. Per turn: wall seconds, LM calls, prompt tokens, prompt tokens resumed from a saved KV state (the engine's
 prefix cache), completion tokens, retries and fallbacks; per LM call the same, by signature.
@@ -157,7 +157,7 @@ def by_step(sessions: list[dict]) -> list[dict]:
 
 def report(args, settings: dict, sessions: list[dict], threads: dict | None, machine: dict) -> None:
     afirs = {name: {s["user"]: s for s in sessions if s["method"] == "afirs" and s["setup"] == name} for name in SETUPS}
-    paired = sorted(set(afirs["today"]) & set(afirs["new"]))  # users both setups finished: the same turns asked
+    paired = sorted(set.intersection(*(set(by_user) for by_user in afirs.values())))  # every setup finished: same turns
     comparison = [{"setup": name, **turn_summary([afirs[name][u] for u in paired])} for name in SETUPS if paired]
     others = {}
     for s in sessions:
@@ -165,15 +165,15 @@ def report(args, settings: dict, sessions: list[dict], threads: dict | None, mac
             others.setdefault(s["method"], []).append(s)
     cost = [{"method": method, **turn_summary(rows)} for method, rows in sorted(others.items(), key=lambda kv: METHODS.index(kv[0]))]
     text = (
-        "# Cost of a turn with the embedded model: AF-IRS today vs new, and every method\n\n"
+        "# Cost of a turn with the embedded model: AF-IRS's setups, and every method\n\n"
         f"`python bench/turn_cost.py {' '.join(sys.argv[1:])}` (last chunk): the first {args.turns} turns of seeded test "
         f"users of {args.dataset} (attribute simulator, seed {args.seed}); DSPy's response cache off; "
         f"setups (`bench/setups.py`): {'; '.join(f'{n}: {s.describe()}' for n, s in SETUPS.items())}. "
         f"Tree: {machine['tree']}. Machine: {machine['platform']}, {machine['cpus']} CPUs, load average "
         f"{machine['load average']} (1/5/15 min, at the last chunk's end: other jobs shared the CPU); "
         f"llama.cpp: `{machine['llama.cpp']}`.\n\n"
-        f"## AF-IRS per turn, on the {len(paired)} users both setups finished\n\n"
-        + (markdown_table(comparison) if comparison else "(no user finished under both setups yet)") + "\n\n"
+        f"## AF-IRS per turn, on the {len(paired)} users every setup finished\n\n"
+        + (markdown_table(comparison) if comparison else "(no user finished under every setup yet)") + "\n\n"
         "\"reused tok\": prompt tokens resumed from a saved KV state instead of being evaluated; \"accepted\", "
         "\"recommend\": turns; retries and fallbacks: `guarded_call` steps in the turns' traces.\n\n"
         "## LM calls by signature, AF-IRS (per call)\n\n"
@@ -214,8 +214,9 @@ def measure(args, context, lm: dspy.LM, machine: dict, threads: dict | None = No
     done = {(s["setup"], s["method"], s["user"]) for s in sessions}
 
     cases = sample_cases(context.dataset, "test", max(args.n_users, args.other_users), args.seed)
+    names = list(SETUPS)  # each user starts with the next setup, so load from other jobs falls on all alike
     jobs = [(SETUPS[name], "afirs", case) for index, case in enumerate(cases[: args.n_users]) if "afirs" in args.methods
-            for name in (("today", "new") if index % 2 == 0 else ("new", "today"))]
+            for name in names[index % len(names):] + names[: index % len(names)]]
     jobs += [(SETUPS["new"], method, case) for case in cases[: args.other_users] for method in args.methods
              if method != "afirs"]
     pending = [job for job in jobs if (job[0].name, job[1], job[2].user) not in done]
@@ -235,10 +236,10 @@ def measure(args, context, lm: dspy.LM, machine: dict, threads: dict | None = No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-latest-small")
-    parser.add_argument("--n-users", type=int, default=10, help="users for AF-IRS today vs new (default 10)")
+    parser.add_argument("--n-users", type=int, default=10, help="users for AF-IRS under every setup (default 10)")
     parser.add_argument("--other-users", type=int, default=3, help="users for every other method (default 3)")
     parser.add_argument("--methods", default=",".join(METHODS), type=lambda text: [m for m in text.split(",") if m],
-                        help="comma-separated methods (default: all); afirs runs under both setups, the others under new")
+                        help="comma-separated methods (default: all); afirs runs under every setup, the others under new")
     parser.add_argument("--turns", type=int, default=2, help="first turns of each session (default 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--time-limit", type=float, help="minutes after which no new session starts (a chunk)")
