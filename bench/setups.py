@@ -3,10 +3,11 @@
   today  the program as it was before the fast-turns work: DSPy's ChatAdapter (unconstrained field sections; a
          parse failure re-sends the whole prompt through its JSONAdapter) and the stages' old settings
          (``TODAY_STAGES``)
-  new    the defaults: the programs' own adapters (``program_adapter``: compact JSON with a JSON-schema grammar
-         for structured outputs, field sections for plain ones; one call per attempt) and ``AFIRSConfig()``
-  score  new, with the refinement's LM rerank left out (``refinement="score"``: the computed preference score
-         orders the 50): what a turn costs without the call that, measured, echoed its input order
+  scored the programs' own adapters (``program_adapter``: compact JSON with a JSON-schema grammar for structured
+         outputs, field sections for plain ones; one call per attempt) and the defaults, except that the LM
+         reranks the preference score's top 15 (``refinement="scored"``, the default until the fast-turns work)
+  new    the defaults: as scored, without the LM rerank (``refinement="score"``: the computed preference score
+         orders the 50; measured, the rerank echoed its input order)
 
 All use the same engine settings (the KV prefix-state cache is on in both: it was merged before), so a run
 compares the program, not the engine.
@@ -48,5 +49,6 @@ class Setup:
                 "stages": {k: v for k, v in self.stages.items() if k in known}}
 
 
-SETUPS = {"today": Setup("today", chat_adapter=True, stages=TODAY_STAGES), "new": Setup("new", chat_adapter=False),
-          "score": Setup("score", chat_adapter=False, stages={"refinement": "score"})}
+SETUPS = {"today": Setup("today", chat_adapter=True, stages=TODAY_STAGES),
+          "scored": Setup("scored", chat_adapter=False, stages={"refinement": "scored"}),
+          "new": Setup("new", chat_adapter=False)}

@@ -1,12 +1,12 @@
-"""What a turn costs with the embedded model: AF-IRS today, new and score in one run, and every other method's turn.
+"""What a turn costs with the embedded model: AF-IRS today, scored and new in one run, and every other method's turn.
 
     python bench/turn_cost.py                                   # 10 users: AF-IRS's setups, others on 3
     python bench/turn_cost.py --time-limit 18                   # a chunk: no new session after 18 minutes
     python bench/turn_cost.py --methods afirs --thread-rounds 3 # also time prompt processing on 1 vs 2 threads
 
 The first ``--turns`` turns of the same seeded test users (attribute simulator): AF-IRS under every setup of
-``bench/setups.py`` ("today": ChatAdapter and the stages' old settings; "new": the defaults; "score": the
-defaults without the refinement's LM rerank), rotating which goes first per user, so load from other jobs falls on all alike; then every other ``--methods`` entry (ablations
+``bench/setups.py`` ("today": ChatAdapter and the stages' old settings; "scored": the defaults with the
+refinement's LM rerank; "new": the defaults), rotating which goes first per user, so load from other jobs falls on all alike; then every other ``--methods`` entry (ablations
 and baselines, new setup) on the first ``--other-users``. DSPy's response cache is off: every call reaches the
 model. Per turn: wall seconds, LM calls, prompt tokens, prompt tokens resumed from a saved KV state (the engine's
 prefix cache), completion tokens, retries and fallbacks; per LM call the same, by signature.

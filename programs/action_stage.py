@@ -3,7 +3,7 @@ summarise preferences → refine the candidates to the ones to recommend.
 
 Refinement (``refinement``): "lm" shows the LM all candidates (the paper's eq. 7); "scored" orders them
 by the computed preference score (``preference_match``) and lets the LM rerank the top ``shortlist``
-only; "score" uses the score alone, no LM. An LM answer that is its input order is noted in the trace.
+only; "score" (AFIRSConfig's default) uses the score alone, no LM. An LM answer that is its input order is noted in the trace.
 """
 from __future__ import annotations
 

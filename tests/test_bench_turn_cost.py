@@ -26,21 +26,21 @@ def test_every_setup_and_other_methods_are_measured_per_turn_and_per_call_then_r
     machine = {"tree": "toy", "platform": "test", "cpus": 1, "llama.cpp": "none"}
     sessions = turn_cost.measure(args_for(tmp_path), context, lm, dict(machine))
     assert sorted((s["setup"], s["method"]) for s in sessions) == [
-        ("new", "afirs"), ("new", "afirs"), ("new", "no-refine"), ("score", "afirs"), ("score", "afirs"),
+        ("new", "afirs"), ("new", "afirs"), ("new", "no-refine"), ("scored", "afirs"), ("scored", "afirs"),
         ("today", "afirs"), ("today", "afirs")]
     today = next(s for s in sessions if s["setup"] == "today")
     new = next(s for s in sessions if s["setup"] == "new" and s["user"] == today["user"] and s["method"] == "afirs")
     assert today["turns"] and all(t["lm_calls"] == len([c for c in today["calls"] if c["turn"] == t["turn"]])
                                   for t in today["turns"])
     assert "DecideFromEvidence" in {c["step"] for c in new["calls"]}  # new: the decision sees computed facts
-    score = next(s for s in sessions if s["setup"] == "score" and s["user"] == today["user"])
-    assert "RerankShortlist" in {c["step"] for c in new["calls"]} - {c["step"] for c in score["calls"]}
+    scored = next(s for s in sessions if s["setup"] == "scored" and s["user"] == today["user"])
+    assert "RerankShortlist" in {c["step"] for c in scored["calls"]} - {c["step"] for c in new["calls"]}
     assert {"SelectNodes", "DecideAction"} <= {c["step"] for c in today["calls"]}  # today: before issue 15
     assert all(c["prompt_tokens"] > 0 and c["seconds"] >= 0 for s in sessions for c in s["calls"])
     # today talks ChatAdapter (field sections), new the compact JSON adapter: different prompts, same turns
     assert sum(t["prompt_tokens"] for t in today["turns"]) != sum(t["prompt_tokens"] for t in new["turns"])
     results = json.loads((tmp_path / "turn_cost.json").read_text())
-    assert [row["setup"] for row in results["afirs"]] == ["today", "new", "score"] and results["afirs"][0]["users"] == 2
+    assert [row["setup"] for row in results["afirs"]] == ["today", "scored", "new"] and results["afirs"][0]["users"] == 2
     assert [row["method"] for row in results["methods"]] == ["afirs", "no-refine"]
     assert "median s" in (tmp_path / "turn_cost.md").read_text()
 

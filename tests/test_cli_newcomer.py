@@ -28,7 +28,7 @@ DRIVER = Path(__file__).parent / "chat_in_toy_world.py"
 # User 3 of the toy world has seen 5 of the 24 items.
 STAGE_LINES = ("preferences: Genre > Main genres > Comedy; Mood > Feel > funny",  # each word of "funny comedy"
                "ranked 19 candidates (2 with every preference, 17 with some)", "summarised preferences",
-               "refined: chose 10 of 15 candidates", "decided: recommend")  # the LM reranks the top 15
+               "decided: recommend")  # the preference score orders the candidates: no LM refinement step
 
 
 class Terminal:
@@ -96,11 +96,11 @@ def test_chat_without_a_terminal_prints_stage_lines_but_no_spinner_and_quiet_pri
 
 def test_chat_says_which_steps_the_program_repaired(toy, monkeypatch):
     lm = toy_lm()
-    lm.rules["[[ ## candidates ## ]]"] = {"selected": "[99]"}  # never among the candidates
+    lm.rules["[[ ## nodes ## ]]"] = {"selected": "[99]"}  # never among the proposals
     monkeypatch.setattr(lm_options, "make_lm", lambda spec, api_base=None, engines=None: lm)
     result = CliRunner().invoke(chat_command, ["--user", "3"], input="a funny comedy please\n")
     assert result.exit_code == 0, result.output
-    assert "LM output repaired: refine fallback" in result.output
+    assert "LM output repaired: confirm fallback" in result.output
 
 
 def test_version_names_the_versions_and_the_model_state_without_hashing_it(tmp_path, monkeypatch):

@@ -78,7 +78,7 @@ def test_recorded_sessions_use_validation_targets_only(world):
         assert session.calls and all(call.target == valid_targets[user] for call in session.calls)
         assert not any(test_targets[user] in t.items for t in session.record.turns)
     names = {call.predictor for s in sessions for call in s.calls}
-    assert {"action_stage.extractor.confirm", "decision_stage.decide", "action_stage.refine"} <= names
+    assert {"action_stage.extractor.confirm", "decision_stage.decide", "action_stage.summarize"} <= names
 
 
 def test_module_metrics_by_hand():

@@ -43,8 +43,9 @@ def context(tmp_path):
     return toy_context(tmp_path)
 
 
-def run(context, lm, method="afirs", config=AFIRSConfig(n_candidates=6, n_recommend=3), history=(1, 2),
-        dialogue=DIALOGUE):
+def run(context, lm, method="afirs", config=AFIRSConfig(n_candidates=6, n_recommend=3, refinement="scored"),
+        history=(1, 2), dialogue=DIALOGUE):
+    """A turn; the LM reranks the shortlist here (``refinement="scored"``), so its picks can be checked."""
     program = build_program(method, context, config)
     with dspy.context(lm=lm):
         return program(dialogue=dialogue, history=list(history))
@@ -62,6 +63,15 @@ def test_full_turn_recommends_refined_items_under_the_extracted_preference(conte
     assert out.reply.startswith("You might like: Film")
     assert [e["step"] for e in out.trace] == ["confirm", "tool", "summarize", "refine", "decide"]
     assert lm.calls["[[ ## nodes ## ]]"] == 1  # one confirmation of the proposed attributes
+
+
+def test_the_default_refinement_orders_by_the_score_without_an_lm_call(context):
+    lm = ScriptedLM(rules())
+    out = run(context, lm, config=AFIRSConfig(n_candidates=6, n_recommend=3))
+    assert out.action == "recommend" and len(out["items"]) == 3
+    assert lm.calls["[[ ## candidates ## ]]"] == 0  # no RerankShortlist prompt
+    refine = next(e for e in out.trace if e["step"] == "refine")
+    assert refine["status"] == "ok" and refine["note"] == "ordered by the preference score"
 
 
 def test_ask_builds_the_question_on_the_candidate_distribution(context):

@@ -88,7 +88,7 @@ def test_the_lm_reranks_a_shortlist_and_echoing_it_is_noted(context):
         return {"selected": "[1, 2, 3]"}
 
     lm = ScriptedLM(rules(**{"`[[ ## preferences ## ]]`": summary(likes=["dark"]), "[[ ## candidates ## ]]": echo}))
-    out = run(context, lm, config=AFIRSConfig(n_candidates=20, n_recommend=3), dialogue=DARK_COMEDY)
+    out = run(context, lm, config=AFIRSConfig(n_candidates=20, n_recommend=3, refinement="scored"), dialogue=DARK_COMEDY)
     refine = next(e for e in out.trace if e["step"] == "refine")
     assert refine["note"] == INPUT_ORDER and len(shown["candidates"]) == 15  # the shortlist, not all 20
     assert shown["candidates"][0].split(" (")[0] in ("1. Film 4", "1. Film 16")  # shown by score: a dark comedy
@@ -98,7 +98,7 @@ def test_the_lm_reranks_a_shortlist_and_echoing_it_is_noted(context):
 def test_an_unusable_scored_refinement_costs_no_second_prompt(context):
     lm = ScriptedLM(rules(**{"`[[ ## preferences ## ]]`": summary(likes=["dark"]),
                              "[[ ## candidates ## ]]": {"selected": "[99]"}}))
-    out = run(context, lm, config=AFIRSConfig(**SIZES), dialogue=DARK_COMEDY)
+    out = run(context, lm, config=AFIRSConfig(**SIZES, refinement="scored"), dialogue=DARK_COMEDY)
     assert lm.calls["[[ ## candidates ## ]]"] == 1 and set(out["items"][:2]) == {4, 16}  # the score order
 
 

@@ -56,7 +56,8 @@ def test_a_recommending_turn_explains_the_tree_path_the_funnel_the_decision_and_
     assert [level["picked"] for level in confirmed["levels"]] == [["Genre", "Mood"], ["Main genres", "Feel"],
                                                                   ["Comedy", "funny"]]
     assert {"Genre > Main genres > Comedy", "Mood > Feel > funny"} <= set(confirmed["proposed"])
-    e = explained(world, toy_lm(), COMEDY, USER_3, config=AFIRSConfig(extraction="levelwise"))
+    # The paper's descent, and the LM reranking the score's shortlist, so every LM stage is explained.
+    e = explained(world, toy_lm(), COMEDY, USER_3, config=AFIRSConfig(extraction="levelwise", refinement="scored"))
     decision = e["decision"]
     assert e["action"] == "recommend" and {k: decision[k] for k in ("action", "decided", "status", "notes")} == {
         "action": "recommend", "decided": "recommend", "status": "ok", "notes": []}
@@ -84,7 +85,8 @@ def test_a_recommending_turn_explains_the_tree_path_the_funnel_the_decision_and_
     assert all(steps[n]["prompt_tokens"] > 0 and steps[n]["completion_tokens"] > 0 for n in ("extract", "refine", "decide"))
     assert all(s["status"] == "ok" for s in e["stages"])
     levelwise_lines = ["preferences: Genre > Main genres > Comedy",  # the descent keeps one node per level
-                       "ranked 19 candidates (4 with every preference, 15 with some)", *STAGE_LINES[2:]]
+                       "ranked 19 candidates (4 with every preference, 15 with some)", "summarised preferences",
+                       "refined: chose 10 of 15 candidates", "decided: recommend"]
     assert [s["line"] for s in e["stages"]] == levelwise_lines  # chat's lines, from the same recorder
 
 
