@@ -99,7 +99,7 @@ def test_a_turn_in_the_browser_shows_the_reply_the_tree_path_and_the_funnel(serv
             shutil.copy(screenshot, ARTIFACTS / screenshot.name)
         assert "You might like: " in reply and "afirs · turn 1 · recommend" in reply
         picked = [chip.text for chip in tree.find_elements(By.CSS_SELECTOR, ".chip.picked")]
-        assert picked == ["Genre", "Main genres", "Comedy"]
+        assert picked == ["Genre", "Mood", "Main genres", "Feel", "Comedy", "funny"]  # "funny" and "comedy" each
         assert "level 3" in tree.text  # the path, level by level
         assert "proposed by similarity" in page.find_element(By.ID, "explanation").text  # what the LM was shown
         assert "under Genre > Main genres > Comedy" in funnel and "ranked with every preference" in funnel
