@@ -3,7 +3,8 @@ summarise preferences → refine the candidates to the ones to recommend.
 
 Refinement (``refinement``): "lm" shows the LM all candidates (the paper's eq. 7); "scored" orders them
 by the computed preference score (``preference_match``) and lets the LM rerank the top ``shortlist``
-only; "score" (AFIRSConfig's default) uses the score alone, no LM. An LM answer that is its input order is noted in the trace.
+only; "score" (AFIRSConfig's default) uses the score alone, no LM. An LM answer that is its input order is
+noted in the trace.
 """
 from __future__ import annotations
 
@@ -116,7 +117,8 @@ class ActionStage(dspy.Module):
             return ranked_picks(prediction.selected, shown, self.n_recommend)
 
         picks = guarded_call(self.refine, validate, lambda: fallback, trace, "refine", attempts=attempts,
-                             preferences=preferences, candidates=self.catalog.numbered(shown, self.line_attributes), k=self.n_recommend)
+                             preferences=preferences, candidates=self.catalog.numbered(shown, self.line_attributes),
+                             k=self.n_recommend)
         if trace[-1]["status"] != "fallback" and is_input_order(answers[-1]):
             trace[-1]["note"] = INPUT_ORDER
         return picks

@@ -42,7 +42,7 @@ class AFIRSConfig:
     relax_up_tree: bool = True  # False: the tool drops a preference with too few items instead of widening it
     summary_check: bool = True  # check the summary against the user's words (False: the LM's summary as is)
     # "score": the computed preference score orders the 50, no LM call (with the embedded model the LM rerank
-    # echoed its input order and cost ~16 s a turn: bench/results/turn_cost.md); "scored": the LM reranks the
+    # echoed its input order and cost ~17 s a turn: bench/results/turn_cost.md); "scored": the LM reranks the
     # score's top 15; "lm": the LM sees all 50 (the paper's eq. 7)
     refinement: str = "score"
     decision_facts: bool = True  # the decision sees computed evidence about the items (False: items only)

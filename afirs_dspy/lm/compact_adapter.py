@@ -1,8 +1,9 @@
 """The adapters the programs talk to their LM through: a short prompt, one call per attempt.
 
 ``program_adapter(signature)`` picks one per signature: ``CompactJSONAdapter`` when an output is structured (a
-list, a Pydantic model) or every output is a Literal choice, DSPy's ChatAdapter field sections without its JSONAdapter re-send when every output is
-a plain value (``reason: str``, ``action: Literal[...]``). On signature_quality's decision cases every JSON
+list, a Pydantic model) or every output is a Literal choice, DSPy's ChatAdapter field sections without its
+JSONAdapter re-send when the outputs are plain values with free text among them (``reason: str``,
+``action: Literal[...]``). On signature_quality's decision cases every JSON
 answer format (this adapter and DSPy's own JSONAdapter alike) turned an "ask" into "recommend" that field
 sections got right, while structured outputs gain from the grammar (bench/results/signature_quality.md).
 
