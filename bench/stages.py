@@ -17,7 +17,7 @@ Per case and arm, each stage calls one ActionStage / DecisionStage method:
   hard filter + SASRec on the extracted nodes' attributes;
 - refinement (turn 1): ``summarize_preferences``, then, when the target is among the 50,
   ``refine_candidates``; otherwise no refinement can put the target in the 10, so the LM call is saved and
-  the 10 are the arm's order without its LM (the tool's for "lm", the preference score's for "scored");
+  the 10 are the arm's order without its LM (the tool's for "lm", else the preference score's);
 - decision (turn 1): ``choose`` on those 10, with the program's computed evidence when the arm uses it;
   the evidence's match share also drives the trivial policy "recommend iff match share ≥ x";
 - summary: ``summarize_preferences`` on the hand-written dialogues of bench/data/summary_dialogues.json
