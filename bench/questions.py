@@ -137,6 +137,19 @@ def run_sessions(args, folder: Path, context) -> None:
         runner.run(plan_jobs(list(ARMS), cases))
 
 
+def paired_line(paired: dict) -> str:
+    """After vs before on the same users: McNemar at SR@1/3/5 (b: only after succeeded, c: only before), sign-flip on AT."""
+    tests = [f"SR@{t} b/c {m['b']}/{m['c']} (Δ {_fmt(m['delta'])}, p {_fmt(m['p'])})"
+             for t, m in ((k[3:], v) for k, v in paired["mcnemar"].items())]
+    at = paired["AT"]
+    return (f"Paired, after vs before on {paired['pairs']} users: McNemar {'; '.join(tests)}; "
+            f"AT Δ {_fmt(at['delta'])} (sign-flip p {_fmt(at['p'])}).")
+
+
+def _fmt(value) -> str:
+    return "–" if value is None else f"{value:.3g}"
+
+
 def report(folder: Path, context, args, seconds: float) -> None:
     latest = Transcript(folder / TRANSCRIPT).latest()
     by_arm = complete_users({arm: [r for (method, _), r in latest.items() if method == arm] for arm in ARMS})
@@ -150,13 +163,11 @@ def report(folder: Path, context, args, seconds: float) -> None:
                 f"≤ {MAX_TURNS} turns, LM {args.lm or 'embedded (local)'}; this run: {seconds / 60:.0f} min")
     text = "\n".join([
         "# Questions: AF-IRS before/after question memory (issue 22)", "", settings, "", table, "",
-        f"Paired, after vs before on {paired['pairs']} users: SR@5 Δ {paired['SR@5']['delta']} "
-        f"(95% CI {paired['SR@5']['ci95']}, p {paired['SR@5']['p']}); AT Δ {paired['AT']['delta']} "
-        f"(95% CI {paired['AT']['ci95']}, p {paired['AT']['p']}); McNemar SR@5 b/c "
-        f"{paired['mcnemar']['SR@5']['b']}/{paired['mcnemar']['SR@5']['c']}, p {paired['mcnemar']['SR@5']['p']:.3g}.",
+        paired_line(paired),
         "", "Columns: see bench/questions.py. bits: expected information gain over the turn's candidates "
         "(aspects asked or stated earlier count as 0: the answer is known); left: candidates holding every "
-        "option the user's answer names.",
+        "option the user's answer names. lm_seconds_per_turn: DSPy's response cache is on, so an arm sending a prompt "
+        "the other already sent pays nothing; it is not a cost comparison (bench/turn_cost.py is).",
     ])
     write_results("questions", {"settings": vars(args), "minutes": seconds / 60, "arms": figures, "paired": paired},
                   text)

@@ -27,9 +27,11 @@ def fallback_question(tree: PreferenceTree, aspect: Aspect | None) -> str:
     """A template question about ``aspect`` that reads back as that aspect (the generic one without)."""
     if aspect is None:
         return GENERIC_QUESTION
-    question = f"Do you have a preference regarding {aspect.name.lower()}, such as {spoken_options(aspect)}?"
-    if asked_aspects(tree, question) == {aspect.id}:
-        return question
+    # A name joined from the group's attributes ("Fantasy, quirky") is a list, not an aspect to ask about.
+    if "," not in aspect.name:
+        question = f"Do you have a preference regarding {aspect.name.lower()}, such as {spoken_options(aspect)}?"
+        if asked_aspects(tree, question) == {aspect.id}:
+            return question
     return f"Which would you like: {spoken_options(aspect)}?"  # the aspect's name itself named other options
 
 

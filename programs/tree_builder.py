@@ -8,15 +8,19 @@ one category; it can, however, name a group it is shown and spot a member that d
 2. The LM names the categories in one call (ClusterAttributes) and, per category, is shown its
    least typical members and says which do not belong (FindMisfits); those move to the most
    similar other category.
-3. Each category is clustered again into subcategories, named by the LM (one call per category).
+3. Each category is clustered again into subcategories, named after their most frequent and most
+   typical attributes (or by the LM, one call per category, with ``lm_subcategory_names``: the small
+   model names such a group after its first member, an attribute already under it, so its names were
+   usable for 0/36, 3/26 and 5/20 subcategories on ml-latest-small, Steam and Beauty).
 4. The largest attributes get item groups: their items clustered by text embedding and named by
    the LM (GroupItems, one call per attribute).
 
 Every answer is validated: one name per group, unique among siblings, not the parent's name nor a
 child's, no placeholder, no name copied from the instruction's example, and each name closer (sentence
 embedding) to its own group's nearest members than to a sibling's. A name that fails becomes the group's most frequent attributes, marked
-"fallback". Each node records how it was placed: "llm" (named or moved by the LM), "embedding"
-(by similarity) or "fallback". Finished LM steps go to a StepLog, so a build resumes.
+"fallback"; a naming call is not retried (a second answer at a higher temperature repeated the
+first). Each node records how it was placed: "llm" (named or moved by the LM), "embedding" (by
+similarity, named from its members) or "fallback". Finished LM steps go to a StepLog, so a build resumes.
 """
 from __future__ import annotations
 
@@ -53,6 +57,7 @@ class TreeBuildConfig:
     cooccurrence_weight: float = 0.3
     cooccurrence_dims: int = 32
     misfit_window: int = 12  # least typical members of a category the LM checks; 0: no checks
+    lm_subcategory_names: bool = False
     names_shown: int = 8  # attributes shown per group when naming it
     min_items_to_group: int = 40
     max_group_calls: int = 4
@@ -153,7 +158,8 @@ class PreferenceTreeBuilder(dspy.Module):
                                           config.cooccurrence_weight, config.cooccurrence_dims, config.seed)
             categories = similarity_groups(features, config.n_categories, config.max_share)
             large = [a for a in names if len(holders[a]) >= config.min_items_to_group][: config.max_group_calls]
-            run.progress.total = 1 + (len(categories) if config.misfit_window else 0) + len(categories) + len(large)
+            run.progress.total = (1 + (len(categories) if config.misfit_window else 0)
+                                  + (len(categories) if config.lm_subcategory_names else 0) + len(large))
             run.progress.refresh()
             category_names = run.name_attribute_groups(domain, categories, names, features)
             moved: set[int] = set()
@@ -164,7 +170,8 @@ class PreferenceTreeBuilder(dspy.Module):
                 nodes.append(TreeNode(c, category, 1, 0, placed_by=how))
                 n_sub = min(config.max_subcategories, max(2, round(len(rows) / config.attributes_per_subcategory)))
                 subgroups = [rows[g] for g in similarity_groups(features[rows], n_sub, config.max_share)]
-                for (subcategory, sub_how), sub_rows in zip(run.name_attribute_groups(category, subgroups, names, features), subgroups):
+                sub_names = run.name_attribute_groups(category, subgroups, names, features, config.lm_subcategory_names)
+                for (subcategory, sub_how), sub_rows in zip(sub_names, subgroups):
                     s = len(nodes)
                     nodes.append(TreeNode(s, subcategory, 2, c, placed_by=sub_how))
                     for row in sorted(sub_rows, key=lambda r: (-len(members[r]), names[r])):
@@ -192,26 +199,30 @@ class _Run:
         self.trace: list[dict] = []
         self.progress = tqdm(total=0, desc="building preference tree", unit=" LM step", disable=None)
 
-    def ask(self, step: str, module, validate, fallback, **inputs):
+    def ask(self, step: str, module, validate, fallback, attempts: int = 2, **inputs):
         key = step_key(step, inputs)
         if key in self.steps:
             self.trace.append({"step": step, "status": "resumed", "errors": []})
         else:
-            self.steps[key] = guarded_call(module, validate, fallback, self.trace, step, domain=self.domain, **inputs)
+            self.steps[key] = guarded_call(module, validate, fallback, self.trace, step, attempts,
+                                           domain=self.domain, **inputs)
         self.progress.update()
         return self.steps[key]
 
     def name_attribute_groups(self, parent: str, groups: list[np.ndarray], names: list[str],
-                              features: np.ndarray) -> list[tuple[str, str]]:
-        """(name, how) per group of attribute rows, from one ClusterAttributes call."""
+                              features: np.ndarray, use_lm: bool = True) -> list[tuple[str, str]]:
+        """(name, how) per group of attribute rows, from one ClusterAttributes call (``use_lm``) or
+        from the groups' members ("embedding")."""
         shown = [self._representatives(rows, names, features) for rows in groups]
         # A category's children are subcategories (named later); a subcategory's are its attributes.
         at_top = parent == self.domain
         forbidden = [{parent.casefold()} | (set() if at_top else {names[r].casefold() for r in rows}) for rows in groups]
+        if not use_lm:
+            return [(name, "embedding") for name, _ in fill_names([None] * len(groups), shown, forbidden, first=2)]
         answer = self.ask(
             "name_categories" if at_top else "name_subcategories", self.builder.cluster,
             lambda p: usable_names(p.names, forbidden, shown, self.builder.embedder), lambda: [None] * len(groups),
-            parent=parent, groups=[f"{n}. {', '.join(s)}" for n, s in enumerate(shown, start=1)],
+            attempts=1, parent=parent, groups=[f"{n}. {', '.join(s)}" for n, s in enumerate(shown, start=1)],
         )
         # One attribute's name would misname the whole group: a fallback joins two.
         return fill_names(answer, shown, forbidden, first=2)
@@ -275,7 +286,7 @@ class _Run:
             answer = self.ask(
                 "group_items", self.builder.group,
                 lambda p: usable_names(p.names, forbidden, [t + e for t, e in zip(traits, examples)], self.builder.embedder),
-                lambda: [None] * len(groups), attribute=name,
+                lambda: [None] * len(groups), attempts=1, attribute=name,
                 groups=[f"{n}. typical: {', '.join(t) or '-'}; e.g. {'; '.join(e)}"
                         for n, (t, e) in enumerate(zip(traits, examples), start=1)],
             )

@@ -14,6 +14,7 @@ from toy_world import toy_context
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import candidate_hit_rate  # noqa: E402
 import interactive  # noqa: E402
+import questions  # noqa: E402
 
 
 class Stop(Exception):
@@ -49,3 +50,19 @@ def test_figure6_scores_the_same_first_turn_of_each_user_three_ways(tmp_path):
     assert len(cases) == 4 and all(isinstance(text, str) and text for text, _, _ in cases)
     assert result["turns"] == 4 and set(result["hit_rate"]) == set(candidate_hit_rate.WAYS)
     assert all(result["hit_rate"][w] == result["hits"][w] / 4 for w in candidate_hit_rate.WAYS)
+
+
+def test_the_questions_report_states_the_paired_tests_of_the_evaluation():
+    from afirs_dspy.evaluation.records import SessionRecord, TurnRecord
+    from afirs_dspy.evaluation.significance import compare
+
+    def session(user, success_turn, method):
+        turns = [TurnRecord(turn=k, action="recommend", items=[1], preselected=[1], candidates=None, preferences=[],
+                            question="", reply="", accepted=k == success_turn) for k in range(1, (success_turn or 5) + 1)]
+        return SessionRecord(method=method, user=user, target=1, history_length=0, simulator="s", opener="", turns=turns)
+
+    after = [session("a", 1, "after"), session("b", 2, "after")]
+    before = [session("a", 3, "before"), session("b", None, "before")]
+    line = questions.paired_line(compare(after, before, 5))
+    assert line.startswith("Paired, after vs before on 2 users: McNemar SR@1 b/c 1/0")
+    assert "SR@5 b/c 1/0" in line and "AT Δ -3 (sign-flip p 0.5)" in line  # a failure counts 6 turns

@@ -1,6 +1,8 @@
 """Code-side helpers of the programs: the candidate distribution, title matching, guarded calls, dialogue rendering."""
 from __future__ import annotations
 
+import dataclasses
+
 import dspy
 import pandas as pd
 import pytest
@@ -30,6 +32,8 @@ def test_split_aspects_ranks_by_expected_information_gain():
     assert genre.bits == pytest.approx(0.811278, abs=1e-6) and genre.expected_left == 2.5
     assert mood.render() == "Mood > Feel: dark (2 of 4), funny (1 of 4), tense (1 of 4)"
     assert fallback_question(tree, mood) == "Do you have a preference regarding feel, such as dark, funny or tense?"
+    listed = dataclasses.replace(mood, path="Mood > dark, funny")  # a subcategory named after its attributes
+    assert fallback_question(tree, listed) == "Which would you like: dark, funny or tense?"
 
 
 def test_split_aspects_leaves_out_settled_aspects_and_named_options():

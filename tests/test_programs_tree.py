@@ -62,7 +62,7 @@ def name_by_common_word(prompt):
 NAMING = {"[[ ## parent ## ]]": name_by_common_word, "[[ ## category ## ]]": {"misfits": "[]"},
           "[[ ## attribute ## ]]": lambda p: {"names": json.dumps([f"Kind {n + 1}" for n in range(len(unnumbered(p)))])}}
 CONFIG = {"n_categories": 4, "attributes_per_subcategory": 2, "min_items_to_group": 6, "max_group_calls": 2,
-          "item_groups": 2}
+          "item_groups": 2, "lm_subcategory_names": True}
 
 
 def build(rules, items=None, steps=None, **config):
@@ -114,11 +114,21 @@ def test_the_build_is_deterministic():
     assert first.tree.nodes == second.tree.nodes
 
 
-def test_unusable_names_are_retried_then_replaced_by_the_groups_own_attributes():
+def test_by_default_subcategories_are_named_after_their_own_attributes_without_the_lm():
+    built, lm = build(NAMING, lm_subcategory_names=False)
+    tree = built.tree
+    assert lm.calls == {"[[ ## parent ## ]]": 1, "[[ ## category ## ]]": 4, "[[ ## attribute ## ]]": 2}
+    for subcategory in (n for n in tree.nodes if n.level == 2):
+        below = [a.name for a in tree.children(subcategory.id)]
+        assert subcategory.placed_by == "embedding" and subcategory.name == ", ".join(below)
+    assert tree_shape(tree, attributes_of(family_items()))["targets_met"]
+
+
+def test_unusable_names_are_replaced_by_the_groups_own_attributes_without_a_retry():
     rules = {**NAMING, "[[ ## parent ## ]]": lambda p: {"names": json.dumps(["Other"] * len(unnumbered(p)))}}
     built, lm = build(rules)
     tree = built.tree
-    assert lm.calls["[[ ## parent ## ]]"] == 10  # 5 naming steps, each retried once
+    assert lm.calls["[[ ## parent ## ]]"] == 5  # 5 naming steps, none retried
     named = [n for n in tree.nodes if n.level in (1, 2)]
     assert {n.placed_by for n in named} == {"fallback"} and not name_problems(tree)
     scary = next(c for c in tree.children(0) if "scary" in c.name)
@@ -135,7 +145,7 @@ def test_a_name_that_fits_a_sibling_group_better_or_copies_the_instructions_exam
 
     built, lm = build({**NAMING, "[[ ## parent ## ]]": swapped_and_copied})
     categories = built.tree.children(0)
-    # 3 of 4 names unusable: retried, then every category named after its own attributes.
+    # 3 of 4 names unusable: every category named after its own attributes.
     assert [e["status"] for e in built.trace if e["step"] == "name_categories"] == ["fallback"]
     for category in categories:
         below = {a.name for s in built.tree.children(category.id) for a in built.tree.children(s.id)}
@@ -149,7 +159,7 @@ def test_each_name_is_checked_against_its_own_group():
               ["sports tennis"]]
     names = ["Funny stuff", "Scary stuff", "Space stuff", "Sports stuff"]
     assert usable_names(names, [set()] * 4, groups, BagOfWordsEmbedder()) == [None, None, "Space stuff", "Sports stuff"]
-    with pytest.raises(InvalidOutput):  # most names unusable: the call is retried
+    with pytest.raises(InvalidOutput):  # most names unusable: the whole answer falls back
         usable_names(names[:3], [set()] * 3, groups[:3], BagOfWordsEmbedder())
 
 

@@ -49,13 +49,15 @@ def _tree_or_exit(data, artifacts_dir):
               show_default=True, help="Share of item co-occurrence (vs. sentence embedding) in attribute similarity.")
 @click.option("--misfit-window", type=click.IntRange(min=0), default=TreeBuildConfig.misfit_window, show_default=True,
               help="Least typical attributes per category the LM checks for misfits (0: no checks).")
+@click.option("--lm-subcategory-names", is_flag=True,
+              help="Let the LM name the subcategories (one call per category) instead of their own attributes.")
 @click.option("--max-group-calls", type=click.IntRange(min=0), default=TreeBuildConfig.max_group_calls,
               show_default=True, help="Attributes whose items get named item groups (largest first).")
 @click.option("--min-items-to-group", type=click.IntRange(min=2), default=TreeBuildConfig.min_items_to_group,
               show_default=True, help="Only attributes with at least this many items get item groups.")
 @click.option("--seed", type=int, default=TreeBuildConfig.seed, show_default=True, help="Seed of the co-occurrence SVD.")
 def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, fresh, categories, cooccurrence_weight,
-                       misfit_window, max_group_calls, min_items_to_group, seed) -> None:
+                       misfit_window, lm_subcategory_names, max_group_calls, min_items_to_group, seed) -> None:
     """Build the dataset's preference tree and save it as JSON (paper 4.1.1): attributes clustered by
     similarity into categories and subcategories, named by the LM, which also moves misfits; the
     largest attributes' items clustered and named. An interrupted build resumes its LM steps."""
@@ -72,7 +74,8 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, fresh, categ
             echo_next(compile_command)
             return
     config = TreeBuildConfig(n_categories=categories, cooccurrence_weight=cooccurrence_weight,
-                             misfit_window=misfit_window, max_group_calls=max_group_calls,
+                             misfit_window=misfit_window, lm_subcategory_names=lm_subcategory_names,
+                             max_group_calls=max_group_calls,
                              min_items_to_group=min_items_to_group, seed=seed)
     embedder = MiniLMEmbedder()
     popularity = PopularityRanker.from_sequences(list(dataset.train.sequence), dataset.n_items).counts
