@@ -25,6 +25,7 @@ from tqdm import tqdm
 from afirs_dspy.context import load_tree
 from afirs_dspy.data import load_dataset
 from afirs_dspy.embeddings import MiniLMEmbedder, cached_encode
+from afirs_dspy.evaluation.significance import mcnemar_exact
 from afirs_dspy.evaluation.usage import metered
 from afirs_dspy.lm.backends import LocalEngines, make_lm
 from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
@@ -82,6 +83,19 @@ def run_dataset(name: str, requests: list[dict], trees: dict[str, PreferenceTree
     } for label in trees}
 
 
+def paired_lines(results: dict) -> list[str]:
+    """Per dataset, each tree after the first against the first on the same requests: hits gained, lost, McNemar p."""
+    lines = []
+    for name, by_tree in results.items():
+        (first, base), *others = by_tree.items()
+        for label, r in others:
+            pairs = list(zip((x["hit"] for x in r["per_request"]), (x["hit"] for x in base["per_request"])))
+            gained, lost = sum(a and not b for a, b in pairs), sum(b and not a for a, b in pairs)
+            lines.append(f"{name}: {label} vs {first} on {len(pairs)} requests: hit by {label} only {gained}, "
+                         f"by {first} only {lost}, exact McNemar p {mcnemar_exact(gained, lost):.3g}.")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", action="append", required=True, metavar="NAME=ROOT",
@@ -111,7 +125,7 @@ def main() -> None:
              for name, by_tree in results.items() for label, r in by_tree.items()]
     text = "\n".join([
         "# Session preference extraction on hand-written requests", "",
-        markdown_table(table), "",
+        markdown_table(table), "", *paired_lines(results), "",
         f"Extraction mode: {args.mode}. LM: {lm.model}. Trees: {', '.join(f'{k} = {v}' for k, v in roots.items())}. Requests: {REQUESTS.name} "
         "(hand-written; paraphrases, moods, negations, two wishes, vague words).",
         "Hit: an extracted preference on a root path through an accepted attribute, at depth >= 2 (the attribute, an",
@@ -119,7 +133,8 @@ def main() -> None:
         "with other jobs sharing the 2-core CPU. Per-request paths and each tree's shape report are in the JSON.",
     ])
     name = "extraction" if args.mode == EXTRACTION_MODES[0] else f"extraction-{args.mode}"
-    write_results(name, {"lm": lm.model, "mode": args.mode, "trees": roots, "results": results}, text)
+    write_results(name, {"lm": lm.model, "mode": args.mode, "trees": roots, "paired": paired_lines(results),
+                         "results": results}, text)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ one category; it can, however, name a group it is shown and spot a member that d
 Every answer is validated: one name per group, unique among siblings, not the parent's name nor a
 child's, no placeholder, no name copied from the instruction's example, and each name closer (sentence
 embedding) to its own group's nearest members than to a sibling's. A name that fails becomes the group's most frequent attributes, marked
-"fallback"; a naming call is not retried (a second answer at a higher temperature repeated the
-first). Each node records how it was placed: "llm" (named or moved by the LM), "embedding" (by
+"fallback"; a naming call is not retried (the fallback is the group's own words; a retry at a higher
+temperature repeated the subcategory answers). Each node records how it was placed: "llm" (named or moved by the LM), "embedding" (by
 similarity, named from its members) or "fallback". Finished LM steps go to a StepLog, so a build resumes.
 """
 from __future__ import annotations

@@ -13,6 +13,7 @@ from toy_world import toy_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import candidate_hit_rate  # noqa: E402
+import extraction  # noqa: E402
 import interactive  # noqa: E402
 import questions  # noqa: E402
 
@@ -66,3 +67,12 @@ def test_the_questions_report_states_the_paired_tests_of_the_evaluation():
     line = questions.paired_line(compare(after, before, 5))
     assert line.startswith("Paired, after vs before on 2 users: McNemar SR@1 b/c 1/0")
     assert "SR@5 b/c 1/0" in line and "AT Δ -3 (sign-flip p 0.5)" in line  # a failure counts 6 turns
+
+
+def test_the_extraction_report_pairs_each_tree_with_the_first_on_the_same_requests():
+    def hits(*flags):
+        return {"per_request": [{"hit": f} for f in flags]}
+
+    results = {"ml": {"old": hits(True, False, False, True), "new": hits(True, True, True, False)}}
+    assert extraction.paired_lines(results) == [
+        "ml: new vs old on 4 requests: hit by new only 2, by old only 1, exact McNemar p 1."]
