@@ -117,6 +117,10 @@ def main() -> None:
                 dataset = load_dataset(name)
                 trees = {label: load_tree(dataset, root) for label, root in roots.items()}
                 results[name] = run_dataset(name, requests[name][: args.limit], trees, embedder, args.mode)
+                report(results, args, roots, lm.model)  # after each dataset, so a stopped run keeps the finished ones
+
+
+def report(results: dict, args: argparse.Namespace, roots: dict, lm: str) -> None:
     table = [{"dataset": name, "tree": label, "requests": r["requests"], "hit share": round(r["hit_share"], 3),
               "LM calls / extraction": round(r["lm_calls_per_extraction"], 2),
               "s / extraction": round(r["seconds_per_extraction"], 1),
@@ -126,14 +130,14 @@ def main() -> None:
     text = "\n".join([
         "# Session preference extraction on hand-written requests", "",
         markdown_table(table), "", *paired_lines(results), "",
-        f"Extraction mode: {args.mode}. LM: {lm.model}. Trees: {', '.join(f'{k} = {v}' for k, v in roots.items())}. Requests: {REQUESTS.name} "
+        f"Extraction mode: {args.mode}. LM: {lm}. Trees: {', '.join(f'{k} = {v}' for k, v in roots.items())}. Requests: {REQUESTS.name} "
         "(hand-written; paraphrases, moods, negations, two wishes, vague words).",
         "Hit: an extracted preference on a root path through an accepted attribute, at depth >= 2 (the attribute, an",
         "item group under it, or a subcategory/category containing it). LM calls count cache hits too; s is wall time",
         "with other jobs sharing the 2-core CPU. Per-request paths and each tree's shape report are in the JSON.",
     ])
     name = "extraction" if args.mode == EXTRACTION_MODES[0] else f"extraction-{args.mode}"
-    write_results(name, {"lm": lm.model, "mode": args.mode, "trees": roots, "paired": paired_lines(results),
+    write_results(name, {"lm": lm, "mode": args.mode, "trees": roots, "paired": paired_lines(results),
                          "results": results}, text)
 
 
