@@ -63,8 +63,9 @@ def test_build_tree_resumes_the_steps_an_interrupted_build_kept(toy, tmp_path):
     second = CliRunner().invoke(build_tree_command, args)
     assert second.exit_code == 0, second.output
     categories = PreferenceTree.load(log.parent / "tree.json").children(0)
-    # The categories' names came from the log: the LM only named each category's subcategories.
-    assert "resuming: 1 LM steps kept" in second.output and lm.calls["[[ ## parent ## ]]"] == len(categories)
+    # The categories' names came from the log (and subcategories are named from their attributes): no naming call.
+    assert "resuming: 1 LM steps kept" in second.output and lm.calls["[[ ## parent ## ]]"] == 0
+    assert {c.placed_by for c in categories} == {"llm"}
 
 
 def test_an_unwritable_artifacts_dir_fails_at_once_with_one_line(toy, tmp_path):
