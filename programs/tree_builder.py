@@ -8,8 +8,8 @@ one category; it can, however, name a group it is shown and spot a member that d
 2. The LM names the categories in one call (ClusterAttributes) and, per category, is shown its
    least typical members and says which do not belong (FindMisfits); those move to the most
    similar other category.
-3. Each category is clustered again into subcategories, named after their most frequent and most
-   typical attributes (or by the LM, one call per category, with ``lm_subcategory_names``: the small
+3. Each category is clustered again into subcategories, named after their two most frequent
+   attributes (or by the LM, one call per category, with ``lm_subcategory_names``: the small
    model names such a group after its first member, an attribute already under it, so its names were
    usable for 0/36, 3/26 and 5/20 subcategories on ml-latest-small, Steam and Beauty).
 4. The largest attributes get item groups: their items clustered by text embedding and named by

@@ -59,8 +59,8 @@ def _tree_or_exit(data, artifacts_dir):
 def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, fresh, categories, cooccurrence_weight,
                        misfit_window, lm_subcategory_names, max_group_calls, min_items_to_group, seed) -> None:
     """Build the dataset's preference tree and save it as JSON (paper 4.1.1): attributes clustered by
-    similarity into categories and subcategories, named by the LM, which also moves misfits; the
-    largest attributes' items clustered and named. An interrupted build resumes its LM steps."""
+    similarity into categories (named by the LM, which also moves misfits) and subcategories (named
+    after their attributes); the largest attributes' items clustered and named by the LM. An interrupted build resumes its LM steps."""
     dataset = data.load()
     folder = tree_dir(dataset.name, artifacts_dir)
     checks.writable_folder(folder, "--artifacts-dir")  # fail in a second, not after the LM steps
