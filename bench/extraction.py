@@ -127,9 +127,10 @@ def report(results: dict, args: argparse.Namespace, roots: dict, lm: str) -> Non
               "categories": r["shape"]["categories"], "shape targets met": r["shape"]["targets_met"],
               "build s": r["built"]["seconds"]}
              for name, by_tree in results.items() for label, r in by_tree.items()]
+    paired = paired_lines(results)
     text = "\n".join([
         "# Session preference extraction on hand-written requests", "",
-        markdown_table(table), "", *paired_lines(results), "",
+        markdown_table(table), "", *paired, "",
         f"Extraction mode: {args.mode}. LM: {lm}. Trees: {', '.join(f'{k} = {v}' for k, v in roots.items())}. Requests: {REQUESTS.name} "
         "(hand-written; paraphrases, moods, negations, two wishes, vague words).",
         "Hit: an extracted preference on a root path through an accepted attribute, at depth >= 2 (the attribute, an",
@@ -137,7 +138,7 @@ def report(results: dict, args: argparse.Namespace, roots: dict, lm: str) -> Non
         "with other jobs sharing the 2-core CPU. Per-request paths and each tree's shape report are in the JSON.",
     ])
     name = "extraction" if args.mode == EXTRACTION_MODES[0] else f"extraction-{args.mode}"
-    write_results(name, {"lm": lm, "mode": args.mode, "trees": roots, "paired": paired_lines(results),
+    write_results(name, {"lm": lm, "mode": args.mode, "trees": roots, "paired": paired,
                          "results": results}, text)
 
 
