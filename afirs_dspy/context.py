@@ -25,9 +25,11 @@ from afirs_dspy.recsys.tool import RecsysTool
 NODE_VECTORS = "node_vectors.npz"
 
 
-def node_vectors(tree: PreferenceTree, embedder: TextEmbedder, folder: Path) -> np.ndarray:
-    """Row i embeds node i's path; cached in ``folder`` (the tree's folder) beside the tree."""
-    return cached_encode(tree.node_texts(), embedder, folder / NODE_VECTORS)
+def node_vectors(tree: PreferenceTree, embedder: TextEmbedder, folder: Path | None = None) -> np.ndarray:
+    """Row i: what node i means to a request (``PreferenceTree.meaning_vectors``); the name vectors are
+    cached in ``folder`` (the tree's folder) beside the tree."""
+    names = cached_encode([node.name for node in tree.nodes], embedder, folder / NODE_VECTORS if folder else None)
+    return tree.meaning_vectors(names)
 
 
 class MissingArtifact(Exception):

@@ -101,9 +101,20 @@ class PreferenceTree(SharedResource):
         on_path = [node_id, *self.ancestors(node_id)][:-1]  # the root is left out
         return " > ".join(self.nodes[n].name for n in reversed(on_path))
 
-    def node_texts(self) -> list[str]:
-        """What each node is embedded as: its path (the root: its name)."""
-        return [self.path(node.id) or node.name for node in self.nodes]
+    def meaning_vectors(self, name_vectors: np.ndarray) -> np.ndarray:
+        """What each node means to a request, from ``name_vectors[i]`` (node i's name embedded): its name
+        joined with the mean of the names below it down to the attributes (a category is what it holds),
+        unit length. A path's shared prefix would drown what sets siblings apart ("... > Crime, psychology
+        > stoner movie" ranked first for "a war movie"), and a name alone says little of a category."""
+        unit = name_vectors / np.maximum(np.linalg.norm(name_vectors, axis=1, keepdims=True), 1e-12)
+        total, count = unit.copy(), np.ones(len(self.nodes))
+        for node in reversed(self.nodes[1:]):  # children come after their parent
+            if node.level <= ATTRIBUTE_LEVEL:  # item groups' names are the LM's, not the catalog's
+                total[node.parent] += total[node.id]
+                count[node.parent] += count[node.id]
+        mean = total / count[:, None]
+        joined = unit + mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+        return joined / np.maximum(np.linalg.norm(joined, axis=1, keepdims=True), 1e-12)
 
     @cached_property
     def _subtree_items(self) -> list[np.ndarray]:

@@ -20,11 +20,12 @@ import json
 from pathlib import Path
 
 import dspy
+import numpy as np
 from tqdm import tqdm
 
-from afirs_dspy.context import load_tree
+from afirs_dspy.context import load_tree, node_vectors
 from afirs_dspy.data import load_dataset
-from afirs_dspy.embeddings import MiniLMEmbedder, cached_encode
+from afirs_dspy.embeddings import MiniLMEmbedder
 from afirs_dspy.evaluation.significance import mcnemar_exact
 from afirs_dspy.evaluation.usage import metered
 from afirs_dspy.lm.backends import LocalEngines, make_lm
@@ -54,25 +55,39 @@ def is_hit(tree: PreferenceTree, preferences: list[int], accepted: set[str]) -> 
                for p in preferences for t in targets)
 
 
+def most_similar_descent(tree: PreferenceTree, vectors: np.ndarray, query: np.ndarray) -> int:
+    """The leaf reached by taking, at each level, the child most similar to the request: the descent
+    an LM that always picks the first pre-ranked option would make."""
+    node = tree.root.id
+    while children := [child.id for child in tree.children(node)]:
+        node = children[int(np.argmax(vectors[children] @ query))]
+    return node
+
+
 def run_dataset(name: str, requests: list[dict], trees: dict[str, PreferenceTree], embedder, mode: str) -> dict:
     attributes = {a for attrs in load_dataset(name).items.attributes for a in attrs}
     unknown = sorted({a for r in requests for a in r["accept"]} - attributes)
     if unknown:
         raise SystemExit(f"{name}: accepted attributes not in the data: {unknown}")
-    extractors = {label: SessionPreferenceExtractor(tree, embedder, cached_encode(tree.node_texts(), embedder), mode=mode)
+    vectors = {label: node_vectors(tree, embedder) for label, tree in trees.items()}
+    extractors = {label: SessionPreferenceExtractor(tree, embedder, vectors[label], mode=mode)
                   for label, tree in trees.items()}
+    queries = embedder.encode([request["text"] for request in requests])
     rows = {label: [] for label in trees}
-    for request in tqdm(requests, desc=name, unit="request"):
+    for request, query in zip(tqdm(requests, desc=name, unit="request"), queries):
         for label, extractor in extractors.items():
             with metered() as usage:
                 out = extractor(user_responses=request["text"])
             tree = trees[label]
-            rows[label].append({"text": request["text"], "hit": is_hit(tree, out.preferences, set(request["accept"])),
+            accepted = set(request["accept"])
+            rows[label].append({"text": request["text"], "hit": is_hit(tree, out.preferences, accepted),
+                                "most_similar_hit": is_hit(tree, [most_similar_descent(tree, vectors[label], query)], accepted),
                                 "paths": [tree.path(p) for p in out.preferences], "lm_calls": usage.lm_calls,
                                 "model_calls": usage.model_calls, "seconds": round(usage.seconds, 2)})
     return {label: {
         "requests": len(rows[label]),
         "hit_share": sum(r["hit"] for r in rows[label]) / len(rows[label]),
+        "most_similar_descent_hit_share": sum(r["most_similar_hit"] for r in rows[label]) / len(rows[label]),
         "lm_calls_per_extraction": sum(r["lm_calls"] for r in rows[label]) / len(rows[label]),
         "seconds_per_extraction": sum(r["seconds"] for r in rows[label]) / len(rows[label]),
         "uncached_share": sum(r["model_calls"] == r["lm_calls"] for r in rows[label]) / len(rows[label]),
@@ -122,6 +137,7 @@ def main() -> None:
 
 def report(results: dict, args: argparse.Namespace, roots: dict, lm: str) -> None:
     table = [{"dataset": name, "tree": label, "requests": r["requests"], "hit share": round(r["hit_share"], 3),
+              "most-similar descent, no LM": round(r["most_similar_descent_hit_share"], 3),
               "LM calls / extraction": round(r["lm_calls_per_extraction"], 2),
               "s / extraction": round(r["seconds_per_extraction"], 1),
               "categories": r["shape"]["categories"], "shape targets met": r["shape"]["targets_met"],
@@ -136,6 +152,8 @@ def report(results: dict, args: argparse.Namespace, roots: dict, lm: str) -> Non
         "Hit: an extracted preference on a root path through an accepted attribute, at depth >= 2 (the attribute, an",
         "item group under it, or a subcategory/category containing it). LM calls count cache hits too; s is wall time",
         "with other jobs sharing the 2-core CPU. Per-request paths and each tree's shape report are in the JSON.",
+        "Most-similar descent: at each level the child most similar to the request (the extractor's pre-ranking,",
+        "node vectors = name + mean of the names below), no LM: what an LM that always takes the first option would reach.",
     ])
     name = "extraction" if args.mode == EXTRACTION_MODES[0] else f"extraction-{args.mode}"
     write_results(name, {"lm": lm, "mode": args.mode, "trees": roots, "paired": paired,

@@ -14,7 +14,7 @@ Two modes (``AFIRSConfig.extraction``):
   level by level (category, subcategory, attribute).
 * ``"levelwise"``: the paper's literal descent. At each level the children of the nodes picked above
   are pre-ranked by embedding similarity (Infer-Retrieve-Rank style) and only the top ones are shown to
-  the LM (``SelectNodes``), which picks up to ``max_per_level`` of them; one call per level.
+  the LM, best first (``SelectNodes``), which picks up to ``max_per_level`` of them; one call per level.
 
 In both, the session preferences are the deepest picked nodes, less any option the user rejected ("not
 horror"), plus the options the user named (found in code) within the aspects in play: those picked from
@@ -186,8 +186,9 @@ class SessionPreferenceExtractor(dspy.Module):
         return levels
 
     def _prerank(self, children: list[int], query: np.ndarray) -> list[int]:
-        if len(children) <= self.top_children:
-            return children
+        """The ``top_children`` most similar children, best first even when all are shown: a small LM
+        favours the first option (on the similarity-clustered tree, shown in tree order, most descents
+        went into its first category)."""
         return [children[i] for i in top_k_similar(query, self.vectors[children], self.top_children)]
 
     def _deepest(self, picked: list[int]) -> list[int]:

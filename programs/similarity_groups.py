@@ -3,6 +3,10 @@
 Attributes are described by their sentence embedding joined with their item co-occurrence (LSA of
 the TF-IDF weighted attribute × item incidence), so "zombies" sits near "horror" both because the
 words are close and because the same films carry them. Groups are cut from a Ward dendrogram.
+
+Anchors are the attributes most items carry (MovieLens genres, Steam's Action/Indie/RPG, Beauty's
+Skin Care/Hair Care): the words people name a wish with. Every other attribute joins the anchor whose
+items it shares most and whose name is closest, so "zombies" and "scary" hang under "Horror".
 """
 from __future__ import annotations
 
@@ -18,6 +22,12 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms == 0, 1, norms)
 
 
+def incidence(members: list[np.ndarray], n_items: int) -> csr_matrix:
+    """Attribute × item 0/1 matrix; ``members[a]`` are the 1-based item indices carrying attribute ``a``."""
+    rows = np.repeat(np.arange(len(members)), [len(m) for m in members])
+    return csr_matrix((np.ones(len(rows)), (rows, np.concatenate(members) - 1)), shape=(len(members), n_items))
+
+
 def attribute_features(semantic: np.ndarray, members: list[np.ndarray], n_items: int,
                        cooccurrence_weight: float, dims: int, seed: int) -> np.ndarray:
     """Rows: each attribute's unit embedding and unit co-occurrence vector, weighted so that squared
@@ -26,29 +36,58 @@ def attribute_features(semantic: np.ndarray, members: list[np.ndarray], n_items:
     k = min(dims, len(members) - 1, n_items - 1)
     if cooccurrence_weight == 0 or k < 1:
         return semantic
-    rows = np.repeat(np.arange(len(members)), [len(m) for m in members])
-    incidence = csr_matrix((np.ones(len(rows)), (rows, np.concatenate(members) - 1)), shape=(len(members), n_items))
-    weighted = TfidfTransformer().fit_transform(incidence)
+    weighted = TfidfTransformer().fit_transform(incidence(members, n_items))
     cooccurrence = _unit_rows(TruncatedSVD(k, random_state=seed).fit_transform(weighted))
     return np.hstack([np.sqrt(1 - cooccurrence_weight) * semantic, np.sqrt(cooccurrence_weight) * cooccurrence])
 
 
-def similarity_groups(features: np.ndarray, n_groups: int, max_share: float = 0.5) -> list[np.ndarray]:
+def anchor_fit(semantic: np.ndarray, members: list[np.ndarray], n_items: int, most: int, min_share: float,
+               cooccurrence_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """(anchor rows, fit): the anchors are at most ``most`` of the attributes (``members`` in descending
+    size) carried by at least ``min_share`` of the items; fit[a, j] says how well attribute a sits
+    under anchor j: ``cooccurrence_weight`` × how much more often a's items carry the anchor than
+    items do on average, plus (1 − weight) × the cosine of their names. Shared items decide for a tag
+    on many items ("zombies" films are mostly Horror), the name for a tag on one item. An anchor fits
+    under itself only; an anchor no other attribute would join is no anchor ("Shampoos" joins "Hair
+    Care"), so the anchors are chosen again without it, the least frequent first."""
+    matrix = incidence(members, n_items)
+    counts = np.asarray(matrix.sum(axis=1)).ravel()
+    anchors = np.arange(int(min(most, np.sum(counts >= min_share * n_items))))
+    while len(anchors) >= 2:
+        excess = (matrix @ matrix[anchors].T).toarray() / counts[:, None] - counts[anchors] / n_items
+        fit = cooccurrence_weight * excess + (1 - cooccurrence_weight) * (semantic @ semantic[anchors].T)
+        fit[anchors] = -np.inf
+        fit[anchors, np.arange(len(anchors))] = np.inf
+        owned = np.bincount(np.argmax(fit, axis=1), minlength=len(anchors))
+        if owned.min() > 1:
+            return anchors, fit
+        # The least frequent lone anchor goes first: it may be what a larger one was missing.
+        anchors = np.delete(anchors, np.flatnonzero(owned == 1)[-1])
+    return anchors[:0], np.zeros((len(members), 0))
+
+
+def similarity_groups(features: np.ndarray, n_groups: int, max_share: float = 0.5,
+                      sizes: np.ndarray | None = None) -> list[np.ndarray]:
     """Row indices of ``features`` in at least ``n_groups`` groups (fewer only when there are fewer
-    rows), none holding more than ``max_share`` of the rows, largest group first.
+    rows), none holding more than ``max_share`` of the rows (of their total ``sizes``, one each by
+    default), largest group first.
 
     The Ward dendrogram is cut at its highest merges, then a group that is still too large is split
-    along its own branches; groups of one row join the nearest group while ``n_groups`` remain."""
+    along its own branches; groups of one row join the nearest group while ``n_groups`` remain, unless
+    rows are weighed: a row with a size of its own (an anchor and its attributes) may stand alone."""
     if len(features) < 2:
         return [np.arange(len(features))]
+    weighed = sizes is not None
+    sizes = np.asarray(sizes, dtype=float) if weighed else np.ones(len(features))
     root = to_tree(linkage(features, method="ward"))
     groups = [root]
-    limit = max(1.0, max_share * len(features))
+    limit = max(sizes.max(), max_share * sizes.sum())
     while True:
         inner = [g for g in groups if not g.is_leaf()]
-        too_large = [g for g in inner if g.count > limit]
+        size = {g.id: sizes[g.pre_order()].sum() for g in inner}
+        too_large = [g for g in inner if size[g.id] > limit]
         if too_large:
-            split = max(too_large, key=lambda g: (g.count, g.id))
+            split = max(too_large, key=lambda g: (size[g.id], g.id))
         elif len(groups) < n_groups and inner:
             split = max(inner, key=lambda g: (g.dist, g.id))
         else:
@@ -56,6 +95,8 @@ def similarity_groups(features: np.ndarray, n_groups: int, max_share: float = 0.
         groups.remove(split)
         groups += [split.get_left(), split.get_right()]
     members = [np.asarray(sorted(g.pre_order()), dtype=np.int64) for g in groups]
+    if weighed:
+        return sorted(members, key=lambda m: (-len(m), int(m[0])))
     return _absorb_singletons(features, members, n_groups)
 
 

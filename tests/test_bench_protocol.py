@@ -8,8 +8,10 @@ from pathlib import Path
 import dspy
 import pytest
 
-from scripted import ScriptedLM
-from toy_world import toy_context
+from afirs_dspy.context import node_vectors
+
+from scripted import BagOfWordsEmbedder, ScriptedLM
+from toy_world import toy_context, toy_items, toy_tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import candidate_hit_rate  # noqa: E402
@@ -76,3 +78,9 @@ def test_the_extraction_report_pairs_each_tree_with_the_first_on_the_same_reques
     results = {"ml": {"old": hits(True, False, False, True), "new": hits(True, True, True, False)}}
     assert extraction.paired_lines(results) == [
         "ml: new vs old on 4 requests: hit by new only 2, by old only 1, exact McNemar p 1."]
+
+
+def test_the_most_similar_descent_takes_the_closest_child_at_every_level():
+    tree, embedder = toy_tree(toy_items()), BagOfWordsEmbedder()
+    leaf = extraction.most_similar_descent(tree, node_vectors(tree, embedder), embedder.encode(["slapstick comedy"])[0])
+    assert tree.path(leaf) == "Genre > Main genres > Comedy > Slapstick"

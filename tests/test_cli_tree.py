@@ -54,7 +54,7 @@ def test_build_tree_resumes_the_steps_an_interrupted_build_kept(toy, tmp_path):
         return NAMING["[[ ## category ## ]]"]
 
     toy({**NAMING, "[[ ## category ## ]]": interrupted_once})
-    args = ["--artifacts-dir", str(tmp_path), "--categories", "2"]
+    args = ["--artifacts-dir", str(tmp_path), "--categories", "2", "--misfit-window", "12"]  # interrupted at a misfit check
     first = CliRunner().invoke(build_tree_command, args)
     assert first.exit_code == 1 and "Aborted!" in first.output  # click's answer to Ctrl-C
     log = tmp_path / "ml-latest-small" / "tree" / tree_cli.STEP_LOG

@@ -24,6 +24,7 @@ from afirs_dspy.optimize.optimizers import OptimizerSettings
 from afirs_dspy.optimize.recording import record_sessions
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import build_program
+from scripted import listed
 from test_eval_runner import toy_lm
 from toy_world import toy_context, write_toy_artifacts
 
@@ -186,10 +187,12 @@ def optimizer_lm():
 @pytest.mark.parametrize("optimizer", ["bootstrap-rs", "gepa", "mipro-light"])
 def test_the_searching_optimizers_run_within_their_budget(world, optimizer):
     context, _ = world
-    # The levelwise extraction: its per-level picks are not all right, so every optimizer has work to do.
+    # The levelwise extraction, with a selector that always takes the last (least similar) node shown: its
+    # picks are not all right, so every optimizer has work to do.
     levelwise = replace(SIZES, extraction="levelwise")
     program = build_program("afirs", context, levelwise)
     lm, proposer = optimizer_lm()
+    lm.rules["[[ ## nodes ## ]]"] = lambda prompt: {"selected": json.dumps([len(listed(prompt, "nodes"))])}
     settings = CompileSettings(modules=("select",), session_eval=False, optimizer=OptimizerSettings(optimizer, budget=40))
     report = compile_program(program, context.tree, context.catalog, AttributeSimulators(context, 0),
                              sample_cases(context.dataset, "valid", 6, seed=0), lm, settings, progress=False,

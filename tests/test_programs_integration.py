@@ -7,6 +7,7 @@ import importlib.util
 import dspy
 import pytest
 
+from afirs_dspy.context import node_vectors
 from afirs_dspy.embeddings import MiniLMEmbedder
 from afirs_dspy.lm import LMOptions, LocalEngines, LocalModelMissing, make_lm
 from afirs_dspy.programs.afirs import AFIRS, AFIRSConfig
@@ -21,7 +22,7 @@ def test_a_real_turn_with_the_local_model(tmp_path):
     embedder = MiniLMEmbedder()
     config = AFIRSConfig(n_candidates=8, n_recommend=3, top_children=4, max_per_level=1)
     program = AFIRS(context.tree, context.tool, context.catalog, embedder,
-                    embedder.encode(context.tree.node_texts()), config)
+                    node_vectors(context.tree, embedder), config)
     with LocalEngines() as engines:
         try:
             lm = make_lm(None, options=LMOptions(cache=False), engines=engines)

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from afirs_dspy.context import MissingArtifact, load_tree
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.context import MissingArtifact, load_tree, node_vectors
+from afirs_dspy.preference_tree import PreferenceTree, TreeNode
 from afirs_dspy.programs.guarded import InvalidOutput
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.programs.similarity_groups import similarity_groups
@@ -61,8 +61,9 @@ def name_by_common_word(prompt):
 
 NAMING = {"[[ ## parent ## ]]": name_by_common_word, "[[ ## category ## ]]": {"misfits": "[]"},
           "[[ ## attribute ## ]]": lambda p: {"names": json.dumps([f"Kind {n + 1}" for n in range(len(unnumbered(p)))])}}
+# The family items' attributes are equally frequent: no anchors, the categories come from similarity alone.
 CONFIG = {"n_categories": 4, "attributes_per_subcategory": 2, "min_items_to_group": 6, "max_group_calls": 2,
-          "item_groups": 2, "lm_subcategory_names": True}
+          "item_groups": 2, "lm_subcategory_names": True, "anchors": 0, "misfit_window": 12}
 
 
 def build(rules, items=None, steps=None, **config):
@@ -106,6 +107,56 @@ def test_a_lone_outlier_stays_a_group_when_the_groups_would_be_too_few():
     rows = np.array([[1.0, 0.0], [0.99, 0.14], [0.98, 0.2], [0.0, 1.0]])
     assert [g.tolist() for g in similarity_groups(rows, 2, max_share=1.0)] == [[0, 1, 2], [3]]
     assert [g.tolist() for g in similarity_groups(rows, 1, max_share=1.0)] == [[0, 1, 2, 3]]
+
+
+GENRES = ("Horror", "Comedy", "Space", "Sports")
+
+
+def genre_items() -> pd.DataFrame:
+    """The family items, each also carrying its family's genre, and every second one "in colour"."""
+    items = family_items()
+    items["attributes"] = [[GENRES[i % 4], *attributes, *(["in colour"] if i % 2 == 0 else [])]
+                           for i, attributes in zip(items.idx, items.attributes)]
+    return items
+
+
+def test_anchors_make_the_categories_and_each_anchor_holds_the_attributes_its_items_share():
+    items = genre_items()
+    built, _ = build(NAMING, items, anchors=5, n_categories=2, max_share=0.6, lm_subcategory_names=False)
+    tree = built.tree
+    # "in colour" is the most frequent attribute but no other sits under it: it is no anchor.
+    assert tree.meta["anchors"] == ["Comedy", "Horror", "Space", "Sports"]
+    assert tree.meta["builder"] == "anchors+similarity+llm-names"
+    categories = tree.children(0)
+    assert len(categories) == 2
+    family_of = {member: GENRES[f] for f, members in enumerate(FAMILIES.values()) for member in members}
+    for category in categories:
+        subcategories = tree.children(category.id)
+        assert len(subcategories) == 2
+        for subcategory in subcategories:
+            below = [a.name for a in tree.children(subcategory.id)]
+            genre = below[0]  # the anchor: its subcategory's most frequent attribute, and its name's first
+            assert genre in GENRES and subcategory.name.startswith(f"{genre}, ")
+            assert all(family_of[a] == genre for a in below[1:] if a != "in colour")
+    shape = tree_shape(tree, attributes_of(items))
+    assert shape["targets"]["every_attribute_reachable"] and shape["targets"]["names_acceptable"]
+
+
+def test_a_category_the_lm_cannot_name_is_named_after_its_anchors():
+    rules = {**NAMING, "[[ ## parent ## ]]": lambda p: {"names": json.dumps(["Other"] * len(unnumbered(p)))}}
+    built, _ = build(rules, genre_items(), anchors=5, n_categories=2, max_share=0.6, lm_subcategory_names=False)
+    tree = built.tree
+    for category in tree.children(0):
+        anchors = [tree.children(s.id)[0].name for s in tree.children(category.id)]
+        assert category.placed_by == "fallback" and category.name == ", ".join(anchors)
+
+
+def test_attributes_can_be_weighed_when_no_group_may_hold_over_half():
+    rows = np.array([[1.0, 0.0], [0.99, 0.14], [0.0, 1.0], [0.1, 0.99]])
+    assert [g.tolist() for g in similarity_groups(rows, 2, max_share=0.5)] == [[0, 1], [2, 3]]
+    # Row 0 stands for 10 attributes: its pair is over half of 14, so it is split.
+    split = similarity_groups(rows, 2, max_share=0.5, sizes=np.array([10, 1, 1, 1]))
+    assert sorted(g.tolist() for g in split) == [[0], [1], [2, 3]]
 
 
 def test_the_build_is_deterministic():
@@ -247,7 +298,7 @@ def test_extractor_shows_only_the_most_similar_children_and_descends():
         shown.append(nodes)
         return {"selected": "[1]"}
 
-    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()), top_children=2,
+    extractor = SessionPreferenceExtractor(tree, embedder, node_vectors(tree, embedder), top_children=2,
                                            mode="levelwise")
     with dspy.context(lm=ScriptedLM({"[[ ## nodes ## ]]": select})):
         out = extractor(user_responses="a horror film please")
@@ -264,7 +315,7 @@ def test_extractor_shows_only_the_most_similar_children_and_descends():
 def test_extractor_rejects_numbers_outside_the_shown_nodes_or_garbage(answer, calls):
     tree = toy_tree(toy_items())
     embedder = BagOfWordsEmbedder()
-    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()), mode="levelwise")
+    extractor = SessionPreferenceExtractor(tree, embedder, node_vectors(tree, embedder), mode="levelwise")
     lm = ScriptedLM({"[[ ## nodes ## ]]": {"selected": answer}})
     with dspy.context(lm=lm):
         out = extractor(user_responses="anything")
@@ -322,7 +373,7 @@ def test_confirm_extraction_keeps_every_wish_in_one_lm_call():
     tree = toy_tree(toy_items())
     embedder = BagOfWordsEmbedder()
     lm = ScriptedLM({"[[ ## nodes ## ]]": confirm_named})
-    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()))
+    extractor = SessionPreferenceExtractor(tree, embedder, node_vectors(tree, embedder))
     with dspy.context(lm=lm):
         out = extractor(user_responses="a horror film, but also funny and tense")
     assert sorted(out.preferences) == [5, 9, 11]  # Horror, funny, tense
@@ -330,7 +381,7 @@ def test_confirm_extraction_keeps_every_wish_in_one_lm_call():
     # The tree stays visible: each kept attribute's path, category → subcategory → attribute.
     assert [sorted(level) for level in out.levels] == [[1, 7], [2, 8], [5, 9, 11]]
     # The paper-literal descent keeps one node per level: the same words give one wish.
-    levelwise = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()), mode="levelwise")
+    levelwise = SessionPreferenceExtractor(tree, embedder, node_vectors(tree, embedder), mode="levelwise")
     with dspy.context(lm=ScriptedLM({"[[ ## nodes ## ]]": {"selected": "[1]"}})):
         assert len(levelwise(user_responses="a horror film, but also funny and tense").preferences) == 1
 
@@ -338,7 +389,7 @@ def test_confirm_extraction_keeps_every_wish_in_one_lm_call():
 def test_confirm_extraction_proposes_per_phrase_and_falls_back_to_the_closest_names():
     tree = toy_tree(toy_items())
     embedder = BagOfWordsEmbedder()
-    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()), max_options=3)
+    extractor = SessionPreferenceExtractor(tree, embedder, node_vectors(tree, embedder), max_options=3)
     proposed = extractor.proposals("Drama, with something dark. Also tense")
     assert [node for node, _ in proposed] == [4, 10, 11]  # the best of each phrase first, capped at 3
     lm = ScriptedLM({"[[ ## nodes ## ]]": {"selected": "[9]"}})  # out of range twice
@@ -358,8 +409,25 @@ def test_the_extraction_mode_is_checked():
 def test_filler_words_and_negated_phrases_propose_nothing():
     tree = toy_tree(toy_items())
     embedder = BagOfWordsEmbedder()
-    extractor = SessionPreferenceExtractor(tree, embedder, embedder.encode(tree.node_texts()))
+    extractor = SessionPreferenceExtractor(tree, embedder, node_vectors(tree, embedder))
     # "I'm in the mood for a … movie" names no wish; the attribute inside it is what is proposed.
     assert [tree.nodes[n].name for n, _ in extractor.proposals("I'm in the mood for a tense movie")] == ["tense"]
     # A negated phrase wishes for nothing (conversation_facts drops what it rejects).
     assert [tree.nodes[n].name for n, _ in extractor.proposals("funny, but not dark")] == ["funny"]
+
+
+def test_a_node_means_its_name_and_what_it_holds_not_its_path():
+    nodes = [TreeNode(0, "movies", 0, None), TreeNode(1, "Dark", 1, 0), TreeNode(2, "Light", 1, 0),
+             TreeNode(3, "Night", 2, 1), TreeNode(4, "Day", 2, 2),
+             TreeNode(5, "zombies", 3, 3, (1,)), TreeNode(6, "ghosts", 3, 3, (2,)),
+             TreeNode(7, "picnics", 3, 4, (3,)), TreeNode(8, "zombie picnic", 4, 7, (3,))]
+    tree = PreferenceTree(nodes, n_items=3)
+    embedder = BagOfWordsEmbedder()
+    vectors = node_vectors(tree, embedder)
+    query = embedder.encode(["zombies"])[0]
+    scores = vectors @ query
+    # "Dark" holds zombies: it ranks above "Light", whose only zombie is an item group's LM-made name.
+    assert scores[1] > scores[2] and scores[3] > scores[4]
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1)
+    # An attribute is its name: its path's words ("Dark > Night") do not count.
+    assert np.allclose(vectors[5], embedder.encode(["zombies"])[0], atol=1e-6)

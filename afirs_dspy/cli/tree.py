@@ -44,11 +44,17 @@ def _tree_or_exit(data, artifacts_dir):
 @click.option("--force", is_flag=True, help="Rebuild even when a tree for this data exists.")
 @click.option("--fresh", is_flag=True, help="Discard the LM steps kept from an interrupted build of the same settings.")
 @click.option("--categories", type=click.IntRange(min=2), default=TreeBuildConfig.n_categories, show_default=True,
-              help="Broad categories to cluster the attributes into (more when one would hold over half).")
+              help="Broad categories to cluster the anchors into (more when one would hold over half).")
+@click.option("--anchors", type=click.IntRange(min=0), default=TreeBuildConfig.anchors, show_default=True,
+              help="Most frequent attributes (genres, product categories) the categories are made of, each with "
+                   "the attributes its items share as a subcategory; 0: similarity clusters of all attributes.")
+@click.option("--anchor-min-share", type=click.FloatRange(0, 1), default=TreeBuildConfig.anchor_min_share,
+              show_default=True, help="Share of the items an anchor must be carried by.")
 @click.option("--cooccurrence-weight", type=click.FloatRange(0, 1), default=TreeBuildConfig.cooccurrence_weight,
               show_default=True, help="Share of item co-occurrence (vs. sentence embedding) in attribute similarity.")
 @click.option("--misfit-window", type=click.IntRange(min=0), default=TreeBuildConfig.misfit_window, show_default=True,
-              help="Least typical attributes per category the LM checks for misfits (0: no checks).")
+              help="Least fitting attributes per category the LM checks for misfits (0: no checks; the "
+                   "embedded 1.5B model calls nearly all of them misfits).")
 @click.option("--lm-subcategory-names", is_flag=True,
               help="Let the LM name the subcategories (one call per category) instead of their own attributes.")
 @click.option("--max-group-calls", type=click.IntRange(min=0), default=TreeBuildConfig.max_group_calls,
@@ -56,11 +62,12 @@ def _tree_or_exit(data, artifacts_dir):
 @click.option("--min-items-to-group", type=click.IntRange(min=2), default=TreeBuildConfig.min_items_to_group,
               show_default=True, help="Only attributes with at least this many items get item groups.")
 @click.option("--seed", type=int, default=TreeBuildConfig.seed, show_default=True, help="Seed of the co-occurrence SVD.")
-def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, fresh, categories, cooccurrence_weight,
-                       misfit_window, lm_subcategory_names, max_group_calls, min_items_to_group, seed) -> None:
-    """Build the dataset's preference tree and save it as JSON (paper 4.1.1): attributes clustered by
-    similarity into categories (named by the LM, which also moves misfits) and subcategories (named
-    after their attributes); the largest attributes' items clustered and named by the LM. An interrupted build resumes its LM steps."""
+def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, fresh, categories, anchors, anchor_min_share,
+                       cooccurrence_weight, misfit_window, lm_subcategory_names, max_group_calls, min_items_to_group, seed) -> None:
+    """Build the dataset's preference tree and save it as JSON (paper 4.1.1): the most frequent
+    attributes (genres, product categories) are anchors, each with the attributes its items share as a
+    subcategory; similar anchors form the categories (named by the LM, which may also move misfits); the
+    largest attributes' items are clustered and named by the LM. An interrupted build resumes its LM steps."""
     dataset = data.load()
     folder = tree_dir(dataset.name, artifacts_dir)
     checks.writable_folder(folder, "--artifacts-dir")  # fail in a second, not after the LM steps
@@ -73,7 +80,8 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, fresh, categ
             click.echo(f"{folder / 'tree.json'} exists for this data ({len(tree.nodes)} nodes); --force rebuilds it")
             echo_next(compile_command)
             return
-    config = TreeBuildConfig(n_categories=categories, cooccurrence_weight=cooccurrence_weight,
+    config = TreeBuildConfig(n_categories=categories, anchors=anchors, anchor_min_share=anchor_min_share,
+                             cooccurrence_weight=cooccurrence_weight,
                              misfit_window=misfit_window, lm_subcategory_names=lm_subcategory_names,
                              max_group_calls=max_group_calls,
                              min_items_to_group=min_items_to_group, seed=seed)
