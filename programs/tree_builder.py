@@ -44,9 +44,9 @@ from afirs_dspy.embeddings import TextEmbedder
 from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree, TreeNode
 from afirs_dspy.programs.guarded import InvalidOutput, guarded_call, valid_numbers
 from afirs_dspy.programs.predictors import predictor
-from afirs_dspy.programs.similarity_groups import (anchor_fit, attribute_features, centres,
-                                                    similarity_groups, typicality)
+from afirs_dspy.programs.similarity_groups import attribute_features, similarity_groups, typicality
 from afirs_dspy.programs.tree_steps import StepLog, step_key
+from afirs_dspy.programs.tree_structure import SimilarityStructure, tree_structure
 from afirs_dspy.signatures import ClusterAttributes, FindMisfits, GroupItems
 from afirs_dspy.signatures.tree_construction import EXAMPLE_NAMES
 
@@ -173,9 +173,7 @@ class PreferenceTreeBuilder(dspy.Module):
             semantic = self.embedder.encode(names)
             features = attribute_features(semantic, members, len(items), config.cooccurrence_weight,
                                           config.cooccurrence_dims, config.seed)
-            anchors, fit = anchor_fit(semantic, members, len(items), config.anchors, config.anchor_min_share,
-                                      config.anchor_cooccurrence_weight)
-            structure = _Anchored(anchors, fit, features, config) if len(anchors) >= 2 else _Similar(features, config)
+            structure = tree_structure(semantic, members, len(items), features, config)
             anchors = structure.anchors
             categories = structure.categories()
             large = [a for a in names if len(holders[a]) >= config.min_items_to_group][: config.max_group_calls]
@@ -235,7 +233,7 @@ class _Run:
         return self.steps[key]
 
     def name_attribute_groups(self, parent: str, groups: list[np.ndarray], names: list[str], features: np.ndarray,
-                              structure: _Similar, use_lm: bool = True) -> list[tuple[str, str]]:
+                              structure: SimilarityStructure, use_lm: bool = True) -> list[tuple[str, str]]:
         """(name, how) per group of attribute rows, from one ClusterAttributes call (``use_lm``) or
         from the groups' members ("embedding")."""
         shown = [self._representatives(rows, names, features) for rows in groups]
@@ -260,7 +258,7 @@ class _Run:
         picked = list(dict.fromkeys([*frequent, *typical]))[: self.config.names_shown]
         return [names[r] for r in picked]
 
-    def move_misfits(self, structure: _Similar, categories: list[np.ndarray], category_names, names) -> set[int]:
+    def move_misfits(self, structure: SimilarityStructure, categories: list[np.ndarray], category_names, names) -> set[int]:
         """Each category's least fitting movable members, checked by the LM; ``structure`` moves the
         misfits to the category they fit next best. Returns the moved rows."""
         fit = structure.category_fit()
@@ -322,71 +320,6 @@ class _Run:
             for (group_name, how), group in zip(fill_names(answer, fallback_words, forbidden), groups):
                 nodes.append(TreeNode(len(nodes), group_name, ATTRIBUTE_LEVEL + 1, parent.id,
                                       tuple(sorted(int(i) for i in group)), how))
-
-
-class _Similar:
-    """Categories and subcategories cut from the attributes' similarity dendrogram (``anchors=0``)."""
-
-    anchors = np.zeros(0, dtype=np.int64)  # rows that never move
-
-    def __init__(self, features: np.ndarray, config: TreeBuildConfig):
-        self.features, self.config = features, config
-        self.groups = similarity_groups(features, config.n_categories, config.max_share)
-
-    def categories(self) -> list[np.ndarray]:
-        return self.groups
-
-    def name_length(self, rows: np.ndarray) -> int:
-        """How many of a group's first attributes its fallback name joins: its anchors (up to 4:
-        "Thriller, Mystery, Horror"), else two (one attribute's name would misname a cluster)."""
-        anchors = int(np.isin(rows, self.anchors).sum())
-        return min(anchors, 4) if anchors else 2
-
-    def category_fit(self) -> np.ndarray:
-        return self.features @ centres(self.features, self.groups).T
-
-    def move(self, moves: dict[int, int]) -> None:
-        self.groups = [np.asarray(sorted(set(rows.tolist()) - set(moves) | {r for r, t in moves.items() if t == g}),
-                                  dtype=np.int64) for g, rows in enumerate(self.groups)]
-
-    def subgroups(self, rows: np.ndarray) -> list[np.ndarray]:
-        """The category's rows in groups, each keeping the rows' order: a group's first rows name it."""
-        n_sub = min(self.config.max_subcategories, max(2, round(len(rows) / self.config.attributes_per_subcategory)))
-        return [rows[g] for g in similarity_groups(self.features[rows], n_sub, self.config.max_share)]
-
-
-class _Anchored(_Similar):
-    """Categories are groups of anchors (clustered by similarity, weighted by the attributes each
-    holds), each anchor with the attributes it owns is a subcategory: "Horror, zombies" under a
-    category of Horror, Thriller and Mystery. A category of one anchor is split by similarity."""
-
-    def __init__(self, anchors: np.ndarray, fit: np.ndarray, features: np.ndarray, config: TreeBuildConfig):
-        self.features, self.config, self.anchors, self.fit = features, config, anchors, fit
-        self.owner = np.argmax(fit, axis=1)  # column of the anchor each row sits under
-        sizes = np.bincount(self.owner, minlength=len(anchors))
-        self.anchor_groups = similarity_groups(features[anchors], config.n_categories, config.max_share, sizes)
-
-    def categories(self) -> list[np.ndarray]:
-        return [self._anchors_first(np.flatnonzero(np.isin(self.owner, columns))) for columns in self.anchor_groups]
-
-    def _anchors_first(self, rows: np.ndarray) -> np.ndarray:
-        """``rows`` (in frequency order) with their anchors first: a group is named and read by its anchors."""
-        anchor = np.isin(rows, self.anchors)
-        return np.concatenate([rows[anchor], rows[~anchor]])
-
-    def category_fit(self) -> np.ndarray:
-        return np.stack([self.fit[:, columns].max(axis=1) for columns in self.anchor_groups], axis=1)
-
-    def move(self, moves: dict[int, int]) -> None:
-        for row, g in moves.items():
-            columns = self.anchor_groups[g]
-            self.owner[row] = columns[np.argmax(self.fit[row, columns])]
-
-    def subgroups(self, rows: np.ndarray) -> list[np.ndarray]:
-        columns = sorted(set(self.owner[rows].tolist()))
-        if len(columns) < 2:
-            return super().subgroups(rows)
-        return [self._anchors_first(rows[self.owner[rows] == column]) for column in columns]
 
 
 def _distinctive(group: np.ndarray, members: np.ndarray, attributes: dict, parent: str, top: int = 3) -> list[str]:
