@@ -61,7 +61,7 @@ def anchor_fit(semantic: np.ndarray, members: list[np.ndarray], n_items: int, mo
         owned = np.bincount(np.argmax(fit, axis=1), minlength=len(anchors))
         if owned.min() > 1:
             return anchors, fit
-        # The least frequent lone anchor goes first: it may be what a larger one was missing.
+        # One at a time, least frequent first: under a larger anchor it may give that one company.
         anchors = np.delete(anchors, np.flatnonzero(owned == 1)[-1])
     return anchors[:0], np.zeros((len(members), 0))
 
