@@ -78,6 +78,12 @@ def cached_encode(texts: list[str], embedder: TextEmbedder, cache: Path | None =
     return vectors
 
 
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length (a zero row stays zero)."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms == 0, 1, norms)
+
+
 def top_k_similar(query: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` rows of ``candidates`` most similar to ``query``, best first."""
     scores = candidates @ query

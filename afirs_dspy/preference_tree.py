@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from afirs_dspy.embeddings import unit_rows
 from afirs_dspy.shared_resource import SharedResource
 
 LEVEL_NAMES = ("root", "category", "subcategory", "attribute", "item group")
@@ -106,15 +107,13 @@ class PreferenceTree(SharedResource):
         joined with the mean of the names below it down to the attributes (a category is what it holds),
         unit length. A path's shared prefix would drown what sets siblings apart ("... > Crime, psychology
         > stoner movie" ranked first for "a war movie"), and a name alone says little of a category."""
-        unit = name_vectors / np.maximum(np.linalg.norm(name_vectors, axis=1, keepdims=True), 1e-12)
+        unit = unit_rows(name_vectors)
         total, count = unit.copy(), np.ones(len(self.nodes))
         for node in reversed(self.nodes[1:]):  # children come after their parent
             if node.level <= ATTRIBUTE_LEVEL:  # item groups' names are the LM's, not the catalog's
                 total[node.parent] += total[node.id]
                 count[node.parent] += count[node.id]
-        mean = total / count[:, None]
-        joined = unit + mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
-        return joined / np.maximum(np.linalg.norm(joined, axis=1, keepdims=True), 1e-12)
+        return unit_rows(unit + unit_rows(total / count[:, None]))
 
     @cached_property
     def _subtree_items(self) -> list[np.ndarray]:

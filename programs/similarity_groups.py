@@ -16,10 +16,7 @@ from scipy.sparse import csr_matrix
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfTransformer
 
-
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms == 0, 1, norms)
+from afirs_dspy.embeddings import unit_rows
 
 
 def incidence(members: list[np.ndarray], n_items: int) -> csr_matrix:
@@ -37,7 +34,7 @@ def attribute_features(semantic: np.ndarray, members: list[np.ndarray], n_items:
     if cooccurrence_weight == 0 or k < 1:
         return semantic
     weighted = TfidfTransformer().fit_transform(incidence(members, n_items))
-    cooccurrence = _unit_rows(TruncatedSVD(k, random_state=seed).fit_transform(weighted))
+    cooccurrence = unit_rows(TruncatedSVD(k, random_state=seed).fit_transform(weighted))
     return np.hstack([np.sqrt(1 - cooccurrence_weight) * semantic, np.sqrt(cooccurrence_weight) * cooccurrence])
 
 
@@ -118,8 +115,8 @@ def _absorb_singletons(features: np.ndarray, members: list[np.ndarray], n_groups
 def typicality(features: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Cosine of each row to the centre of ``rows`` (features are unit or weighted-unit vectors)."""
     centre = features[rows].mean(axis=0)
-    return _unit_rows(features[rows]) @ (centre / (np.linalg.norm(centre) or 1.0))
+    return unit_rows(features[rows]) @ (centre / (np.linalg.norm(centre) or 1.0))
 
 
 def centres(features: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
-    return _unit_rows(np.stack([features[g].mean(axis=0) for g in groups]))
+    return unit_rows(np.stack([features[g].mean(axis=0) for g in groups]))

@@ -183,7 +183,7 @@ class PreferenceTreeBuilder(dspy.Module):
             category_names = run.name_attribute_groups(domain, categories, names, features, structure)
             moved: set[int] = set()
             if config.misfit_window:
-                moved = run.move_misfits(structure, categories, category_names, names)
+                moved = run.move_misfits(structure, category_names, names)
                 categories = structure.categories()
             for (category, how), rows in zip(category_names, categories):
                 c = len(nodes)
@@ -258,12 +258,12 @@ class _Run:
         picked = list(dict.fromkeys([*frequent, *typical]))[: self.config.names_shown]
         return [names[r] for r in picked]
 
-    def move_misfits(self, structure: SimilarityStructure, categories: list[np.ndarray], category_names, names) -> set[int]:
+    def move_misfits(self, structure: SimilarityStructure, category_names, names) -> set[int]:
         """Each category's least fitting movable members, checked by the LM; ``structure`` moves the
         misfits to the category they fit next best. Returns the moved rows."""
         fit = structure.category_fit()
         moves = {}
-        for g, (rows, (category, _)) in enumerate(zip(categories, category_names)):
+        for g, (rows, (category, _)) in enumerate(zip(structure.categories(), category_names)):
             movable = rows[~np.isin(rows, structure.anchors)]
             window = movable[np.argsort(fit[movable, g], kind="stable")][: self.config.misfit_window]
             if not len(window):
