@@ -9,7 +9,8 @@ builder's trees on today's data (its README says how they were made). The reques
 hand, the way people ask, each with the attributes that count as correct. A request is a hit when an
 extracted preference lies on a root path through an accepted attribute at depth ≥ 2: the attribute
 itself, an item group under it, or a category/subcategory containing it. Per dataset and tree: the hit
-share, LM calls and seconds per extraction, and the tree's shape targets (afirs_dspy.tree_shape).
+share, LM calls and seconds per extraction, the tree's shape targets (afirs_dspy.tree_shape), and how far
+descents without the LM get: always the first of the pre-ranked children, or the right one of the first two.
 Requests alternate between the trees so both see the same machine load. Writes bench/results/extraction.{md,json}
 (the default mode) or extraction-<mode>.{md,json}.
 """
@@ -25,7 +26,7 @@ from tqdm import tqdm
 
 from afirs_dspy.context import load_tree, node_vectors
 from afirs_dspy.data import load_dataset
-from afirs_dspy.embeddings import MiniLMEmbedder
+from afirs_dspy.embeddings import MiniLMEmbedder, top_k_similar
 from afirs_dspy.evaluation.significance import mcnemar_exact
 from afirs_dspy.evaluation.usage import metered
 from afirs_dspy.lm.backends import LocalEngines, make_lm
@@ -37,6 +38,8 @@ from lm_arguments import add_lm_arguments
 from results_files import write_results
 
 REQUESTS = Path(__file__).parent / "data" / "extraction_requests.json"
+# The descents without the LM, by the children shown per level (``reaches``).
+DESCENTS = {1: "most-similar descent, no LM", 2: "reachable among 2 / level"}
 MIN_DEPTH = 2
 
 
@@ -55,13 +58,21 @@ def is_hit(tree: PreferenceTree, preferences: list[int], accepted: set[str]) -> 
                for p in preferences for t in targets)
 
 
-def most_similar_descent(tree: PreferenceTree, vectors: np.ndarray, query: np.ndarray) -> int:
-    """The leaf reached by taking, at each level, the child most similar to the request: the descent
-    an LM that always picks the first pre-ranked option would make."""
+def reaches(tree: PreferenceTree, vectors: np.ndarray, query: np.ndarray, accepted: set[str], options: int) -> bool:
+    """Whether a descent shown, at each level, the ``options`` children most similar to the request (the
+    extractor's pre-ranking) reaches an accepted attribute when it always picks a child on the way to
+    one. With 1 option: the descent of an LM that always takes the first; with more: what a chooser that
+    never errs among them would hit, the most the tree's structure allows an LM shown that many."""
+    targets = [n.id for n in tree.nodes if n.level == ATTRIBUTE_LEVEL and n.name in accepted]
+    leading = set().union(*(on_path(tree, t) for t in targets))
     node = tree.root.id
-    while children := [child.id for child in tree.children(node)]:
-        node = children[int(np.argmax(vectors[children] @ query))]
-    return node
+    while tree.nodes[node].level < ATTRIBUTE_LEVEL:
+        children = [child.id for child in tree.children(node)]
+        shown = [children[i] for i in top_k_similar(query, vectors[children], options)]
+        node = next((child for child in shown if child in leading), None)
+        if node is None:
+            return False
+    return True
 
 
 def run_dataset(name: str, requests: list[dict], trees: dict[str, PreferenceTree], embedder, mode: str) -> dict:
@@ -81,13 +92,13 @@ def run_dataset(name: str, requests: list[dict], trees: dict[str, PreferenceTree
             tree = trees[label]
             accepted = set(request["accept"])
             rows[label].append({"text": request["text"], "hit": is_hit(tree, out.preferences, accepted),
-                                "most_similar_hit": is_hit(tree, [most_similar_descent(tree, vectors[label], query)], accepted),
+                                **{f"reached_{k}": reaches(tree, vectors[label], query, accepted, k) for k in DESCENTS},
                                 "paths": [tree.path(p) for p in out.preferences], "lm_calls": usage.lm_calls,
                                 "model_calls": usage.model_calls, "seconds": round(usage.seconds, 2)})
     return {label: {
         "requests": len(rows[label]),
         "hit_share": sum(r["hit"] for r in rows[label]) / len(rows[label]),
-        "most_similar_descent_hit_share": sum(r["most_similar_hit"] for r in rows[label]) / len(rows[label]),
+        **{f"reached_{k}_share": sum(r[f"reached_{k}"] for r in rows[label]) / len(rows[label]) for k in DESCENTS},
         "lm_calls_per_extraction": sum(r["lm_calls"] for r in rows[label]) / len(rows[label]),
         "seconds_per_extraction": sum(r["seconds"] for r in rows[label]) / len(rows[label]),
         "uncached_share": sum(r["model_calls"] == r["lm_calls"] for r in rows[label]) / len(rows[label]),
@@ -99,15 +110,18 @@ def run_dataset(name: str, requests: list[dict], trees: dict[str, PreferenceTree
 
 
 def paired_lines(results: dict) -> list[str]:
-    """Per dataset, each tree after the first against the first on the same requests: hits gained, lost, McNemar p."""
+    """Per dataset, for the hits and each descent without the LM, each tree after the first against the
+    first on the same requests: requests only it gets, only the first gets, McNemar p."""
+    measures = {"hit": "hit", **{f"reached_{k}": label for k, label in DESCENTS.items()}}
     lines = []
     for name, by_tree in results.items():
         (first, base), *others = by_tree.items()
         for label, r in others:
-            pairs = list(zip((x["hit"] for x in r["per_request"]), (x["hit"] for x in base["per_request"])))
-            gained, lost = sum(a and not b for a, b in pairs), sum(b and not a for a, b in pairs)
-            lines.append(f"{name}: {label} vs {first} on {len(pairs)} requests: hit by {label} only {gained}, "
-                         f"by {first} only {lost}, exact McNemar p {mcnemar_exact(gained, lost):.3g}.")
+            for key, measure in measures.items():
+                pairs = [(x[key], y[key]) for x, y in zip(r["per_request"], base["per_request"])]
+                gained, lost = sum(a and not b for a, b in pairs), sum(b and not a for a, b in pairs)
+                lines.append(f"{name}, {measure}: {label} vs {first} on {len(pairs)} requests: {label} only {gained}, "
+                             f"{first} only {lost}, exact McNemar p {mcnemar_exact(gained, lost):.3g}.")
     return lines
 
 
@@ -137,7 +151,7 @@ def main() -> None:
 
 def report(results: dict, args: argparse.Namespace, roots: dict, lm: str) -> None:
     table = [{"dataset": name, "tree": label, "requests": r["requests"], "hit share": round(r["hit_share"], 3),
-              "most-similar descent, no LM": round(r["most_similar_descent_hit_share"], 3),
+              **{column: round(r[f"reached_{k}_share"], 3) for k, column in DESCENTS.items()},
               "LM calls / extraction": round(r["lm_calls_per_extraction"], 2),
               "s / extraction": round(r["seconds_per_extraction"], 1),
               "categories": r["shape"]["categories"], "shape targets met": r["shape"]["targets_met"],
@@ -154,6 +168,8 @@ def report(results: dict, args: argparse.Namespace, roots: dict, lm: str) -> Non
         "with other jobs sharing the 2-core CPU. Per-request paths and each tree's shape report are in the JSON.",
         "Most-similar descent: at each level the child most similar to the request (the extractor's pre-ranking,",
         "node vectors = name + mean of the names below), no LM: what an LM that always takes the first option would reach.",
+        "Reachable among 2 / level: shown the 2 most similar children at each level, a chooser that never errs reaches an",
+        "accepted attribute: the most the tree's structure allows an LM choosing between two.",
     ])
     name = "extraction" if args.mode == EXTRACTION_MODES[0] else f"extraction-{args.mode}"
     write_results(name, {"lm": lm, "mode": args.mode, "trees": roots, "paired": paired,

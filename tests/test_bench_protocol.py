@@ -73,14 +73,21 @@ def test_the_questions_report_states_the_paired_tests_of_the_evaluation():
 
 def test_the_extraction_report_pairs_each_tree_with_the_first_on_the_same_requests():
     def hits(*flags):
-        return {"per_request": [{"hit": f} for f in flags]}
+        return {"per_request": [{"hit": f, "reached_1": f, "reached_2": True} for f in flags]}
 
     results = {"ml": {"old": hits(True, False, False, True), "new": hits(True, True, True, False)}}
     assert extraction.paired_lines(results) == [
-        "ml: new vs old on 4 requests: hit by new only 2, by old only 1, exact McNemar p 1."]
+        "ml, hit: new vs old on 4 requests: new only 2, old only 1, exact McNemar p 1.",
+        "ml, most-similar descent, no LM: new vs old on 4 requests: new only 2, old only 1, exact McNemar p 1.",
+        "ml, reachable among 2 / level: new vs old on 4 requests: new only 0, old only 0, exact McNemar p 1."]
 
 
-def test_the_most_similar_descent_takes_the_closest_child_at_every_level():
+def test_the_descent_without_the_lm_reaches_what_its_first_options_lead_to():
     tree, embedder = toy_tree(toy_items()), BagOfWordsEmbedder()
-    leaf = extraction.most_similar_descent(tree, node_vectors(tree, embedder), embedder.encode(["slapstick comedy"])[0])
-    assert tree.path(leaf) == "Genre > Main genres > Comedy > Slapstick"
+    vectors = node_vectors(tree, embedder)
+    comedy = embedder.encode(["slapstick comedy"])[0]
+    assert extraction.reaches(tree, vectors, comedy, {"Comedy"}, options=1)
+    # The request ranks Genre above Mood: the first option never leads to a mood, three options per level do.
+    assert not extraction.reaches(tree, vectors, comedy, {"tense"}, options=1)
+    assert extraction.reaches(tree, vectors, comedy, {"tense"}, options=3)
+    assert not extraction.reaches(tree, vectors, comedy, {"no such attribute"}, options=3)
