@@ -45,15 +45,16 @@ MIN_DEPTH = 2
 
 def on_path(tree: PreferenceTree, node: int) -> set[int]:
     """``node`` and its ancestors below the root."""
-    path = set()
-    while tree.nodes[node].parent is not None:
-        path.add(node)
-        node = tree.nodes[node].parent
-    return path
+    return set([node, *tree.ancestors(node)][:-1])
+
+
+def accepted_attributes(tree: PreferenceTree, accepted: set[str]) -> list[int]:
+    """The ids of the tree's attributes named in ``accepted``."""
+    return [node.id for node in tree.attribute_nodes() if node.name in accepted]
 
 
 def is_hit(tree: PreferenceTree, preferences: list[int], accepted: set[str]) -> bool:
-    targets = [n.id for n in tree.nodes if n.level == ATTRIBUTE_LEVEL and n.name in accepted]
+    targets = accepted_attributes(tree, accepted)
     return any(tree.nodes[p].level >= MIN_DEPTH and (p in on_path(tree, t) or t in on_path(tree, p))
                for p in preferences for t in targets)
 
@@ -63,8 +64,7 @@ def reaches(tree: PreferenceTree, vectors: np.ndarray, query: np.ndarray, accept
     extractor's pre-ranking) reaches an accepted attribute when it always picks a child on the way to
     one. With 1 option: the descent of an LM that always takes the first; with more: what a chooser that
     never errs among them would hit, the most the tree's structure allows an LM shown that many."""
-    targets = [n.id for n in tree.nodes if n.level == ATTRIBUTE_LEVEL and n.name in accepted]
-    leading = set().union(*(on_path(tree, t) for t in targets))
+    leading = set().union(*(on_path(tree, t) for t in accepted_attributes(tree, accepted)))
     node = tree.root.id
     while tree.nodes[node].level < ATTRIBUTE_LEVEL:
         children = [child.id for child in tree.children(node)]
