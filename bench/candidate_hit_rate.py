@@ -17,14 +17,14 @@ import time
 import dspy
 from tqdm import tqdm
 
-from afirs_dspy.context import load_context
+from afirs_dspy.artifacts.context import load_context
 from afirs_dspy.data import load_dataset
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.lm.backends import LocalEngines, make_lm
 from afirs_dspy.programs.attribute_search import AttributeSearch
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 from lm_arguments import add_lm_arguments
 from results_files import write_results
 

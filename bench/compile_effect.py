@@ -20,8 +20,8 @@ from pathlib import Path
 from afirs_dspy.cli.compile import compile_command
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
-from afirs_dspy.manifest import manifest_path
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.compiled.manifest import manifest_path
+from afirs_dspy.utils.tables import markdown_table
 from lm_arguments import add_lm_arguments, lm_flags
 from results_files import RESULTS, write_results
 

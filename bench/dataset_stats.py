@@ -11,7 +11,7 @@ import time
 
 from afirs_dspy.data import load_dataset
 from afirs_dspy.data.stats import dataset_stats
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 from results_files import write_results
 
 DATASETS = ("ml-latest-small", "steam", "beauty")

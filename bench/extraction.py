@@ -9,7 +9,7 @@ builder's trees on today's data (its README says how they were made). The reques
 hand, the way people ask, each with the attributes that count as correct. A request is a hit when an
 extracted preference lies on a root path through an accepted attribute at depth ≥ 2: the attribute
 itself, an item group under it, or a category/subcategory containing it. Per dataset and tree: the hit
-share, LM calls and seconds per extraction, the tree's shape targets (afirs_dspy.tree_shape), and how far
+share, LM calls and seconds per extraction, the tree's shape targets (afirs_dspy.domain.tree_shape), and how far
 descents without the LM get: always the first of the pre-ranked children, or the right one of the first two.
 Requests alternate between the trees so both see the same machine load. Writes bench/results/extraction.{md,json}
 (the default mode) or extraction-<mode>.{md,json}.
@@ -24,16 +24,16 @@ import dspy
 import numpy as np
 from tqdm import tqdm
 
-from afirs_dspy.context import load_tree, node_vectors
+from afirs_dspy.artifacts.context import load_tree, node_vectors
 from afirs_dspy.data import load_dataset
-from afirs_dspy.embeddings import MiniLMEmbedder, top_k_similar
+from afirs_dspy.text.embeddings import MiniLMEmbedder, top_k_similar
 from afirs_dspy.evaluation.significance import mcnemar_exact
 from afirs_dspy.evaluation.usage import metered
 from afirs_dspy.lm.backends import LocalEngines, make_lm
-from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
+from afirs_dspy.domain.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
 from afirs_dspy.programs.preference_extractor import EXTRACTION_MODES, SessionPreferenceExtractor
-from afirs_dspy.reporting import markdown_table
-from afirs_dspy.tree_shape import tree_shape
+from afirs_dspy.utils.tables import markdown_table
+from afirs_dspy.domain.tree_shape import tree_shape
 from lm_arguments import add_lm_arguments
 from results_files import write_results
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import dspy
 
-from afirs_dspy.context import load_context
+from afirs_dspy.artifacts.context import load_context
 from afirs_dspy.data import load_dataset
 from afirs_dspy.evaluation.usage import metered
 from afirs_dspy.lm import LMOptions, LocalEngines, make_lm
 from afirs_dspy.programs.registry import build_program
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 from lm_arguments import add_lm_arguments
 from results_files import write_results
 from setups import SETUPS

@@ -28,7 +28,7 @@ from afirs_dspy.evaluation.metrics import ok, summarize
 from afirs_dspy.evaluation.runner import complete_users
 from afirs_dspy.evaluation.summary import build_summary
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 from lm_arguments import add_lm_arguments, lm_flags
 from paper_numbers import PAPER_DATASET, TABLE2, TABLE3
 from results_files import RESULTS, write_results

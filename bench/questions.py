@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from afirs_dspy.candidate_distribution import split_aspects
-from afirs_dspy.context import load_context
-from afirs_dspy.conversation_facts import asked_aspects, aspect_of, option_names, read_conversation
+from afirs_dspy.domain.candidate_distribution import split_aspects
+from afirs_dspy.artifacts.context import load_context
+from afirs_dspy.domain.conversation_facts import asked_aspects, aspect_of, option_names, read_conversation
 from afirs_dspy.data import load_dataset
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.metrics import ok, summarize
@@ -41,10 +41,10 @@ from afirs_dspy.evaluation.significance import compare
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
 from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.cli.lm_options import open_lm
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import build_program
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 from lm_arguments import add_lm_arguments
 from results_files import RESULTS, write_results
 

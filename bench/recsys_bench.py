@@ -24,7 +24,7 @@ from afirs_dspy.recsys.popularity_prior import fit_prior_weights, popularity_pri
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
 from afirs_dspy.recsys.threads import torch_threads
 from afirs_dspy.recsys.trainer import train_sasrec
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 from results_files import RESULTS, write_results
 
 matplotlib.use("Agg")

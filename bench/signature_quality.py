@@ -27,7 +27,7 @@ from dspy.utils.exceptions import AdapterParseError
 from afirs_dspy.lm import LOCAL_MODELS, LMOptions, LocalEngines, make_lm
 from afirs_dspy.lm.compact_adapter import CompactJSONAdapter
 from afirs_dspy.programs.predictors import predictor
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 from results_files import write_results
 from afirs_dspy.signatures import DecideAction, RefineCandidates, SelectNodes, SummarizePreferences, UserPreferences
 

@@ -23,15 +23,15 @@ import dspy
 import torch
 from tqdm import tqdm
 
-from afirs_dspy.catalog import Catalog
+from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.data import DATASETS, load_dataset
 from afirs_dspy.data.lines import csv_rows
-from afirs_dspy.embeddings import MiniLMEmbedder
+from afirs_dspy.text.embeddings import MiniLMEmbedder
 from afirs_dspy.evaluation.attribute_simulator import EXACT, AttributeSimulator, AttributeSimulatorConfig, AttributeWorld
 from afirs_dspy.evaluation.leakage import find_title, is_title_fragment, names_title
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.session import run_session
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 from results_files import write_results
 
 DATASETS_RUN = ("ml-latest-small", "steam", "beauty")

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from afirs_dspy.conversation_facts import NEGATIONS, words
+from afirs_dspy.domain.conversation_facts import NEGATIONS, words
 from afirs_dspy.evaluation.significance import mcnemar_exact, sign_flip_test
-from afirs_dspy.jsonl_file import read_lines
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.jsonl_file import read_lines
+from afirs_dspy.utils.tables import markdown_table
 from results_files import write_results
 
 RESAMPLES = 2000

@@ -24,7 +24,7 @@ Per case and arm, each stage calls one ActionStage / DecisionStage method:
   (an arm that checks the summary against the extracted nodes extracts them first).
 
 Every result is one JSON line per (dataset, stage, arm, case, turn) in bench/results/stages/, appended as
-it is made (afirs_dspy.jsonl_file: kill-safe); a run skips what the transcript holds for the same code and
+it is made (afirs_dspy.utils.jsonl_file: kill-safe); a run skips what the transcript holds for the same code and
 arm settings, so it can run in chunks (``--minutes``) and be continued later. The tables
 (bench/results/stages.{md,json}, see stage_report.py) are rebuilt from the transcripts alone.
 """
@@ -41,16 +41,16 @@ import dspy
 from tqdm import tqdm
 
 from afirs_dspy.cli.lm_options import open_lm
-from afirs_dspy.context import ProgramContext, load_context
-from afirs_dspy.conversation_facts import ConversationFacts, read_conversation
+from afirs_dspy.artifacts.context import ProgramContext, load_context
+from afirs_dspy.domain.conversation_facts import ConversationFacts, read_conversation
 from afirs_dspy.data import load_dataset
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.provenance import code_digest, program_hash
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.usage import metered
-from afirs_dspy.jsonl_file import append_line, read_lines
+from afirs_dspy.utils.jsonl_file import append_line, read_lines
 from afirs_dspy.lm.backends import LocalEngines
-from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
+from afirs_dspy.domain.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
 from afirs_dspy.programs.action_stage import INPUT_ORDER
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.dialogue import render_conversation, user_responses

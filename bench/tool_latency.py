@@ -23,7 +23,7 @@ from afirs_dspy.recsys.machine import machine_info, machine_line
 from afirs_dspy.recsys.model import SASRec
 from afirs_dspy.recsys.synthetic import synthetic_index
 from afirs_dspy.recsys.tool import RecsysTool
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 from results_files import RESULTS, write_results
 
 N_KEYS = 200

@@ -33,17 +33,17 @@ import numpy as np
 from dspy.utils.callback import BaseCallback
 from tqdm import tqdm
 
-from afirs_dspy.context import load_context
+from afirs_dspy.artifacts.context import load_context
 from afirs_dspy.data import load_dataset
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.provenance import code_digest
 from afirs_dspy.evaluation.records import SessionRecord
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.session import run_session
-from afirs_dspy.jsonl_file import append_line, read_lines
+from afirs_dspy.utils.jsonl_file import append_line, read_lines
 from afirs_dspy.lm import LlamaSettings, LMOptions, LocalEngines, make_lm
 from afirs_dspy.programs.registry import METHODS, build_program
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 from results_files import RESULTS, write_results
 from setups import SETUPS, Setup
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import dspy
 
-from afirs_dspy.catalog import Catalog
+from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.evaluation.metrics import average_turns, success_rate
 from afirs_dspy.evaluation.simulator_base import SessionCase, UserSimulator
 from afirs_dspy.optimize.examples import build_examples
@@ -27,7 +27,7 @@ from afirs_dspy.optimize.optimizers import OptimizerSettings, optimize_module
 from afirs_dspy.optimize.progress import CompileProgress
 from afirs_dspy.optimize.recording import RecordedSession, record_sessions
 from afirs_dspy.optimize.tasks import DEFAULT_MODULES, TASKS, ModuleTask
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.domain.preference_tree import PreferenceTree
 
 
 @dataclass(frozen=True)

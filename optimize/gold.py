@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from afirs_dspy.catalog import Catalog
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.preference_tree import PreferenceTree
 
 
 class TargetGold:

@@ -16,7 +16,7 @@ from pathlib import Path
 import dspy
 
 from afirs_dspy.evaluation.simulator_base import SessionCase
-from afirs_dspy.jsonl_file import append_line, read_lines
+from afirs_dspy.utils.jsonl_file import append_line, read_lines
 from afirs_dspy.optimize.recording import RecordedSession, input_types
 
 KEY_FILE = "key.json"

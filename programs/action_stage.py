@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import dspy
 
-from afirs_dspy.catalog import Catalog
-from afirs_dspy.conversation_facts import ConversationFacts
+from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.conversation_facts import ConversationFacts
 from afirs_dspy.programs.guarded import guarded_call, ranked_picks
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.programs.preference_match import PreferenceMatcher

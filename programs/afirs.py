@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import dspy
 import numpy as np
 
-from afirs_dspy.catalog import Catalog
-from afirs_dspy.conversation_facts import ConversationFacts, read_conversation
-from afirs_dspy.embeddings import TextEmbedder
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.conversation_facts import ConversationFacts, read_conversation
+from afirs_dspy.text.embeddings import TextEmbedder
+from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.programs.action_stage import REFINEMENTS, ActionStage
 from afirs_dspy.programs.decision_stage import DecisionStage
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses

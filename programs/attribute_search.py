@@ -7,7 +7,7 @@ from __future__ import annotations
 import dspy
 import numpy as np
 
-from afirs_dspy.embeddings import TextEmbedder, top_k_similar
+from afirs_dspy.text.embeddings import TextEmbedder, top_k_similar
 from afirs_dspy.programs.guarded import guarded_call, valid_numbers
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.recsys.tool import RecsysTool

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dspy
 
-from afirs_dspy.catalog import Catalog
+from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
 from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn

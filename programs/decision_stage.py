@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import dspy
 
-from afirs_dspy.candidate_distribution import Aspect, split_aspects
-from afirs_dspy.catalog import Catalog
-from afirs_dspy.conversation_facts import ConversationFacts, asked_aspects
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.domain.candidate_distribution import Aspect, split_aspects
+from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.conversation_facts import ConversationFacts, asked_aspects
+from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.programs.decision_policies import recommend_if_share
 from afirs_dspy.programs.guarded import InvalidOutput, guarded_call, non_empty
 from afirs_dspy.programs.preference_match import ItemEvidence

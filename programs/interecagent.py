@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from afirs_dspy.catalog import Catalog
-from afirs_dspy.embeddings import TextEmbedder
+from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.text.embeddings import TextEmbedder
 from afirs_dspy.programs.attribute_search import AttributeSearch
 from afirs_dspy.programs.decision_first_agent import DecisionFirstAgent
 from afirs_dspy.recsys.tool import RecsysTool

@@ -17,8 +17,8 @@ from __future__ import annotations
 import dspy
 import numpy as np
 
-from afirs_dspy.catalog import Catalog
-from afirs_dspy.embeddings import TextEmbedder
+from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.text.embeddings import TextEmbedder
 from afirs_dspy.programs.attribute_search import AttributeSearch
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks

@@ -30,9 +30,9 @@ import numpy as np
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from afirs_dspy.conversation_facts import NEGATIONS, ConversationFacts, words
-from afirs_dspy.embeddings import TextEmbedder, top_k_similar
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.domain.conversation_facts import NEGATIONS, ConversationFacts, words
+from afirs_dspy.text.embeddings import TextEmbedder, top_k_similar
+from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.programs.guarded import guarded_call, valid_numbers
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.signatures import ConfirmPreferences, SelectNodes

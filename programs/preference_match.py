@@ -14,10 +14,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from afirs_dspy.catalog import Catalog
-from afirs_dspy.conversation_facts import NEGATIONS, words
-from afirs_dspy.embeddings import TextEmbedder
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.conversation_facts import NEGATIONS, words
+from afirs_dspy.text.embeddings import TextEmbedder
+from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.signatures import UserPreferences
 
 # Words that carry no preference: a phrase is matched (and grounded in the user's words) by the others.

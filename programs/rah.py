@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dspy
 
-from afirs_dspy.catalog import Catalog
+from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call
 from afirs_dspy.programs.predictors import predictor

@@ -8,8 +8,8 @@ from contextvars import ContextVar
 import dspy
 import numpy as np
 
-from afirs_dspy.catalog import Catalog
-from afirs_dspy.embeddings import TextEmbedder, top_k_similar
+from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.text.embeddings import TextEmbedder, top_k_similar
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call
 from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import dspy
 
-from afirs_dspy.context import ProgramContext
+from afirs_dspy.artifacts.context import ProgramContext
 from afirs_dspy.programs.afirs import AFIRS, AFIRSConfig
 from afirs_dspy.programs.chatcrs import ChatCRS
 from afirs_dspy.programs.interecagent import InteRecAgent

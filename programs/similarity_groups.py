@@ -16,7 +16,7 @@ from scipy.sparse import csr_matrix
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfTransformer
 
-from afirs_dspy.embeddings import unit_rows
+from afirs_dspy.text.embeddings import unit_rows
 
 
 def incidence(members: list[np.ndarray], n_items: int) -> csr_matrix:

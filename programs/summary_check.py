@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from afirs_dspy.conversation_facts import CLAUSE_BREAK, NEGATIONS, words
+from afirs_dspy.domain.conversation_facts import CLAUSE_BREAK, NEGATIONS, words
 from afirs_dspy.programs.preference_match import content_words
 from afirs_dspy.signatures import UserPreferences
 

@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 import dspy
 
-from afirs_dspy.catalog import Catalog
+from afirs_dspy.domain.catalog import Catalog
 
 
 def recent_titles(catalog: Catalog, history: list[int], n: int) -> list[str]:

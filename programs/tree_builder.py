@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from afirs_dspy.embeddings import TextEmbedder
-from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree, TreeNode
+from afirs_dspy.text.embeddings import TextEmbedder
+from afirs_dspy.domain.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree, TreeNode
 from afirs_dspy.programs.guarded import InvalidOutput, guarded_call, valid_numbers
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.programs.similarity_groups import attribute_features, similarity_groups, typicality

@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from afirs_dspy.jsonl_file import append_line, read_lines
+from afirs_dspy.utils.jsonl_file import append_line, read_lines
 
 
 def step_key(step: str, inputs: dict) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dspy
 
-from afirs_dspy.catalog import Catalog
+from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.programs.dialogue import RECOMMENDATION_PREFIX, valid_unicode
 
 GENERIC_QUESTION = "Could you tell me more about what you are looking for?"

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from afirs_dspy.data.tables import PreparedDataset
-from afirs_dspy.paths import artifacts_dir
+from afirs_dspy.utils.paths import artifacts_dir
 from afirs_dspy.recsys.checkpoint import (Checkpoint, dataset_fingerprint, load_checkpoint, mismatch,
                                           save_checkpoint)
 from afirs_dspy.recsys.config import SASRecConfig

@@ -32,7 +32,7 @@ from afirs_dspy.recsys.model import SASRec
 from afirs_dspy.recsys.popularity_prior import popularity_prior, training_counts
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
 from afirs_dspy.recsys.threads import torch_threads
-from afirs_dspy.shared_resource import SharedResource
+from afirs_dspy.utils.shared_resource import SharedResource
 
 PREFERENCES = "preferences"
 SASREC = "sasrec"

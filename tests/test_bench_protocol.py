@@ -8,7 +8,7 @@ from pathlib import Path
 import dspy
 import pytest
 
-from afirs_dspy.context import node_vectors
+from afirs_dspy.artifacts.context import node_vectors
 
 from scripted import BagOfWordsEmbedder, ScriptedLM
 from toy_world import toy_context, toy_items, toy_tree

@@ -11,7 +11,7 @@ import afirs_dspy.cli.lm_options as lm_options
 import afirs_dspy.cli.tree as tree_cli
 from afirs_dspy.cli.options import DatasetSpec
 from afirs_dspy.cli.tree import build_tree_command, extract_command
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.domain.preference_tree import PreferenceTree
 from scripted import BagOfWordsEmbedder, ScriptedLM
 from test_programs_tree import NAMING
 from toy_world import toy_dataset, toy_tree

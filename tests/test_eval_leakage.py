@@ -8,7 +8,7 @@ from afirs_dspy.evaluation.leakage import find_title, is_title_fragment, names_t
 from afirs_dspy.evaluation.llm_simulator import FALLBACK_REPLY, LLMSimulators
 from afirs_dspy.evaluation.simulator_base import SessionCase
 from scripted import ScriptedLM, field
-from afirs_dspy.title_forms import title_variants
+from afirs_dspy.text.title_forms import title_variants
 from toy_world import toy_context
 
 SIM = "[[ ## target_recommended ## ]]"

@@ -8,12 +8,12 @@ from dataclasses import replace
 import dspy
 import pytest
 
-from afirs_dspy.compiled import new_manifest, restore_program, save_program
+from afirs_dspy.compiled.program_file import new_manifest, restore_program, save_program
 from afirs_dspy.data import PreprocessConfig
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.records import SessionRecord, TurnRecord
 from afirs_dspy.evaluation.sampling import sample_cases
-from afirs_dspy.manifest import ManifestMismatch, Manifest, manifest_path
+from afirs_dspy.compiled.manifest import ManifestMismatch, Manifest, manifest_path
 from afirs_dspy.optimize.compiler import CompileSettings, compile_program
 from afirs_dspy.optimize.examples import Call, build_examples, decide_label, refine_label, select_label
 from afirs_dspy.optimize.gold import TargetGold

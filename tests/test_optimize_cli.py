@@ -10,7 +10,7 @@ import afirs_dspy.cli.chat as chat
 import afirs_dspy.cli.compile as compile_cli
 import afirs_dspy.cli.evaluate as evaluate
 import afirs_dspy.cli.lm_options as lm_options
-import afirs_dspy.compiled as compiled
+import afirs_dspy.compiled.program_file as compiled
 from afirs_dspy.cli.chat import chat_command
 from afirs_dspy.cli.compile import compile_command
 from afirs_dspy.cli.evaluate import eval_command

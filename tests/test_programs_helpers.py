@@ -7,8 +7,8 @@ import dspy
 import pandas as pd
 import pytest
 
-from afirs_dspy.candidate_distribution import split_aspects
-from afirs_dspy.catalog import Catalog
+from afirs_dspy.domain.candidate_distribution import split_aspects
+from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.programs.decision_stage import fallback_question
 from afirs_dspy.programs.dialogue import render_conversation
 from afirs_dspy.programs.guarded import InvalidOutput, guarded_call, ranked_picks, valid_numbers

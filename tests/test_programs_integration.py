@@ -7,8 +7,8 @@ import importlib.util
 import dspy
 import pytest
 
-from afirs_dspy.context import node_vectors
-from afirs_dspy.embeddings import MiniLMEmbedder
+from afirs_dspy.artifacts.context import node_vectors
+from afirs_dspy.text.embeddings import MiniLMEmbedder
 from afirs_dspy.lm import LMOptions, LocalEngines, LocalModelMissing, make_lm
 from afirs_dspy.programs.afirs import AFIRS, AFIRSConfig
 from toy_world import toy_context

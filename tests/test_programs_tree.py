@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from afirs_dspy.context import MissingArtifact, load_tree, node_vectors
-from afirs_dspy.preference_tree import PreferenceTree, TreeNode
+from afirs_dspy.artifacts.context import MissingArtifact, load_tree, node_vectors
+from afirs_dspy.domain.preference_tree import PreferenceTree, TreeNode
 from afirs_dspy.programs.guarded import InvalidOutput
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.programs.similarity_groups import similarity_groups
@@ -20,7 +20,7 @@ from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildCon
 from afirs_dspy.programs.tree_steps import StepLog
 from afirs_dspy.signatures import ClusterAttributes, GroupItems
 from afirs_dspy.signatures.tree_construction import EXAMPLE_NAMES
-from afirs_dspy.tree_shape import name_problems, tree_shape
+from afirs_dspy.domain.tree_shape import name_problems, tree_shape
 from scripted import BagOfWordsEmbedder, ScriptedLM, field, listed
 from toy_world import toy_dataset, toy_items, toy_tree
 

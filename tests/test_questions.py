@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from afirs_dspy.context import ProgramContext
-from afirs_dspy.conversation_facts import asked_aspects, read_conversation
+from afirs_dspy.artifacts.context import ProgramContext
+from afirs_dspy.domain.conversation_facts import asked_aspects, read_conversation
 from afirs_dspy.data.tables import PreparedDataset
-from afirs_dspy.preference_tree import PreferenceTree, TreeNode
+from afirs_dspy.domain.preference_tree import PreferenceTree, TreeNode
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import build_program
 from afirs_dspy.recsys.config import SASRecConfig

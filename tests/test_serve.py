@@ -19,10 +19,10 @@ import afirs_dspy.cli.serve as serve_cli
 from afirs_dspy.cli import main
 from afirs_dspy.cli.chat import chat_command
 from afirs_dspy.cli.options import DatasetSpec
-from afirs_dspy.context import MissingArtifact
+from afirs_dspy.artifacts.context import MissingArtifact
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import METHODS, build_program
-from afirs_dspy.turn_explanation import TurnRecorder, explain_turn
+from afirs_dspy.explain.turn_explanation import TurnRecorder, explain_turn
 from afirs_dspy.web.app import make_app
 from afirs_dspy.web.demo import Demo, Loaded
 from test_cli_newcomer import STAGE_LINES

@@ -14,15 +14,15 @@ from dspy.utils.exceptions import LMError
 
 import afirs_dspy.cli.evaluate as evaluate
 import afirs_dspy.cli.lm_options as lm_options
-import afirs_dspy.compiled as compiled
+import afirs_dspy.compiled.program_file as compiled
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.cli.options import DatasetSpec
-from afirs_dspy.compiled import load_program, new_manifest, restore_program, save_program
-from afirs_dspy.context import MissingArtifact, load_context
+from afirs_dspy.compiled.program_file import load_program, new_manifest, restore_program, save_program
+from afirs_dspy.artifacts.context import MissingArtifact, load_context
 from afirs_dspy.data import PreprocessConfig
 from afirs_dspy.lm import LMOptions, make_lm
-from afirs_dspy.manifest import ManifestMismatch, files_digest, manifest_path
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.compiled.manifest import ManifestMismatch, files_digest, manifest_path
+from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import build_program
 from afirs_dspy.recsys.artifacts import checkpoint_dir

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from afirs_dspy.catalog import Catalog
-from afirs_dspy.context import ProgramContext
+from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.artifacts.context import ProgramContext
 from afirs_dspy.data.tables import PreparedDataset
-from afirs_dspy.preference_tree import PreferenceTree, TreeNode
+from afirs_dspy.domain.preference_tree import PreferenceTree, TreeNode
 from afirs_dspy.recsys.config import SASRecConfig
 from afirs_dspy.recsys.item_index import ItemIndex
 from afirs_dspy.recsys.model import SASRec

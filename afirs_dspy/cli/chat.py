@@ -7,20 +7,20 @@ import sys
 import click
 import dspy
 
-from afirs_dspy.catalog import Catalog
+from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.cli.lm_options import open_lm, program_lm_options
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
 from afirs_dspy.cli.turn_progress import TurnProgress
-from afirs_dspy.preference_tree import PreferenceTree
-from afirs_dspy.compiled import load_program
-from afirs_dspy.context import MissingArtifact, load_context
+from afirs_dspy.domain.preference_tree import PreferenceTree
+from afirs_dspy.compiled.program_file import load_program
+from afirs_dspy.artifacts.context import MissingArtifact, load_context
 from afirs_dspy.data import PreparedDataset
 from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.lm.errors import LMSetupError
 from afirs_dspy.lm.failures import lm_failures_explained
-from afirs_dspy.manifest import ManifestMismatch
+from afirs_dspy.compiled.manifest import ManifestMismatch
 from afirs_dspy.programs.registry import METHODS, build_program
-from afirs_dspy.turn_explanation import TurnRecorder, explain_turn, explanation_lines
+from afirs_dspy.explain.turn_explanation import TurnRecorder, explain_turn, explanation_lines
 
 QUIT = {"", "quit", "exit", "bye"}
 

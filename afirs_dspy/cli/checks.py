@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from afirs_dspy.context import MissingArtifact, check_artifacts_present
+from afirs_dspy.artifacts.context import MissingArtifact, check_artifacts_present
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -12,20 +12,20 @@ from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.cli.lm_options import LM_HELP, open_lm
 from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, comma_separated, dataset_options
-from afirs_dspy.compiled import new_manifest, save_program
-from afirs_dspy.context import MissingArtifact, load_context
+from afirs_dspy.compiled.program_file import new_manifest, save_program
+from afirs_dspy.artifacts.context import MissingArtifact, load_context
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.lm.errors import LMUnavailable
 from afirs_dspy.lm.failures import lm_failures_explained
-from afirs_dspy.manifest import Manifest, artifact_files, files_digest
+from afirs_dspy.compiled.manifest import Manifest, artifact_files, files_digest
 from afirs_dspy.optimize.compiler import CompileSettings, compile_program
 from afirs_dspy.optimize.optimizers import OPTIMIZERS, OptimizerSettings, OptimizerUnavailable, check_available
 from afirs_dspy.evaluation.provenance import code_digest
 from afirs_dspy.optimize.progress import CompileProgress, ProgressMismatch, progress_dir
 from afirs_dspy.optimize.tasks import DEFAULT_MODULES, TASKS
-from afirs_dspy.paths import artifacts_dir as resolve_artifacts
+from afirs_dspy.utils.paths import artifacts_dir as resolve_artifacts
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import ABLATIONS, build_program
 

@@ -11,7 +11,7 @@ from afirs_dspy.cli.train_recsys import train_recsys
 from afirs_dspy.data import DATASETS
 from afirs_dspy.data.registry import search_dirs
 from afirs_dspy.data.stats import dataset_stats
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 
 
 @click.group("data")

@@ -11,8 +11,8 @@ from afirs_dspy.cli.chat import chat_command
 from afirs_dspy.cli.lm_options import LM_HELP, open_lm
 from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, comma_separated, dataset_options
-from afirs_dspy.compiled import restore_program
-from afirs_dspy.context import MissingArtifact, load_context
+from afirs_dspy.compiled.program_file import restore_program
+from afirs_dspy.artifacts.context import MissingArtifact, load_context
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.llm_simulator import LLMSimulators
 from afirs_dspy.evaluation.provenance import code_provenance, simulator_settings
@@ -23,8 +23,8 @@ from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.summary import build_summary
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
 from afirs_dspy.lm.backends import LocalEngines
-from afirs_dspy.manifest import Manifest, ManifestMismatch, artifact_files, files_digest
-from afirs_dspy.paths import artifacts_dir as resolve_artifacts
+from afirs_dspy.compiled.manifest import Manifest, ManifestMismatch, artifact_files, files_digest
+from afirs_dspy.utils.paths import artifacts_dir as resolve_artifacts
 from afirs_dspy.programs.afirs import MAX_RECOMMEND, AFIRSConfig
 from afirs_dspy.programs.registry import METHODS, build_program
 

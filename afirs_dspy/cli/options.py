@@ -9,7 +9,7 @@ import click
 
 from afirs_dspy.cli.checks import writable_folder
 from afirs_dspy.data import DATASETS, DEFAULT_DATASET, DataError, PreparedDataset, PreprocessConfig, load_dataset
-from afirs_dspy.paths import cache_dir
+from afirs_dspy.utils.paths import cache_dir
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import click
 
 from afirs_dspy.cli.lm_options import open_lm, program_lm_options
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
-from afirs_dspy.compiled import load_program
-from afirs_dspy.context import load_context
+from afirs_dspy.compiled.program_file import load_program
+from afirs_dspy.artifacts.context import load_context
 from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.programs.registry import METHODS
 

@@ -7,12 +7,12 @@ from afirs_dspy.cli import checks
 from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
 from afirs_dspy.cli.tree import build_tree_command
-from afirs_dspy.paths import artifacts_dir as resolve_artifacts
+from afirs_dspy.utils.paths import artifacts_dir as resolve_artifacts
 from afirs_dspy.recsys.artifacts import checkpoint_dir, load_or_train, resolve_device, training_state_path
 from afirs_dspy.recsys.config import default_config
 from afirs_dspy.recsys.threads import torch_threads
 from afirs_dspy.recsys.training_state import describe_training_state
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 
 SHOWN_METRICS = ("HR@10", "NDCG@10", "HR@20", "NDCG@20", "HR@50", "NDCG@50")
 

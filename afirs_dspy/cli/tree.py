@@ -15,16 +15,16 @@ from afirs_dspy.cli.compile import compile_command
 from afirs_dspy.cli.lm_options import lm_options
 from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
-from afirs_dspy.context import MissingArtifact, load_tree, node_vectors, tree_dir
+from afirs_dspy.artifacts.context import MissingArtifact, load_tree, node_vectors, tree_dir
 from afirs_dspy.data import DATASETS
-from afirs_dspy.embeddings import MiniLMEmbedder
+from afirs_dspy.text.embeddings import MiniLMEmbedder
 from afirs_dspy.lm.failures import lm_failures_explained
-from afirs_dspy.preference_tree import LEVEL_NAMES
+from afirs_dspy.domain.preference_tree import LEVEL_NAMES
 from afirs_dspy.programs.preference_extractor import EXTRACTION_MODES, SessionPreferenceExtractor
 from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildConfig
 from afirs_dspy.programs.tree_steps import StepLog
 from afirs_dspy.recsys.popularity import PopularityRanker
-from afirs_dspy.tree_shape import tree_shape
+from afirs_dspy.domain.tree_shape import tree_shape
 
 ARTIFACTS_HELP = "Artifacts root. Default: $AFIRS_ARTIFACTS_DIR or ./artifacts."
 STEP_LOG = "build-steps.jsonl"  # beside tree.json: the LM steps of a build not yet saved

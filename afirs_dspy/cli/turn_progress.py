@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import dspy
 
-from afirs_dspy.turn_explanation import Stage, TurnRecorder, repaired_steps
+from afirs_dspy.explain.turn_explanation import Stage, TurnRecorder, repaired_steps
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 

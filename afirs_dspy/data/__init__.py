@@ -10,7 +10,7 @@ from afirs_dspy.data.fingerprint import data_key
 from afirs_dspy.data.preprocess import PreprocessConfig, prepare
 from afirs_dspy.data.registry import DATASETS, locate
 from afirs_dspy.data.tables import PreparedDataset, RawDataset
-from afirs_dspy.paths import cache_dir as resolve_cache_dir
+from afirs_dspy.utils.paths import cache_dir as resolve_cache_dir
 
 DEFAULT_DATASET = "ml-latest-small"
 

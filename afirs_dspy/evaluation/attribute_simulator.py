@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from afirs_dspy.catalog import Catalog
-from afirs_dspy.context import ProgramContext
-from afirs_dspy.embeddings import TextEmbedder
+from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.artifacts.context import ProgramContext
+from afirs_dspy.text.embeddings import TextEmbedder
 from afirs_dspy.evaluation.leakage import names_title, strip_title
 from afirs_dspy.evaluation.simulator_base import SessionCase, SimulatorState, recommends_target
 from afirs_dspy.evaluation.speakable import SpeakableAttributes

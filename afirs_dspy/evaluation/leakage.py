@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from afirs_dspy.title_forms import title_variants, title_year
+from afirs_dspy.text.title_forms import title_variants, title_year
 
 THRESHOLD = 0.85
 PLACEHOLDER = "that title"

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
-from afirs_dspy.context import ProgramContext
+from afirs_dspy.artifacts.context import ProgramContext
 from afirs_dspy.evaluation.leakage import THRESHOLD, names_title, strip_title
 from afirs_dspy.evaluation.simulator_base import END, SessionCase, SimulatorState, recommends_target
 from afirs_dspy.signatures.simulator import SimulateUser

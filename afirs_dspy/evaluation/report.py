@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 
 METRICS = ("SR@1", "SR@3", "SR@5", "AT", "DSR@5")
 COSTS = {

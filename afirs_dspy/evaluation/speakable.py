@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from afirs_dspy.catalog import Catalog
+from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.evaluation.leakage import is_title_fragment, names_title
 
 

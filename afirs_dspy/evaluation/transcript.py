@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from afirs_dspy.evaluation.records import SessionRecord
-from afirs_dspy.jsonl_file import append_line
+from afirs_dspy.utils.jsonl_file import append_line
 
 TRANSCRIPT = "transcript.jsonl"
 

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from afirs_dspy.lm.errors import LMSpecError, LocalModelMissing, ModelChecksumMismatch
-from afirs_dspy.paths import cache_dir
+from afirs_dspy.utils.paths import cache_dir
 
 logger = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 import click
 import dspy
 
-from afirs_dspy.context import MissingArtifact, ProgramContext
+from afirs_dspy.artifacts.context import MissingArtifact, ProgramContext
 from afirs_dspy.data.errors import DataError
 from afirs_dspy.lm.errors import LMSetupError
 from afirs_dspy.lm.failures import lm_failures_explained
-from afirs_dspy.manifest import ManifestMismatch
+from afirs_dspy.compiled.manifest import ManifestMismatch
 from afirs_dspy.programs.registry import build_program
-from afirs_dspy.turn_explanation import Stage, TurnRecorder, explain_turn
+from afirs_dspy.explain.turn_explanation import Stage, TurnRecorder, explain_turn
 
 log = logging.getLogger(__name__)
 MAX_CONVERSATIONS = 200  # the oldest tab's conversation is forgotten beyond this

@@ -15,8 +15,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from afirs_dspy import __version__
-from afirs_dspy.context import tree_dir
-from afirs_dspy.paths import artifacts_dir
+from afirs_dspy.artifacts.context import tree_dir
+from afirs_dspy.utils.paths import artifacts_dir
 from afirs_dspy.recsys.artifacts import checkpoint_dir
 
 FORMAT = 2  # 2: the program file's sha256

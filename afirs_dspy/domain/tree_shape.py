@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
+from afirs_dspy.domain.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
 
 PLACED_BY = ("llm", "embedding", "fallback")
 PLACEHOLDER = re.compile(r"(?:misc\.?|miscellaneous|unknown|none|n/?a|(?:group|category|subcategory|cluster)\s*\d*)",

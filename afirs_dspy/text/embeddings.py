@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from afirs_dspy.shared_resource import SharedResource
+from afirs_dspy.utils.shared_resource import SharedResource
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
+from afirs_dspy.domain.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
 
 ASPECT_LEVEL = ATTRIBUTE_LEVEL - 1
 NEGATIONS = frozenset({"not", "no", "without", "never", "nor", "t", "avoid", "except", "dislike", "hate"})

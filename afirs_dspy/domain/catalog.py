@@ -5,8 +5,8 @@ import difflib
 
 import pandas as pd
 
-from afirs_dspy.shared_resource import SharedResource
-from afirs_dspy.title_forms import title_key, title_variants, title_year
+from afirs_dspy.utils.shared_resource import SharedResource
+from afirs_dspy.text.title_forms import title_key, title_variants, title_year
 
 YEAR_TOLERANCE = 1  # a named year may be off by one (festival vs release year); remakes are further apart
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from afirs_dspy.catalog import Catalog
+from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.data import DATASETS, PreparedDataset
-from afirs_dspy.embeddings import MiniLMEmbedder, TextEmbedder, cached_encode
-from afirs_dspy.paths import artifacts_dir
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.text.embeddings import MiniLMEmbedder, TextEmbedder, cached_encode
+from afirs_dspy.utils.paths import artifacts_dir
+from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.recsys.artifacts import checkpoint_dir, load_tool
 from afirs_dspy.recsys.checkpoint import CONFIG_FILE
 from afirs_dspy.recsys.item_index import ItemIndex

@@ -16,10 +16,10 @@ from pathlib import Path
 import dspy
 
 from afirs_dspy import __version__
-from afirs_dspy.context import ProgramContext, load_context
+from afirs_dspy.artifacts.context import ProgramContext, load_context
 from afirs_dspy.data import PreprocessConfig, load_dataset
 from afirs_dspy.lm.backends import LocalEngines, make_lm
-from afirs_dspy.manifest import InvalidCompiledProgram, Manifest, ManifestMismatch, files_digest, manifest_path
+from afirs_dspy.compiled.manifest import InvalidCompiledProgram, Manifest, ManifestMismatch, files_digest, manifest_path
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import METHODS, build_program
 

@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from afirs_dspy.conversation_facts import option_names
-from afirs_dspy.preference_tree import PreferenceTree
+from afirs_dspy.domain.conversation_facts import option_names
+from afirs_dspy.domain.preference_tree import PreferenceTree
 
 
 @dataclass(frozen=True)

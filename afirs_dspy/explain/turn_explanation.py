@@ -23,9 +23,9 @@ from typing import Any
 import dspy
 from dspy.utils.callback import BaseCallback
 
-from afirs_dspy.catalog import Catalog
-from afirs_dspy.conversation_facts import asked_aspects
-from afirs_dspy.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
+from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.conversation_facts import asked_aspects
+from afirs_dspy.domain.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
 from afirs_dspy.recsys.tool import ATTRIBUTE_FILTER, Recommendation, RecsysTool
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from afirs_dspy.embeddings import unit_rows
-from afirs_dspy.shared_resource import SharedResource
+from afirs_dspy.text.embeddings import unit_rows
+from afirs_dspy.utils.shared_resource import SharedResource
 
 LEVEL_NAMES = ("root", "category", "subcategory", "attribute", "item group")
 ATTRIBUTE_LEVEL = 3
