@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from afirs_dspy.domain.conversation_facts import NEGATIONS, words
+from afirs_dspy.text.user_words import NEGATIONS, words
 from afirs_dspy.evaluation.significance import mcnemar_exact, sign_flip_test
 from afirs_dspy.utils.jsonl_file import read_lines
 from afirs_dspy.utils.tables import markdown_table

@@ -22,15 +22,13 @@ and those the recommender asked about ("Drama and Musical", the answer to a genr
 """
 from __future__ import annotations
 
-import re
 from functools import cached_property
 
 import dspy
 import numpy as np
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-from afirs_dspy.domain.conversation_facts import NEGATIONS, ConversationFacts, words
+from afirs_dspy.domain.conversation_facts import ConversationFacts
+from afirs_dspy.text.user_words import wishes as user_wishes, words
 from afirs_dspy.text.embeddings import TextEmbedder, top_k_similar
 from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.programs.guarded import guarded_call, valid_numbers
@@ -38,17 +36,6 @@ from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.signatures import ConfirmPreferences, SelectNodes
 
 EXTRACTION_MODES = ("confirm", "levelwise")
-WISH_BREAK = re.compile(r"[.,;:!?\n]|\b(?:and|but|with|also|or|plus)\b", re.IGNORECASE)
-# Words of a request that name no wish ("I'm in the mood for a … movie"): stop words and request words.
-FILLER = ENGLISH_STOP_WORDS | {
-    "movie", "movies", "film", "films", "game", "games", "product", "products", "mood", "want", "like", "looking",
-    "recommend", "suggest", "need", "fit", "m", "s", "d", "ll", "ve", "t",
-}
-
-
-def wish_phrases(text: str) -> list[str]:
-    """The parts of ``text`` between punctuation and conjunctions, each with a word in it."""
-    return [phrase.strip() for phrase in WISH_BREAK.split(text) if words(phrase)]
 
 
 class SessionPreferenceExtractor(dspy.Module):
@@ -97,21 +84,11 @@ class SessionPreferenceExtractor(dspy.Module):
         names = [self.tree.nodes[i].name for i in ids]
         return ids, (self.embedder.encode(names) if names else np.zeros((0, 1), dtype=np.float32))
 
-    def _wishes(self, text: str) -> list[str]:
-        """The wish phrases of ``text`` without filler words; a negated phrase ("not too long") wishes for
-        nothing (conversation_facts drops the options it rejects)."""
-        wishes = []
-        for phrase in wish_phrases(text):
-            kept = [token for token in re.findall(r"[^\W_]+", phrase) if token.casefold() not in FILLER]
-            if kept and not NEGATIONS & set(words(phrase)):
-                wishes.append(" ".join(kept))
-        return wishes
-
     def proposals(self, text: str) -> list[tuple[int, float]]:
         """(attribute node, cosine) proposed for ``text``: round r holds the r-th best of every wish phrase
         (all of them together last), at least ``min_similarity``, repeats dropped, at most ``max_options``."""
         ids, names = self._attributes
-        wishes = self._wishes(text)
+        wishes = user_wishes(text)
         # Each word of a many-word phrase proposes too: "funny animated kids" names three attributes, and
         # as one phrase it was nearest to a single one (hand-written requests: the proposals held an
         # accepted attribute for 29/34, 31/33, 30/34 with words vs 27/34, 26/33, 28/34 without).

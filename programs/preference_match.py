@@ -15,23 +15,10 @@ from functools import lru_cache
 import numpy as np
 
 from afirs_dspy.domain.catalog import Catalog
-from afirs_dspy.domain.conversation_facts import NEGATIONS, words
 from afirs_dspy.text.embeddings import TextEmbedder
 from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.signatures import UserPreferences
-
-# Words that carry no preference: a phrase is matched (and grounded in the user's words) by the others.
-STOPWORDS = frozenset(
-    "a an the of with and or to in on for at by from about some something anything any it its is are be "
-    "that this these those very really quite more less much one ones i me my we you your please like want "
-    "would love kind sort type".split()
-)
-
-
-def content_words(phrase: str) -> tuple[str, ...]:
-    """The words of ``phrase`` that say what is wanted: no stopwords, no negations."""
-    return tuple(w for w in words(phrase) if w not in STOPWORDS and w not in NEGATIONS)
-
+from afirs_dspy.text.user_words import content_words, words
 
 @dataclass(frozen=True)
 class ScoreWeights:

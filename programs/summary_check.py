@@ -11,12 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from afirs_dspy.domain.conversation_facts import CLAUSE_BREAK, NEGATIONS, words
-from afirs_dspy.programs.preference_match import content_words
 from afirs_dspy.signatures import UserPreferences
-
-# Words before a wish that refuse it: the conversation's negations and a few ways to say "none of it".
-REFUSALS = NEGATIONS | {"nothing", "none", "neither", "skip", "tired", "sick", "enough"}
+from afirs_dspy.text.user_words import CLAUSE_BREAK, REFUSALS, content_words, without_refusal, words
 
 
 def _negated_in(phrase: tuple[str, ...], user_text: str) -> bool | None:
@@ -32,12 +28,6 @@ def _negated_in(phrase: tuple[str, ...], user_text: str) -> bool | None:
             first = min(tokens.index(w) for w in phrase)
             negated = any(t in REFUSALS for t in tokens[:first])
     return negated
-
-
-def _without_negation(phrase: str) -> str:
-    """'no zombies' → 'zombies', "don't like gore" → 'like gore'."""
-    kept = [token for token in phrase.split() if not set(words(token)) & REFUSALS]
-    return " ".join(kept)
 
 
 def _unique(phrases: list[str]) -> list[str]:
@@ -58,8 +48,8 @@ def check_summary(preferences: UserPreferences, user_text: str,
         negated = _negated_in(content_words(like), user_text)
         if negated is None:
             notes.append(f"dropped like {like!r}: not in the user's words")
-        elif negated or _without_negation(like) != like.strip():
-            dislikes.append(_without_negation(like))
+        elif negated or without_refusal(like) != like.strip():
+            dislikes.append(without_refusal(like))
             notes.append(f"moved like {like!r} to dislikes: the user negated it")
         else:
             likes.append(like)
@@ -67,10 +57,10 @@ def check_summary(preferences: UserPreferences, user_text: str,
         negated = _negated_in(content_words(dislike), user_text)
         if negated is None:
             notes.append(f"dropped dislike {dislike!r}: not in the user's words")
-        elif not negated and _without_negation(dislike) == dislike.strip():
+        elif not negated and without_refusal(dislike) == dislike.strip():
             notes.append(f"dropped dislike {dislike!r}: the user asked for it")
         else:
-            dislikes.append(_without_negation(dislike))
+            dislikes.append(without_refusal(dislike))
     constraints = [c for c in preferences.constraints if _negated_in(content_words(c), user_text) is not None]
     notes += [f"dropped constraint {c!r}: not in the user's words" for c in preferences.constraints if c not in constraints]
     if not likes:

@@ -15,27 +15,14 @@ it in the same clause.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
 from afirs_dspy.domain.preference_tree import ATTRIBUTE_LEVEL, PreferenceTree
+from afirs_dspy.text.user_words import CLAUSE_BREAK, NEGATIONS, words
 
 ASPECT_LEVEL = ATTRIBUTE_LEVEL - 1
-NEGATIONS = frozenset({"not", "no", "without", "never", "nor", "t", "avoid", "except", "dislike", "hate"})
-CLAUSE_BREAK = re.compile(r"[.,;:!?\n]|\bbut\b", re.IGNORECASE)
-
-
-def _singular(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-
-
-def words(text: str) -> tuple[str, ...]:
-    """Lower-cased alphanumeric words in the singular ("Comedies" → "comedy", "don't" → "don", "t")."""
-    return tuple(_singular(w) for w in re.findall(r"[^\W_]+", text.casefold()))
 
 
 @dataclass(frozen=True)
