@@ -24,7 +24,7 @@ from afirs_dspy.programs.afirs import AFIRSConfig
 
 # AFIRSConfig fields whose defaults changed with issue 15's stage work, at their earlier values; a field this
 # version of AFIRSConfig does not have is left out (so the script runs before and after that work).
-TODAY_STAGES: dict[str, Any] = {"extraction": "levelwise", "relax_up_tree": False, "summary_check": False,
+TODAY_STAGES: dict[str, Any] = {"extraction": "levelwise", "relax_up_tree": False, "summary": "lm",
                                 "refinement": "lm", "decision_facts": False, "brief_lists": False}
 
 

@@ -42,7 +42,6 @@ from tqdm import tqdm
 
 from afirs_dspy.cli.lm_options import open_lm
 from afirs_dspy.artifacts.context import ProgramContext, load_context
-from afirs_dspy.domain.conversation_facts import ConversationFacts, read_conversation
 from afirs_dspy.data import load_dataset
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.provenance import code_digest, program_hash
@@ -65,7 +64,7 @@ from stage_report import write_report
 # The two arms, as AFIRSConfig keyword arguments (the one place they are set): the stages as they were
 # before issue 15, and the defaults.
 ARMS: dict[str, dict] = {
-    "before": {"extraction": "levelwise", "relax_up_tree": False, "summary_check": False, "refinement": "lm",
+    "before": {"extraction": "levelwise", "relax_up_tree": False, "summary": "lm", "refinement": "lm",
                "decision_facts": False},
     "after": {},
 }
@@ -135,18 +134,19 @@ class ArmStages:
         self.program = build_program("afirs", context, self.config)
         self.version = hashlib.sha256(f"{code_digest()}:{program_hash(self.program)}".encode()).hexdigest()[:16]
 
-    def facts(self, dialogue: list[dict]) -> ConversationFacts:
-        # As AFIRS.forward reads them: question memory off means nothing said or asked is remembered.
-        return read_conversation(self.tree, dialogue) if self.config.question_memory else ConversationFacts()
-
     def extraction(self, case: Case, turn: int) -> dict:
-        dialogue, trace = case.dialogues[turn - 1], []
+        dialogue = case.dialogues[turn - 1]
         with metered() as usage:
-            nodes = self.program.action_stage.extract(user_responses(dialogue), self.facts(dialogue), trace)
+            nodes, trace = self.extract(dialogue)
         return {"text": user_responses(dialogue), "nodes": nodes, "paths": [self.tree.path(n) for n in nodes],
                 "spoken": case.spoken[turn - 1],
                 "hit": is_hit(self.tree, nodes, set(case.spoken[turn - 1])), "n_preferences": len(nodes),
                 "usage": _usage(usage), "trace": _steps(trace)}
+
+    def extract(self, dialogue: list[dict]) -> tuple[list[int], list[dict]]:
+        """The session's preferences after ``dialogue``, as the arm's turn reads them, and the trace."""
+        memory = self.program.action_stage.memory(dialogue=dialogue)
+        return list(memory.state.preferences), list(memory.trace)
 
     def candidates(self, case: Case, nodes: list[int]) -> dict:
         tool, k = self.context.tool, self.config.n_candidates
@@ -198,10 +198,10 @@ class ArmStages:
     def summary(self, dialogue: dict) -> dict:
         """``summarize_preferences`` as a turn calls it; an arm that checks the summary gets the extracted
         nodes (its fallback likes), so it pays for the extraction too."""
-        turns, trace = dialogue["dialogue"], []
+        turns = dialogue["dialogue"]
         text, stage = user_responses(turns), self.program.action_stage
         with metered() as usage:
-            nodes = stage.extract(text, self.facts(turns), trace) if self.config.summary_check else []
+            nodes, trace = self.extract(turns) if self.config.summary != "lm" else ([], [])
             predicted = stage.summarize_preferences(render_conversation(turns), trace, user_text=text,
                                                     preference_nodes=nodes)
         return {"dialogue": turns, "expected": {k: dialogue[k] for k in ("likes", "dislikes", "constraints")},

@@ -52,9 +52,10 @@ class ModuleResult:
     n_dev: int
     before: float | None = None   # mean metric on the dev examples
     after: float | None = None
-    changed: bool = False         # demos or instructions differ from the program's
+    changed: bool = False         # demos or instructions differ from the program's (and were kept)
     demos: int = 0
     skipped: str = ""             # why the module was not compiled
+    kept: bool = True             # False: the compiled state scored below the uncompiled one on dev, and was dropped
 
 
 @dataclass
@@ -98,7 +99,8 @@ class CompileReport:
         lines = ["| module | train | dev | dev metric before | after | changed | demos |",
                  "| --- | ---: | ---: | ---: | ---: | --- | ---: |"]
         for m in self.modules:
-            tail = f"skipped: {m.skipped}" if m.skipped else ("yes" if m.changed else "no")
+            tail = (f"skipped: {m.skipped}" if m.skipped else "no: kept uncompiled, the dev metric fell" if not m.kept
+                    else "yes" if m.changed else "no")
             lines.append(f"| {m.name} | {m.n_train} | {m.n_dev} | {fmt(m.before)} | {fmt(m.after)} | {tail} | {m.demos} |")
         if self.before is not None:
             lines += ["", "| dev sessions | score | SR@5 | AT | sessions |", "| --- | ---: | ---: | ---: | ---: |"]
@@ -135,6 +137,11 @@ def _compile_module(task: ModuleTask, predictors: dict, train: Sequence[Recorded
     compiled = optimize_module(settings.optimizer, original.deepcopy(), trainset, devset, task.score,
                                teacher_lm, reflection_lm)
     result.after = _evaluate(compiled, devset, task, settings.num_threads, progress)
+    if result.after < result.before:
+        # A compiled module that does worse on dev than the uncompiled one is not put into the program.
+        result.kept = False
+        log(f"{task.name}: dev metric {result.before:.3f} → {result.after:.3f}: kept uncompiled")
+        return result, None
     state = compiled.dump_state()
     result.changed = state != original.dump_state()
     result.demos = len(state.get("demos", []))

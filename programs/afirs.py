@@ -10,14 +10,16 @@ from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.domain.conversation_facts import ConversationFacts, read_conversation
 from afirs_dspy.text.embeddings import TextEmbedder
 from afirs_dspy.domain.preference_tree import PreferenceTree
-from afirs_dspy.programs.action_stage import REFINEMENTS, ActionStage
+from afirs_dspy.programs.action_stage import REFINEMENTS, SUMMARIES, ActionStage
+from afirs_dspy.programs.attribute_names import AttributeNames
 from afirs_dspy.programs.decision_stage import DecisionStage
-from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
+from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call, non_empty
 from afirs_dspy.programs.preference_extractor import EXTRACTION_MODES, SessionPreferenceExtractor
 from afirs_dspy.programs.preference_match import PreferenceMatcher
+from afirs_dspy.programs.session_memory import SessionMemory
 from afirs_dspy.programs.turn import finish_turn
-from afirs_dspy.recsys.tool import RecsysTool
+from afirs_dspy.recsys.tool import PREFERENCES, Recommendation, RecsysTool
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.signatures import WriteResponse
 
@@ -40,7 +42,9 @@ class AFIRSConfig:
     question_memory: bool = True  # False: questions and extraction ignore what was said and asked (before issue 22)
     extraction: str = "confirm"  # "confirm": similarity proposes, one LM call confirms; "levelwise": the paper's descent
     relax_up_tree: bool = True  # False: the tool drops a preference with too few items instead of widening it
-    summary_check: bool = True  # check the summary against the user's words (False: the LM's summary as is)
+    # "session": the preferences the session holds, stated in code (no LM call); "checked": the LM's summary
+    # checked against the user's words; "lm": the LM's summary as is
+    summary: str = "session"
     # "score": the computed preference score orders the 50, no LM call (with the embedded model the LM rerank
     # echoed its input order and cost ~17 s a turn: bench/results/turn_cost.md); "scored": the LM reranks the
     # score's top 15; "lm": the LM sees all 50 (the paper's eq. 7)
@@ -58,18 +62,23 @@ class AFIRSConfig:
             raise ValueError(f"n_recommend must be a whole number in 1..{MAX_RECOMMEND}, got {self.n_recommend!r}")
         if self.extraction not in EXTRACTION_MODES:
             raise ValueError(f"extraction must be one of {', '.join(EXTRACTION_MODES)}, got {self.extraction!r}")
-        for name in ("action_first", "llm_to_rs", "llm_refine", "lm_reply", "relax_up_tree", "summary_check", "decision_facts",
-                     "brief_lists"):
+        for name in ("action_first", "llm_to_rs", "llm_refine", "lm_reply", "relax_up_tree", "decision_facts",
+                     "brief_lists", "question_memory"):
             if type(getattr(self, name)) is not bool:
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.refinement not in REFINEMENTS:
             raise ValueError(f"refinement must be one of {', '.join(REFINEMENTS)}, got {self.refinement!r}")
+        if self.summary not in SUMMARIES:
+            raise ValueError(f"summary must be one of {', '.join(SUMMARIES)}, got {self.summary!r}")
 
 
 class AFIRS(dspy.Module):
     """``program(dialogue=[{"role", "content"}, …], history=[item ids, oldest first])`` →
-    Prediction(action, items, question, reply, preferences, candidates, preselected, trace); ``preselected`` is
-    the list it would recommend now (None when deciding first to ask left it unrefined)."""
+    Prediction(action, items, question, reply, message, preferences, candidates, preselected, session, trace).
+    Append ``message`` to the dialogue for the next turn: it carries the items shown and the session's state
+    (``afirs_dspy.domain.session``); ``preselected`` is the list it would recommend now (None when deciding
+    first to ask left it unrefined); ``session`` is what the turn read of the conversation (the state in
+    force, what changed, the items excluded)."""
 
     def __init__(self, tree: PreferenceTree, tool: RecsysTool, catalog: Catalog, embedder: TextEmbedder,
                  node_vectors: np.ndarray, config: AFIRSConfig = AFIRSConfig(), item_vectors: np.ndarray | None = None):
@@ -79,15 +88,17 @@ class AFIRS(dspy.Module):
         self.config = config
         self.tree = tree
         self.catalog = catalog
+        names = AttributeNames(tree, embedder)
         extractor = (
             SessionPreferenceExtractor(tree, embedder, node_vectors, config.top_children, config.max_per_level,
-                                       config.extraction)
+                                       config.extraction, names=names)
             if config.llm_to_rs else None
         )
         self.matcher = PreferenceMatcher(tree, catalog, embedder, item_vectors)
-        self.action_stage = ActionStage(extractor, tool, catalog, config.n_candidates, config.n_recommend,
+        self.action_stage = ActionStage(SessionMemory(tree, catalog, names, extractor, config.question_memory), tool, catalog,
+                                        config.n_candidates, config.n_recommend,
                                         tree.parent_keys() if config.relax_up_tree else None,
-                                        self.matcher, config.summary_check, config.refinement)
+                                        self.matcher, config.summary, config.refinement)
         self.decision_stage = DecisionStage(tree, catalog, config.decision_facts)
         self.respond = predictor(WriteResponse)
 
@@ -101,16 +112,14 @@ class AFIRS(dspy.Module):
         if not self.config.action_first:
             action = decision.choose(conversation, None, trace)
         refine = self.config.llm_refine and (self.config.action_first or action == "recommend")
-        acted = self.action_stage(
-            conversation=conversation, user_responses=user_responses(dialogue), history=list(history), refine=refine,
-            facts=facts,
-        )
+        acted = self.action_stage(conversation=conversation, dialogue=dialogue, history=list(history), refine=refine)
         trace += acted.trace
         if self.config.action_first:
             evidence = (self.matcher.evidence(acted.preselected, acted.preference_nodes, acted.preferences)
                         if self.config.decision_facts else None)
             action = decision.choose(conversation, acted.preselected, trace, evidence)
-        aspect = decision.aspect(acted.candidates, facts, acted.preference_nodes if memory else [])
+        aspect = decision.aspect(in_play(acted.recommendation, self.config.n_recommend), facts,
+                                 acted.preference_nodes if memory else [])
         if action == "ask" and aspect is None and memory:
             action = "recommend"
             trace.append({"step": "no_question", "status": "ok", "errors": [],
@@ -120,13 +129,23 @@ class AFIRS(dspy.Module):
         known = (action == "recommend" or refine == self.config.llm_refine
                  or len(acted.candidates) <= self.config.n_recommend)
         turn = finish_turn(
-            self.catalog, action, acted.preselected, question, trace,
-            preferences=[self.tree.path(n) for n in acted.preference_nodes], user_preferences=acted.preferences,
-            candidates=acted.candidates, preselected=acted.preselected if known else None,
+            self.catalog, action, acted.preselected, question, trace, rejected=acted.session.rejected,
+            session=acted.session.state, preferences=[self.tree.path(n) for n in acted.preference_nodes],
+            user_preferences=acted.preferences, candidates=acted.candidates,
+            preselected=acted.preselected if known else None,
         )
+        turn.session = acted.session
         if self.config.lm_reply:
             # An asking reply must still name the aspect's options, or the next turn cannot tell what was asked.
             check = (lambda text: decision.check_question(aspect, text)) if turn.action == "ask" and aspect else non_empty
             turn.reply = guarded_call(self.respond, lambda p: check(p.reply), lambda: turn.reply, trace, "reply",
                                       conversation=conversation, action=turn.action, content=turn.reply)
+            turn.message = {**turn.message, "content": turn.reply}
         return turn
+
+
+def in_play(recommendation: Recommendation, n_recommend: int) -> list[int]:
+    """The candidates a question should split: those holding every preference of the session when there are
+    more of them than a list shows, else all of them."""
+    holding = [i for i, stage in zip(recommendation.items, recommendation.stages) if stage == PREFERENCES]
+    return holding if len(holding) > n_recommend else list(recommendation.items)

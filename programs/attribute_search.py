@@ -4,6 +4,8 @@ ranks what passes with SASRec. The filter is set logic over the attribute index 
 ever built from model output. Used by the InteRecAgent- and MACRec-style baselines."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dspy
 import numpy as np
 
@@ -26,9 +28,9 @@ class AttributeSearch(dspy.Module):
         self.attributes_shown = attributes_shown
         self.extract_filter = predictor(ExtractAttributeFilter)
 
-    def forward(self, user_text: str, history: list[int]) -> dspy.Prediction:
-        """Returns ``candidates`` (item ids, best first), ``preferences`` (the required attributes,
-        then "not …" for the excluded ones) and ``trace``."""
+    def forward(self, user_text: str, history: list[int], exclude: Sequence[int] = ()) -> dspy.Prediction:
+        """Returns ``candidates`` (item ids, best first, none in ``exclude``), ``preferences`` (the required
+        attributes, then "not …" for the excluded ones) and ``trace``."""
         trace: list[dict] = []
         query = self.embedder.encode([user_text])[0]
         shown = [self.attributes[i] for i in top_k_similar(query, self.attribute_vectors, self.attributes_shown)]
@@ -40,12 +42,12 @@ class AttributeSearch(dspy.Module):
             user_responses=user_text, attributes=[f"{n}. {name}" for n, name in enumerate(shown, start=1)],
         )
         recommendation = self.tool.recommend_with_attribute_filter(history, required, k=self.n_candidates,
-                                                                   exclude=excluded)
+                                                                   exclude=excluded, exclude_items=exclude)
         trace.append({"step": "tool", "status": "ok", "note": recommendation.note})
         if not recommendation.items:
             # Nothing passes the hard filter: fall back to the ranking tool alone, as InteRecAgent
             # does when its query returns no rows.
-            recommendation = self.tool.recommend(history, None, k=self.n_candidates)
+            recommendation = self.tool.recommend(history, None, k=self.n_candidates, exclude_items=exclude)
             trace.append({"step": "tool", "status": "fallback", "note": recommendation.note})
         return dspy.Prediction(candidates=list(recommendation.items),
                                preferences=required + [f"not {name}" for name in excluded], trace=trace)

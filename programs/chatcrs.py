@@ -17,6 +17,7 @@ import numpy as np
 
 from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.text.embeddings import TextEmbedder, top_k_similar
+from afirs_dspy.domain.session import rejected_items
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
 from afirs_dspy.programs.predictors import predictor
@@ -41,10 +42,10 @@ class ChatCRS(dspy.Module):
         self.recommend = predictor(RecommendWithKnowledge)
         self.ask = predictor(AskWithKnowledge)
 
-    def retrieve(self, user_text: str, history: list[int]) -> list[int]:
-        """The unseen items most similar to what the user said, best first."""
+    def retrieve(self, user_text: str, history: list[int], exclude: list[int] = ()) -> list[int]:
+        """The unseen items most similar to what the user said, best first; none in ``exclude``."""
         query = self.embedder.encode([user_text])[0]
-        seen = set(history)
+        seen = set(history) | set(exclude)
         ranked = top_k_similar(query, self.item_vectors, self.n_knowledge + len(seen)) + 1
         return [int(i) for i in ranked if i not in seen][: self.n_knowledge]
 
@@ -54,11 +55,12 @@ class ChatCRS(dspy.Module):
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
+        rejected = rejected_items(dialogue, self.catalog)
         conversation = render_conversation(dialogue)
         trace: list[dict] = []
         goal, aspect = guarded_call(self.plan_goal, lambda p: (p.goal, p.aspect.strip()), lambda: ("ask", ""), trace,
                                     "goal", conversation=conversation)
-        knowledge = self.retrieve(user_responses(dialogue), list(history))
+        knowledge = self.retrieve(user_responses(dialogue), list(history), rejected)
         trace.append({"step": "knowledge", "status": "ok", "items": knowledge})
         facts = [f"{n}. {self.fact(i)}" for n, i in enumerate(knowledge, start=1)]
         # Recommending lets the LM pick among the retrieved items, so asking knows the list it would recommend
@@ -75,5 +77,5 @@ class ChatCRS(dspy.Module):
             question = guarded_call(self.ask, lambda p: non_empty(p.question), lambda: GENERIC_QUESTION, trace, "ask",
                                     conversation=conversation, aspect=aspect or DEFAULT_ASPECT, knowledge=facts)
         # Its retrieved facts are not a recommender tool's candidate list (HR: –).
-        return finish_turn(self.catalog, goal, preselected or [], question, trace, preferences=[], candidates=None,
-                           preselected=preselected)
+        return finish_turn(self.catalog, goal, preselected or [], question, trace, rejected=rejected, preferences=[],
+                           candidates=None, preselected=preselected)

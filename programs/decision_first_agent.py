@@ -8,6 +8,7 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.session import rejected_items
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
 from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn
@@ -30,18 +31,19 @@ class DecisionFirstAgent(dspy.Module):
         self.refine = predictor(RefineCandidates)
         self.ask = predictor(AskFromConversation)
 
-    def retrieve(self, user_text: str, history: list[int], trace: list[dict]) -> tuple[list[int], list[str]]:
-        """(candidate item ids, the preferences used to get them)."""
+    def retrieve(self, user_text: str, history: list[int], trace: list[dict], exclude: list[int]) -> tuple[list[int], list[str]]:
+        """(candidate item ids, the preferences used to get them); none in ``exclude`` (the session's rejected items)."""
         raise NotImplementedError
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
+        rejected = rejected_items(dialogue, self.catalog)
         conversation = render_conversation(dialogue)
         trace: list[dict] = []
         action = guarded_call(self.decide, lambda p: p.action, lambda: "ask", trace, "decide", conversation=conversation)
         # Candidates are retrieved on every turn, so HR@50 sees them. Asking skips the refinement, so the list
         # it would recommend is known only when there is nothing to refine (else None: DSR shows –).
-        candidates, preferences = self.retrieve(user_responses(dialogue), list(history), trace)
+        candidates, preferences = self.retrieve(user_responses(dialogue), list(history), trace, rejected)
         preselected = candidates if len(candidates) <= self.n_recommend else None
         question = ""
         if action == "recommend":
@@ -54,5 +56,5 @@ class DecisionFirstAgent(dspy.Module):
         else:
             question = guarded_call(self.ask, lambda p: non_empty(p.question), lambda: GENERIC_QUESTION, trace, "ask",
                                     conversation=conversation)
-        return finish_turn(self.catalog, action, preselected or [], question, trace, preferences=preferences,
-                           candidates=candidates, preselected=preselected)
+        return finish_turn(self.catalog, action, preselected or [], question, trace, rejected=rejected,
+                           preferences=preferences, candidates=candidates, preselected=preselected)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from afirs_dspy.domain.session import RECOMMENDATION_PREFIX
+
 ROLES = ("user", "assistant")
 
 
@@ -43,9 +45,6 @@ def check_dialogue(dialogue: list[dict]) -> None:
             raise ValueError(f"bad dialogue turn {turn!r}: expected role 'user' or 'assistant' and str content")
     if dialogue[-1]["role"] != "user":
         raise ValueError("the dialogue must end with a user message")
-
-
-RECOMMENDATION_PREFIX = "You might like: "  # the programs' template reply when they recommend
 
 
 def render_conversation(dialogue: list[dict], brief_lists: bool = False) -> str:

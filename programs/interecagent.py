@@ -20,7 +20,7 @@ class InteRecAgent(DecisionFirstAgent):
         self.search = AttributeSearch(tool, embedder, attributes, attribute_vectors, self.n_candidates,
                                       attributes_shown)
 
-    def retrieve(self, user_text: str, history: list[int], trace: list[dict]) -> tuple[list[int], list[str]]:
-        found = self.search(user_text=user_text, history=history)
+    def retrieve(self, user_text: str, history: list[int], trace: list[dict], exclude: list[int]) -> tuple[list[int], list[str]]:
+        found = self.search(user_text=user_text, history=history, exclude=exclude)
         trace.extend(found.trace)
         return found.candidates, found.preferences

@@ -8,7 +8,7 @@ from afirs_dspy.programs.decision_first_agent import DecisionFirstAgent
 
 
 class LLMCRS(DecisionFirstAgent):
-    def retrieve(self, user_text: str, history: list[int], trace: list[dict]) -> tuple[list[int], list[str]]:
-        recommendation = self.tool.recommend(history, None, k=self.n_candidates)
+    def retrieve(self, user_text: str, history: list[int], trace: list[dict], exclude: list[int]) -> tuple[list[int], list[str]]:
+        recommendation = self.tool.recommend(history, None, k=self.n_candidates, exclude_items=exclude)
         trace.append({"step": "tool", "status": "ok", "note": recommendation.note})
         return list(recommendation.items), []

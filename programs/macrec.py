@@ -20,6 +20,7 @@ import numpy as np
 from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.text.embeddings import TextEmbedder
 from afirs_dspy.programs.attribute_search import AttributeSearch
+from afirs_dspy.domain.session import rejected_items
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
 from afirs_dspy.programs.predictors import predictor
@@ -49,6 +50,7 @@ class MACRec(dspy.Module):
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
+        rejected = rejected_items(dialogue, self.catalog)
         conversation = render_conversation(dialogue)
         history = list(history)
         trace: list[dict] = []
@@ -69,7 +71,7 @@ class MACRec(dspy.Module):
             # Recommending needs items: with none found yet, the searcher runs first.
             if action == "search" or (action == "recommend" and not candidates):
                 query = "\n".join([user_responses(dialogue), *analyses])
-                found = self.searcher(user_text=query, history=history)
+                found = self.searcher(user_text=query, history=history, exclude=rejected)
                 trace.extend(found.trace)
                 candidates, preferences = found.candidates, found.preferences
                 top = "; ".join(self.catalog.titles[i] for i in candidates[: self.found_shown])
@@ -81,12 +83,12 @@ class MACRec(dspy.Module):
             accepted, feedback = self.reflect(conversation, action, items, question, trace)
             if accepted:
                 preselected = items if action == "recommend" else self.unproposed(candidates)
-                return finish_turn(self.catalog, action, items, question, trace, preferences=preferences,
-                                   candidates=candidates, preselected=preselected)
+                return finish_turn(self.catalog, action, items, question, trace, rejected=rejected,
+                                   preferences=preferences, candidates=candidates, preselected=preselected)
             reports.append(f"reflector: rejected the answer to {action}: {feedback}")
         trace.append({"step": "manager", "status": "fallback",
                       "errors": [f"no accepted answer within max_steps={self.max_steps}: asking"]})
-        return finish_turn(self.catalog, "ask", [], GENERIC_QUESTION, trace, preferences=preferences,
+        return finish_turn(self.catalog, "ask", [], GENERIC_QUESTION, trace, rejected=rejected, preferences=preferences,
                            candidates=candidates, preselected=self.unproposed(candidates))
 
     def unproposed(self, candidates: list[int]) -> list[int] | None:

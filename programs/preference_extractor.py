@@ -22,7 +22,7 @@ and those the recommender asked about ("Drama and Musical", the answer to a genr
 """
 from __future__ import annotations
 
-from functools import cached_property
+from collections.abc import Sequence
 
 import dspy
 import numpy as np
@@ -31,6 +31,7 @@ from afirs_dspy.domain.conversation_facts import ConversationFacts
 from afirs_dspy.text.user_words import wishes as user_wishes, words
 from afirs_dspy.text.embeddings import TextEmbedder, top_k_similar
 from afirs_dspy.domain.preference_tree import PreferenceTree
+from afirs_dspy.programs.attribute_names import AttributeNames
 from afirs_dspy.programs.guarded import guarded_call, valid_numbers
 from afirs_dspy.programs.predictors import predictor
 from afirs_dspy.signatures import ConfirmPreferences, SelectNodes
@@ -42,12 +43,15 @@ class SessionPreferenceExtractor(dspy.Module):
     def __init__(self, tree: PreferenceTree, embedder: TextEmbedder, vectors: np.ndarray,
                  top_children: int = 8, max_per_level: int = 1, mode: str = "confirm",
                  max_options: int = 8, per_phrase: int = 1, min_similarity: float = 0.5,
-                 accept_similarity: float = 0.8):
+                 accept_similarity: float = 0.8, names: AttributeNames | None = None):
+        """``names``: the attribute names to propose from (shared with the session memory; made here when
+        not given)."""
         super().__init__()
         if mode not in EXTRACTION_MODES:
             raise ValueError(f"extraction must be one of {', '.join(EXTRACTION_MODES)}, got {mode!r}")
         self.tree = tree
         self.embedder = embedder
+        self.names = names or AttributeNames(tree, embedder)
         self.vectors = vectors
         self.top_children = top_children
         self.max_per_level = max_per_level
@@ -59,36 +63,26 @@ class SessionPreferenceExtractor(dspy.Module):
         self.select = predictor(SelectNodes)
         self.confirm = predictor(ConfirmPreferences)
 
-    def forward(self, user_responses: str, facts: ConversationFacts = ConversationFacts()) -> dspy.Prediction:
+    def forward(self, user_responses: str, facts: ConversationFacts = ConversationFacts(),
+                wishes: Sequence[str] | None = None) -> dspy.Prediction:
         """Returns ``levels`` (picked node ids per level), ``preferences`` (the deepest of the picked
-        nodes as ``facts`` corrects them) and ``trace``."""
+        nodes as ``facts`` corrects them) and ``trace``. ``wishes``: the wish phrases of ``user_responses``
+        when the caller has read them (``user_words.read_message``); by default they are read here."""
         trace: list[dict] = []
         if self.mode == "confirm":
-            levels = self._levels(self._confirmed(user_responses, trace))
+            levels = self._levels(self._confirmed(user_responses, trace, wishes))
         else:
             levels = self._descended(user_responses, trace)
         picked = facts.session_preferences(self.tree, [node for level in levels for node in level])
         return dspy.Prediction(levels=levels, preferences=self._deepest(picked), trace=trace)
 
     # -- "confirm": similarity proposes, one LM call confirms --------------------------------------
-    @cached_property
-    def _attributes(self) -> tuple[np.ndarray, np.ndarray]:
-        """(attribute node ids, their name vectors); of attributes said alike ("Horror", "horror") the
-        one with the most items. Names made only of the catalog's own word (a "movies" tag) are left out:
-        every request says them."""
-        by_name: dict[tuple[str, ...], int] = {}
-        for node in sorted(self.tree.attribute_nodes(), key=lambda n: -len(self.tree.node_items(n.id))):
-            if words(node.name) not in ((), words(self.tree.root.name)):
-                by_name.setdefault(words(node.name), node.id)
-        ids = np.array(sorted(by_name.values()), dtype=np.int64)
-        names = [self.tree.nodes[i].name for i in ids]
-        return ids, (self.embedder.encode(names) if names else np.zeros((0, 1), dtype=np.float32))
-
-    def proposals(self, text: str) -> list[tuple[int, float]]:
-        """(attribute node, cosine) proposed for ``text``: round r holds the r-th best of every wish phrase
-        (all of them together last), at least ``min_similarity``, repeats dropped, at most ``max_options``."""
-        ids, names = self._attributes
-        wishes = user_wishes(text)
+    def proposals(self, text: str, wishes: Sequence[str] | None = None) -> list[tuple[int, float]]:
+        """(attribute node, cosine) proposed for ``text`` (or for its ``wishes`` when the caller read them):
+        round r holds the r-th best of every wish phrase (all of them together last), at least
+        ``min_similarity``, repeats dropped, at most ``max_options``."""
+        ids, names = self.names.ids, self.names.vectors
+        wishes = user_wishes(text) if wishes is None else list(wishes)
         # Each word of a many-word phrase proposes too: "funny animated kids" names three attributes, and
         # as one phrase it was nearest to a single one (hand-written requests: the proposals held an
         # accepted attribute for 29/34, 31/33, 30/34 with words vs 27/34, 26/33, 28/34 without).
@@ -101,16 +95,22 @@ class SessionPreferenceExtractor(dspy.Module):
         chosen: dict[int, float] = {}
         for column in ranked.T:
             for row, best in enumerate(column):
-                if similarity[row, best] >= self.min_similarity and len(chosen) < self.max_options:
-                    chosen.setdefault(int(ids[best]), float(similarity[row, best]))
+                node, value = int(ids[best]), float(similarity[row, best])
+                if value >= self.min_similarity and (node in chosen or len(chosen) < self.max_options):
+                    chosen[node] = max(chosen.get(node, value), value)  # the best any query gave it
         return list(chosen.items())
 
-    def _confirmed(self, text: str, trace: list[dict]) -> list[int]:
-        proposed = self.proposals(text)
+    def _confirmed(self, text: str, trace: list[dict], wishes: Sequence[str] | None = None) -> list[int]:
+        wishes = user_wishes(text) if wishes is None else list(wishes)
+        # A wish that is an attribute's name as it stands ("horror", "time travel") needs no confirming: only
+        # the other proposals are asked about.
+        said = {self.names.by_words[words(wish)] for wish in wishes if words(wish) in self.names.by_words}
+        proposed = [(node, similarity) for node, similarity in self.proposals(text, wishes) if node not in said]
         if not proposed:
             trace.append({"step": "confirm", "status": "ok", "errors": [],
-                          "note": "no attribute similar enough to propose: no LM call"})
-            return []
+                          "note": ("every proposal is a name the user said: no LM call" if said
+                                   else "no attribute similar enough to propose: no LM call")})
+            return sorted(said)
         shown = [node for node, _ in proposed]
         # A small model copies a list pattern ("[1, 2, 3]" for one option): numbers past the list are
         # dropped when some are in it, rather than paying for a retry that repeats the prompt.
@@ -120,7 +120,7 @@ class SessionPreferenceExtractor(dspy.Module):
             trace, "confirm",
             user_responses=text, nodes=[f"{n}. {self.tree.path(node)}" for n, node in enumerate(shown, start=1)],
         )
-        return [shown[p] for p in picks]
+        return [*sorted(said), *(shown[p] for p in picks)]
 
     def _levels(self, nodes: list[int]) -> list[list[int]]:
         """Each node's path, root left out, as the nodes per level (category, subcategory, …)."""

@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.session import SessionState, years_text
 from afirs_dspy.text.embeddings import TextEmbedder
 from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.signatures import UserPreferences
@@ -75,6 +76,12 @@ class PreferenceMatcher:
 
     def node_names(self, nodes: Sequence[int]) -> list[str]:
         return [self.tree.nodes[n].name for n in nodes]
+
+    def session_preferences(self, state: SessionState) -> UserPreferences:
+        """What a session holds, as the summary states it, without an LM: the preferences' names are the
+        likes, the refused attributes' the dislikes, the years in force a constraint."""
+        return UserPreferences(likes=self.node_names(state.preferences), dislikes=self.node_names(state.refused),
+                               constraints=[] if state.years is None else [f"released {years_text(state.years)}"])
 
     def node_hits(self, items: Sequence[int], nodes: Sequence[int]) -> np.ndarray:
         """(len(items), len(nodes)) booleans: item i falls under node j."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.session import rejected_items
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call
 from afirs_dspy.programs.predictors import predictor
@@ -45,6 +46,7 @@ class RAH(TitleRecommender):
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
+        rejected = rejected_items(dialogue, self.catalog)
         trace: list[dict] = []
         profile = guarded_call(self.learn, lambda p: p.profile, UserPreferences, trace, "learn_profile",
                                conversation=render_conversation(dialogue))
@@ -56,10 +58,11 @@ class RAH(TitleRecommender):
                 self.recommend, lambda p: p.titles, list, trace, "recommend", domain=self.domain, profile=profile,
                 history=self.recent(history), k=self.n_recommend,
             )
-            matched = match_titles(self.catalog, titles, set(history), trace)
+            matched = match_titles(self.catalog, titles, {*history, *rejected}, trace)
             items = self.critic(matched, profile)
             trace.append({"step": "critic", "status": "ok", "dropped": [i for i in matched if i not in items]})
             items = items[: self.n_recommend]
         # No tool passes candidates; asking names no items it would recommend (DSR, HR: –).
-        return finish_turn(self.catalog, action, items, question, trace, preferences=profile_preferences(profile),
-                           candidates=None, preselected=items if action == "recommend" else None)
+        return finish_turn(self.catalog, action, items, question, trace, rejected=rejected,
+                           preferences=profile_preferences(profile), candidates=None,
+                           preselected=items if action == "recommend" else None)

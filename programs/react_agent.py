@@ -10,13 +10,15 @@ import numpy as np
 
 from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.text.embeddings import TextEmbedder, top_k_similar
+from afirs_dspy.domain.session import rejected_items
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call
 from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn
 from afirs_dspy.recsys.tool import RecsysTool
 from afirs_dspy.signatures import AgentTurn
-# The history of the session being served; a context variable keeps parallel sessions apart.
-_HISTORY: ContextVar[list[int]] = ContextVar("react_history")
+# The user of the session being served, (history, items the session rejected), read by the agent's tools;
+# a context variable keeps parallel sessions apart.
+_USER: ContextVar[tuple[list[int], list[int]]] = ContextVar("react_user")
 
 
 class ReActAgent(dspy.Module):
@@ -37,26 +39,30 @@ class ReActAgent(dspy.Module):
     def search_catalog(self, query: str) -> str:
         """Find catalog items whose title and attributes match the query; returns 'id N: title — attributes' lines."""
         query_vector = self.embedder.encode([query])[0]
-        return self._listing(top_k_similar(query_vector, self.item_vectors, self.results) + 1)
+        rejected = set(_USER.get()[1])
+        found = top_k_similar(query_vector, self.item_vectors, self.results + len(rejected)) + 1
+        return self._listing([i for i in found if i not in rejected][: self.results])
 
     def recommend_for_user(self) -> str:
         """Items the user's past behaviour suggests (SASRec); returns 'id N: title — attributes' lines."""
-        return self._listing(self.tool.recommend(_HISTORY.get(), None, k=self.results).items)
+        history, rejected = _USER.get()
+        return self._listing(self.tool.recommend(history, None, k=self.results, exclude_items=rejected).items)
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
+        rejected = rejected_items(dialogue, self.catalog)
         trace: list[dict] = []
-        token = _HISTORY.set(list(history))
+        token = _USER.set((list(history), rejected))
         try:
             action, ids, question = guarded_call(
                 self.agent, lambda p: (p.action, p.item_ids, p.question), lambda: ("ask", [], GENERIC_QUESTION),
                 trace, "react", conversation=render_conversation(dialogue), k=self.n_recommend,
             )
         finally:
-            _HISTORY.reset(token)
-        valid = [i for i in dict.fromkeys(ids) if 1 <= i <= len(self.catalog) and i not in set(history)]
+            _USER.reset(token)
+        valid = [i for i in dict.fromkeys(ids) if 1 <= i <= len(self.catalog) and i not in {*history, *rejected}]
         trace.append({"step": "check_ids", "status": "ok", "dropped": [i for i in ids if i not in valid]})
         items = valid[: self.n_recommend]
         # No candidate list is passed to its LM, and asking names no items it would recommend (DSR, HR: –).
-        return finish_turn(self.catalog, action, items, question, trace, preferences=[], candidates=None,
-                           preselected=items if action == "recommend" else None)
+        return finish_turn(self.catalog, action, items, question, trace, rejected=rejected, preferences=[],
+                           candidates=None, preselected=items if action == "recommend" else None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dspy
 
 from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.session import rejected_items
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call
 from afirs_dspy.programs.predictors import predictor
@@ -21,13 +22,14 @@ class ZeroShot(TitleRecommender):
 
     def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
+        rejected = rejected_items(dialogue, self.catalog)
         trace: list[dict] = []
         action, titles, question = guarded_call(
             self.turn, lambda p: (p.action, p.titles, p.question), lambda: ("ask", [], GENERIC_QUESTION), trace,
             "turn", domain=self.domain, history=self.recent(history), conversation=render_conversation(dialogue),
             k=self.n_recommend,
         )
-        items = match_titles(self.catalog, titles, set(history), trace)[: self.n_recommend]
+        items = match_titles(self.catalog, titles, {*history, *rejected}, trace)[: self.n_recommend]
         # No tool passes candidates; asking names no items it would recommend (DSR, HR: –).
-        return finish_turn(self.catalog, action, items, question, trace, preferences=[], candidates=None,
-                           preselected=items if action == "recommend" else None)
+        return finish_turn(self.catalog, action, items, question, trace, rejected=rejected, preferences=[],
+                           candidates=None, preselected=items if action == "recommend" else None)

@@ -15,7 +15,7 @@ the least specific preference (the one with the most items) is dropped and the
 intersection recomputed, repeatedly ("relaxed-j"), then plain SASRec ranking
 fills the slots left. Each returned item records the stage it came from.
 Preferences that are not keys of the index are ignored and listed in the result.
-Items in the history are never returned. An empty history has no user embedding
+Items in the history, or in a call's ``exclude_items``, are never returned. An empty history has no user embedding
 (SASRec masks padding out), so items are then ranked by training popularity.
 """
 from __future__ import annotations
@@ -41,6 +41,7 @@ ATTRIBUTE_FILTER = "attribute-filter"
 
 PARTIAL = "partial"
 PARENT_CREDIT = 0.5  # an item under a preference's parent (scary → its subcategory) holds it half
+AVOID_OFFSET = 1e6  # subtracted from an avoided item's score for ranking: below every other finite score
 
 
 def relaxed_stage(step: int) -> str:
@@ -167,15 +168,21 @@ class RecsysTool(SharedResource):
 
     @with_callbacks  # DSPy callbacks (progress lines, tracing) see the tool's calls as module calls
     def recommend(self, history: Sequence[int], preferences: Sequence[str] | None = None,
-                  k: int = 50, parents: Mapping[str, str] | None = None) -> Recommendation:
+                  k: int = 50, parents: Mapping[str, str] | None = None, exclude_items: Sequence[int] = (),
+                  avoid_items: Sequence[int] = ()) -> Recommendation:
         """Top-k unseen items satisfying the session preferences (or plain SASRec ranking without any).
         Too few: with ``parents`` (key → parent key) the rest are ranked by how many preferences they
-        hold, a parent's items counting half; without, preferences are dropped one at a time."""
+        hold, a parent's items counting half; without, preferences are dropped one at a time. Items in
+        ``exclude_items`` are never returned (a session's rejected items, its critiques); items in
+        ``avoid_items`` come after every other item that holds as many preferences ("something different")."""
         _check_k(k)
         known, ignored = _split_known(preferences or (), self.preference_index)
         scores, scored_by = self.scores(history)
+        scores[np.asarray(exclude_items, dtype=np.int64)] = -np.inf
+        rank = scores.copy()
+        rank[np.asarray(avoid_items, dtype=np.int64)] -= AVOID_OFFSET
         if parents is not None and known:
-            return self._graded(scores, known, parents, k, ignored, scored_by)
+            return self._graded(scores, rank, known, parents, k, ignored, scored_by)
         picked: list[np.ndarray] = []
         picked_scores: list[np.ndarray] = []
         stages: list[str] = []
@@ -187,10 +194,10 @@ class RecsysTool(SharedResource):
             active = [p for p in known if p not in relaxed]
             stage = SASREC if not active else PREFERENCES if step == 0 else relaxed_stage(step)
             need = k - sum(len(p) for p in picked)
-            chosen = top_k(scores, self.preference_index.intersection(active), need)
+            chosen = top_k(rank, self.preference_index.intersection(active), need)
             picked.append(chosen)
             picked_scores.append(scores[chosen])
-            scores[chosen] = -np.inf  # taken; the next, wider stage must not repeat them
+            rank[chosen] = -np.inf  # taken; the next, wider stage must not repeat them
             stages += [stage] * len(chosen)
             notes.append(_stage_note(stage, active, relaxed, len(chosen)))
             if len(chosen) == need or not active:
@@ -203,12 +210,12 @@ class RecsysTool(SharedResource):
             notes.append(f"Only {len(items)} unseen items exist in the catalog, fewer than k={k}.")
         return _result(items, np.concatenate(picked_scores), stages, known, relaxed, ignored, scored_by, notes)
 
-    def _graded(self, scores: np.ndarray, known: list[str], parents: Mapping[str, str], k: int,
+    def _graded(self, scores: np.ndarray, rank: np.ndarray, known: list[str], parents: Mapping[str, str], k: int,
                 ignored: list[str], scored_by: str) -> Recommendation:
         """Items ranked by their grade — 1 per preference they hold, ``PARENT_CREDIT`` per preference
-        whose parent they hold instead — then by score: the full intersection first (eq. 3), and no
-        preference is lost when the intersection is empty ("scary" ∩ "zombies" ∩ "funny" = ∅ still
-        puts the zombie comedies, which hold two of them, first)."""
+        whose parent they hold instead — then by ``rank`` (the score, avoided items last): the full
+        intersection first (eq. 3), and no preference is lost when the intersection is empty ("scary" ∩
+        "zombies" ∩ "funny" = ∅ still puts the zombie comedies, which hold two of them, first)."""
         grade = np.zeros(len(scores), dtype=np.float32)
         widened: list[tuple[str, str]] = []
         for key in known:
@@ -221,7 +228,7 @@ class RecsysTool(SharedResource):
                 wide[self.preference_index.items_for(parent)] = True
                 grade += PARENT_CREDIT * (wide & ~exact)
                 widened.append((key, parent))
-        order = np.lexsort((-scores, -grade))  # grade first, then score
+        order = np.lexsort((-rank, -grade))  # grade first, then score
         items = order[np.isfinite(scores[order])][:k]
         stages = np.where(grade[items] >= len(known), PREFERENCES, np.where(grade[items] > 0, PARTIAL, SASREC))
         counts = {stage: int((stages == stage).sum()) for stage in (PREFERENCES, PARTIAL, SASREC)}
@@ -238,8 +245,10 @@ class RecsysTool(SharedResource):
 
     @with_callbacks
     def recommend_with_attribute_filter(self, history: Sequence[int], attributes: Sequence[str],
-                                        k: int = 50, exclude: Sequence[str] = ()) -> Recommendation:
-        """InteRecAgent-style hard filter: unseen items with every attribute and none of ``exclude``.
+                                        k: int = 50, exclude: Sequence[str] = (), exclude_items: Sequence[int] = ()
+                                        ) -> Recommendation:
+        """InteRecAgent-style hard filter: unseen items with every attribute and none of ``exclude``, none of
+        ``exclude_items``.
 
         Set logic on the attribute index, no SQL. Nothing is relaxed or filled:
         fewer than k matches give a shorter list, and the note says so.
@@ -250,6 +259,7 @@ class RecsysTool(SharedResource):
         ignored += ignored_excluded
         scores, scored_by = self.scores(history)
         scores[self.attribute_index.union(excluded)] = -np.inf
+        scores[np.asarray(exclude_items, dtype=np.int64)] = -np.inf
         items = top_k(scores, self.attribute_index.intersection(required), k)
         notes = [f"Hard filter (all of {_join(required) or 'no attributes'}"
                  + (f"; none of {_join(excluded)}" if excluded else "") + f"): {len(items)} items."]

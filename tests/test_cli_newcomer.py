@@ -26,8 +26,9 @@ from toy_world import toy_dataset, toy_tree
 
 DRIVER = Path(__file__).parent / "chat_in_toy_world.py"
 # User 3 of the toy world has seen 5 of the 24 items.
-STAGE_LINES = ("preferences: Genre > Main genres > Comedy; Mood > Feel > funny",  # each word of "funny comedy"
-               "ranked 19 candidates (2 with every preference, 17 with some)", "summarised preferences",
+STAGE_LINES = ("extracted: Genre > Main genres > Comedy; Mood > Feel > funny",  # each word of "funny comedy"
+               "in force: Genre > Main genres > Comedy; Mood > Feel > funny",  # what the session holds now
+               "ranked 19 candidates (2 with every preference, 17 with some)",
                "decided: recommend")  # the preference score orders the candidates: no LM refinement step
 
 

@@ -79,7 +79,9 @@ def test_recorded_sessions_use_validation_targets_only(world):
         assert session.calls and all(call.target == valid_targets[user] for call in session.calls)
         assert not any(test_targets[user] in t.items for t in session.record.turns)
     names = {call.predictor for s in sessions for call in s.calls}
-    assert {"action_stage.extractor.confirm", "decision_stage.decide", "action_stage.summarize"} <= names
+    # The simulated user says the attributes' names as they are: nothing to confirm, and the session's
+    # preferences are stated without an LM summary; the decision is the LM's.
+    assert names == {"decision_stage.decide"}
 
 
 def test_module_metrics_by_hand():
@@ -113,6 +115,7 @@ def compiled_world(world, optimizer="bootstrap"):
     lm = toy_lm()
     cases = sample_cases(context.dataset, "valid", 6, seed=0)
     settings = CompileSettings(modules=("confirm", "decide", "refine"), optimizer=OptimizerSettings(optimizer))
+    # (nothing calls confirm, nor refine with the score refinement: both are skipped, decide is compiled)
     report = compile_program(program, context.tree, context.catalog, AttributeSimulators(context, 0), cases, lm,
                              settings, progress=False, log=lambda line: None)
     return context, root, program, lm, report
@@ -123,14 +126,16 @@ def test_compile_changes_the_program_and_reports_before_and_after(world):
     baseline = build_program("afirs", context, SIZES)
     assert report.changed
     by_name = {m.name: m for m in report.modules}
-    assert by_name["confirm"].changed and by_name["confirm"].demos > 0 and by_name["confirm"].n_train > 0
+    assert by_name["confirm"].skipped and by_name["refine"].skipped
+    assert by_name["decide"].changed and by_name["decide"].demos > 0 and by_name["decide"].n_train > 0
+    assert by_name["decide"].after >= by_name["decide"].before and by_name["decide"].kept
     assert all(m.before is not None and m.after is not None for m in report.modules if not m.skipped)
     assert report.before.sessions == report.after.sessions == 3 and report.improved is not None
     assert program.dump_state() != baseline.dump_state()
-    assert len(program.action_stage.extractor.confirm.demos) > 0
+    assert len(program.decision_stage.decide.demos) > 0
     assert set(report.train_users).isdisjoint(report.dev_users)
     rendered = report.render()
-    assert "| confirm |" in rendered and "| before |" in rendered and "| after |" in rendered
+    assert "| decide |" in rendered and "| before |" in rendered and "| after |" in rendered
 
 
 def test_save_then_restore_gives_the_same_turns(world, tmp_path):
@@ -205,3 +210,21 @@ def test_the_searching_optimizers_run_within_their_budget(world, optimizer):
         assert lm.calls["[[ ## basic_instruction ## ]]"] > 0  # it proposed instructions
     assert select.changed == (program.action_stage.extractor.select.dump_state()
                               != build_program("afirs", context, levelwise).action_stage.extractor.select.dump_state())
+
+
+def test_a_compiled_module_that_scores_worse_on_dev_is_not_kept(world, monkeypatch):
+    import afirs_dspy.optimize.compiler as compiler
+
+    scores = iter([0.8, 0.5])  # before, after: compiling made the decision worse on the dev examples
+    monkeypatch.setattr(compiler, "_evaluate", lambda *args, **kwargs: next(scores))
+    context, _ = world
+    program = build_program("afirs", context, SIZES)
+    untouched = program.dump_state()
+    settings = CompileSettings(modules=("decide",), session_eval=False)
+    report = compile_program(program, context.tree, context.catalog, AttributeSimulators(context, 0),
+                             sample_cases(context.dataset, "valid", 6, seed=0), toy_lm(), settings, progress=False,
+                             log=lambda line: None)
+    (decide,) = report.modules
+    assert (decide.before, decide.after, decide.kept, decide.changed) == (0.8, 0.5, False, False)
+    assert program.dump_state() == untouched and not report.changed
+    assert "kept uncompiled, the dev metric fell" in report.render()

@@ -47,7 +47,8 @@ def test_compile_then_eval_and_chat_with_the_compiled_program(toy, tmp_path):
     assert manifest["method"] == "afirs" and manifest["optimizer"]["name"] == "bootstrap"
     assert manifest["dataset"]["data_key"] == "toy" and manifest["scores"]["changed"] is True
     assert len(manifest["artifacts"]["tree"]["sha256"]) == 64
-    assert json.loads(program.read_text())["action_stage.extractor.confirm"]["demos"]
+    # the simulated users say the attributes' names, so nothing was confirmed: the decision was compiled
+    assert json.loads(program.read_text())["decision_stage.decide"]["demos"]
 
     out = tmp_path / "eval"
     evaluated = CliRunner().invoke(eval_command, ["--program", str(program), "--method", "afirs", "--n-sessions", "2",

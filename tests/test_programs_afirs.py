@@ -12,7 +12,8 @@ from scripted import ScriptedLM, field, listed
 from toy_world import toy_context
 
 PREFS = {"preferences": json.dumps({"likes": ["comedy"], "dislikes": [], "constraints": []})}
-DIALOGUE = [{"role": "user", "content": "I want a Comedy, something funny"}]
+# "Comedy" is an attribute's name as said (kept without asking); "hilariously funny" proposes "funny" to the LM
+DIALOGUE = [{"role": "user", "content": "I want a Comedy, something hilariously funny"}]
 COMEDY = [{"role": "user", "content": "I want a Comedy"}]  # leaves the moods to ask about
 
 
@@ -61,8 +62,9 @@ def test_full_turn_recommends_refined_items_under_the_extracted_preference(conte
     assert out["items"][:2] == [out.candidates[1], out.candidates[0]]  # the LM's picks first, then tool order
     assert len(out["items"]) == 3 and not set(out["items"]) & {1, 2}
     assert out.reply.startswith("You might like: Film")
-    assert [e["step"] for e in out.trace] == ["confirm", "tool", "summarize", "refine", "decide"]
-    assert lm.calls["[[ ## nodes ## ]]"] == 1  # one confirmation of the proposed attributes
+    assert [e["step"] for e in out.trace] == ["confirm", "tool", "refine", "decide"]
+    assert lm.calls["[[ ## nodes ## ]]"] == 1  # one confirmation of the proposed attribute (it is not picked)
+    assert lm.calls["`[[ ## preferences ## ]]`"] == 0  # the summary states the session's preferences in code
 
 
 def test_the_default_refinement_orders_by_the_score_without_an_lm_call(context):
@@ -111,7 +113,7 @@ def test_unparseable_decision_falls_back_to_asking_with_a_template_question(cont
 
 def test_nothing_selected_means_plain_ranking(context):
     lm = ScriptedLM(rules(**{"[[ ## nodes ## ]]": {"selected": "[]"}}))
-    out = run(context, lm)
+    out = run(context, lm, dialogue=[{"role": "user", "content": "something hilariously funny"}])
     assert out.preferences == [] and lm.calls["[[ ## nodes ## ]]"] == 1
     assert "Plain SASRec ranking" in next(e["note"] for e in out.trace if e["step"] == "tool")
 

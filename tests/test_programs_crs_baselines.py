@@ -260,7 +260,8 @@ def lm_for_all():
         "`[[ ## selected ## ]]`": {"selected": "[1, 2]"},
         "`[[ ## profile ## ]]`": learn_from_user_turns,
         "`[[ ## action ## ]]`": {"action": "recommend", "question": ""},
-        "`[[ ## titles ## ]]`": {"titles": json.dumps([f"Film {i}" for i in range(1, 11)])},
+        # every film: the titles a session rejected are dropped, the next ones refill the list
+        "`[[ ## titles ## ]]`": {"titles": json.dumps([f"Film {i}" for i in range(1, N_ITEMS + 1)])},
     })
 
 
@@ -275,8 +276,11 @@ def test_the_new_baselines_run_through_the_evaluation_runner_with_catalog_ids(co
     for method, records in by_method.items():
         assert [r.status for r in records] == ["ok"] * 3, method
         for record, case in zip(records, cases):
+            shown: set[int] = set()
             for turn in record.turns:
                 assert turn.action == "recommend" and turn.items and turn.reply.startswith("You might like: ")
+                assert not shown & set(turn.items), method  # nothing the user rejected comes back
+                shown |= set(turn.items)
                 assert set(turn.items) <= set(range(1, N_ITEMS + 1)) - set(case.history)
                 assert all({"step", "status"} <= set(event) for event in turn.trace)
                 assert (turn.candidates is not None) == (method == "macrec")  # only MACRec calls the recommender tool

@@ -22,7 +22,7 @@ from toy_world import toy_items, toy_tree
 def test_split_aspects_ranks_by_expected_information_gain():
     tree = toy_tree(toy_items())
     # Items 4, 8, 12 are comedies, 1 a drama; moods: 4 and 1 dark, 8 tense, 12 funny.
-    aspects = split_aspects(tree, [4, 8, 12, 1])
+    aspects = split_aspects(tree, [4, 8, 12, 1], min_holders=1)
     assert [a.path for a in aspects] == ["Mood > Feel", "Genre > Main genres"]
     mood, genre = aspects
     assert dict(mood.options) == {"dark": 2, "tense": 1, "funny": 1} and mood.total == 4
@@ -38,9 +38,21 @@ def test_split_aspects_ranks_by_expected_information_gain():
 
 def test_split_aspects_leaves_out_settled_aspects_and_named_options():
     tree = toy_tree(toy_items())
-    assert [a.path for a in split_aspects(tree, [4, 8, 12, 1], exclude_aspects=frozenset({8}))] == ["Genre > Main genres"]
-    mood = split_aspects(tree, [4, 8, 12, 1], exclude_options=frozenset({10}))[0]  # "dark" already named
+    assert [a.path for a in split_aspects(tree, [4, 8, 12, 1], exclude_aspects=frozenset({8}), min_holders=1)] \
+        == ["Genre > Main genres"]
+    mood = split_aspects(tree, [4, 8, 12, 1], exclude_options=frozenset({10}), min_holders=1)[0]  # "dark" named
     assert dict(mood.options) == {"funny": 1, "tense": 1}
+
+
+def test_an_option_held_by_too_few_candidates_is_not_offered():
+    tree = toy_tree(toy_items())
+    # Of 4 candidates, "tense", "funny" and "Drama" are held by one each: not options.
+    aspects = split_aspects(tree, [4, 8, 12, 1])
+    assert [(a.path, dict(a.options)) for a in aspects] == [("Mood > Feel", {"dark": 2}),
+                                                            ("Genre > Main genres", {"Comedy": 3})]
+    # Of 24 items a tenth is 3: every genre (6 items) and mood (8) is held by enough.
+    assert {name for a in split_aspects(tree, list(range(1, 25))) for name, _ in a.options} == {
+        "Comedy", "Drama", "Horror", "Science Fiction", "funny", "dark", "tense"}
 
 
 def test_split_aspects_of_identical_items_is_empty():

@@ -35,5 +35,5 @@ def test_a_real_turn_with_the_local_model(tmp_path):
     assert set(out.preselected) <= set(out.candidates) and len(out.preselected) == 3
     assert out.reply.strip()
     steps = [event["step"] for event in out.trace]
-    assert steps[0] == "confirm" and {"tool", "summarize", "refine", "decide"} <= set(steps)
+    assert steps[0] == "confirm" and {"tool", "refine", "decide"} <= set(steps)
     assert all(event["status"] in ("ok", "retried", "fallback") for event in out.trace)

@@ -40,15 +40,15 @@ def test_invented_flipped_and_copied_phrases_are_dropped_or_moved(context):
     bad = summary(likes=["zombies", "tense", "romance"], dislikes=["dark", "Comedy"],
                   constraints=["released after 2010"])
     lm = ScriptedLM(rules(**{"`[[ ## preferences ## ]]`": bad}))
-    out = run(context, lm, config=AFIRSConfig(**SIZES), dialogue=DARK_COMEDY)
+    out = run(context, lm, config=AFIRSConfig(**SIZES, summary="checked"), dialogue=DARK_COMEDY)
     # "zombies", "romance" and the constraint were never said; "tense" was refused; "dark" and "Comedy" wanted.
-    assert out.user_preferences == UserPreferences(likes=["Comedy"], dislikes=["tense"], constraints=[])
+    assert out.user_preferences == UserPreferences(likes=["Comedy", "dark"], dislikes=["tense"], constraints=[])
     note = next(e for e in out.trace if e["step"] == "summarize")["note"]
     assert "dropped constraint 'released after 2010'" in note and "moved like 'tense' to dislikes" in note
-    # The extracted node is the like only because none of the LM's likes survived.
-    assert "the extracted preferences ['Comedy'] are the likes" in note
+    # The extracted nodes are the likes only because none of the LM's likes survived.
+    assert "the extracted preferences ['Comedy', 'dark'] are the likes" in note
     unchecked = run(context, ScriptedLM(rules(**{"`[[ ## preferences ## ]]`": bad})),
-                    config=AFIRSConfig(**SIZES, summary_check=False), dialogue=DARK_COMEDY)
+                    config=AFIRSConfig(**SIZES, summary="lm"), dialogue=DARK_COMEDY)
     assert unchecked.user_preferences.constraints == ["released after 2010"]
 
 
@@ -111,9 +111,11 @@ def test_the_decision_sees_the_evidence_and_falls_back_to_its_policy(context):
 
     lm = ScriptedLM(rules(**{"`[[ ## preferences ## ]]`": summary(likes=["dark"]), "[[ ## items ## ]]": decide}))
     out = run(context, lm, config=AFIRSConfig(**SIZES, refinement="score"), dialogue=DARK_COMEDY)
-    assert seen["evidence"] == ("3 of 3 items carry every extracted preference (Comedy); 2 of 3 items match "
-                                "a stated like (dark); match share 0.83.")
-    # Unparsable: no retry, the evidence's policy (match share (3 + 2) / 6 >= 0.5) recommends. (The adapter's
+    # The session's preferences (the names said) are the likes, the refused "tense" the dislike.
+    assert seen["evidence"] == ("2 of 3 items carry every extracted preference (Comedy, dark); 3 of 3 items match "
+                                "a stated like (Comedy, dark); 0 of 3 items hold a stated dislike (tense); "
+                                "match share 0.83.")
+    # Unparsable: no retry, the evidence's policy (match share 0.83 >= 0.5) recommends. (The adapter's
     # own JSON re-try is the adapter's business.)
     decide = next(e for e in out.trace if e["step"] == "decide")
     assert decide["status"] == "fallback" and len(decide["errors"]) == 1 and out.action == "recommend"

@@ -375,9 +375,13 @@ def test_confirm_extraction_keeps_every_wish_in_one_lm_call():
     lm = ScriptedLM({"[[ ## nodes ## ]]": confirm_named})
     extractor = SessionPreferenceExtractor(tree, embedder, node_vectors(tree, embedder))
     with dspy.context(lm=lm):
-        out = extractor(user_responses="a horror film, but also funny and tense")
+        out = extractor(user_responses="a horror film, but also hilariously funny and tense")
     assert sorted(out.preferences) == [5, 9, 11]  # Horror, funny, tense
     assert lm.calls["[[ ## nodes ## ]]"] == 1 and out.trace[0]["step"] == "confirm"
+    # "horror" and "tense" are names as said: kept without asking; the LM confirmed the rest
+    with dspy.context(lm=ScriptedLM({})):
+        said = extractor(user_responses="horror, and tense")
+    assert sorted(said.preferences) == [5, 11] and "every proposal is a name the user said" in said.trace[0]["note"]
     # The tree stays visible: each kept attribute's path, category → subcategory → attribute.
     assert [sorted(level) for level in out.levels] == [[1, 7], [2, 8], [5, 9, 11]]
     # The paper-literal descent keeps one node per level: the same words give one wish.
@@ -394,8 +398,9 @@ def test_confirm_extraction_proposes_per_phrase_and_falls_back_to_the_closest_na
     assert [node for node, _ in proposed] == [4, 10, 11]  # the best of each phrase first, capped at 3
     lm = ScriptedLM({"[[ ## nodes ## ]]": {"selected": "[9]"}})  # out of range twice
     with dspy.context(lm=lm):
-        out = extractor(user_responses="Drama, tense")
-    assert out.trace[0]["status"] == "fallback" and sorted(out.preferences) == [4, 11]  # names said exactly
+        out = extractor(user_responses="heavy Drama, tense scenes")
+    # the LM's answer unusable: the proposals whose names were said (as a word of a phrase) are kept
+    assert out.trace[0]["status"] == "fallback" and sorted(out.preferences) == [4, 11]
     with dspy.context(lm=ScriptedLM({})):  # no name near: no LM call at all
         assert extractor(user_responses="anything").preferences == []
 

@@ -162,15 +162,16 @@ def test_an_answer_naming_several_options_of_the_asked_aspect_yields_all_of_them
     assert len(alone.preferences) == 2  # the confirming extraction keeps both wishes by itself
 
 
-def test_a_rejected_option_is_no_preference_even_when_the_extraction_picks_it(tmp_path):
+def test_a_rejected_option_is_no_preference_and_none_of_its_items_is_shown(tmp_path):
     context = toy_context(tmp_path)
     dialogue, lm = [user("Anything but not a Horror")], ScriptedLM(rules(always("recommend")))  # the LM picks Horror
-    levelwise = AFIRSConfig(n_candidates=6, n_recommend=3, extraction="levelwise")
-    assert turn(context, dialogue, lm, levelwise).preferences == ["Genre > Main genres"]
-    before = turn(context, dialogue, lm, AFIRSConfig(n_candidates=6, n_recommend=3, extraction="levelwise",
-                                                     question_memory=False))
-    assert before.preferences == ["Genre > Main genres > Horror"]
-    assert turn(context, dialogue, lm).preferences == []  # the confirming extraction proposes nothing from "not a Horror"
+    horror = set(context.tree.node_items(5).tolist())
+    for extraction in ("confirm", "levelwise"):
+        out = turn(context, dialogue, lm, AFIRSConfig(n_candidates=6, n_recommend=3, extraction=extraction))
+        # "Anything" wishes for nothing, so nothing is extracted; "not a Horror" rules the genre out.
+        assert out.preferences == [] and not horror & set(out.candidates)
+        assert out.session.state.refused == (5,)
+    assert lm.calls["[[ ## nodes ## ]]"] == 0
 
 
 def test_nothing_left_to_ask_means_recommending(tmp_path):

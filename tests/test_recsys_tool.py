@@ -163,3 +163,19 @@ def test_from_dataset_uses_catalog_attributes():
     tool = RecsysTool.from_dataset(SASRec(12, SASRecConfig(max_len=10, hidden_size=8)), dataset)
     result = tool.recommend_with_attribute_filter([1], ["EVEN", "low"], k=10)
     assert sorted(result.items) == [2, 4, 6]
+
+
+@pytest.mark.parametrize("parents", [None, {"c": "a"}])
+def test_excluded_items_never_come_back_and_avoided_ones_come_last(tool, parents):
+    plain = tool.recommend(HISTORY, ["a", "b"], k=6, parents=parents)
+    excluded = list(plain.items[:3])
+    refilled = tool.recommend(HISTORY, ["a", "b"], k=6, parents=parents, exclude_items=excluded)
+    assert not set(excluded) & set(refilled.items) and len(refilled.items) == 6  # the next best refill the list
+    assert list(refilled.items[:3]) == list(plain.items[3:6])
+    avoided = [plain.items[0]]
+    demoted = tool.recommend(HISTORY, ["a", "b"], k=6, parents=parents, avoid_items=avoided)
+    # a ∩ b holds 5 unseen items: the avoided one comes after the other four that hold both
+    assert demoted.items[:4] == plain.items[1:5] and demoted.items[4] == avoided[0]
+    assert demoted.scores[4] == plain.scores[0]  # its reported score is its own, not the ranking's offset
+    filtered = tool.recommend_with_attribute_filter(HISTORY, ["b"], k=20, exclude_items=excluded)
+    assert not set(excluded) & set(filtered.items)

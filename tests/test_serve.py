@@ -22,7 +22,8 @@ from afirs_dspy.cli.options import DatasetSpec
 from afirs_dspy.artifacts.context import MissingArtifact
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import METHODS, build_program
-from afirs_dspy.explain.turn_explanation import TurnRecorder, explain_turn
+from afirs_dspy.explain.explanation import explain_turn
+from afirs_dspy.explain.recorder import TurnRecorder
 from afirs_dspy.web.app import make_app
 from afirs_dspy.web.demo import Demo, Loaded
 from test_cli_newcomer import STAGE_LINES
@@ -80,12 +81,15 @@ def test_a_recommending_turn_explains_the_tree_path_the_funnel_the_decision_and_
     assert comedies and all("has Comedy" in card["why"] and "with every preference" in card["why"] for card in comedies)
     assert e["items"][0]["why"].startswith("#1 of the 19 candidates")
     steps = {s["name"]: s for s in e["stages"]}
-    assert list(steps) == ["extract", "tool", "summarize", "refine", "decide"]
-    assert steps["extract"]["lm_calls"] == 3 and steps["tool"]["lm_calls"] == 0
-    assert all(steps[n]["prompt_tokens"] > 0 and steps[n]["completion_tokens"] > 0 for n in ("extract", "refine", "decide"))
+    # The session memory reads the new message (the extraction runs inside it); the summary is the session's.
+    assert list(steps) == ["memory", "tool", "refine", "decide"]
+    assert steps["memory"]["lm_calls"] == 3 and steps["tool"]["lm_calls"] == 0
+    assert all(steps[n]["prompt_tokens"] > 0 and steps[n]["completion_tokens"] > 0 for n in ("memory", "refine", "decide"))
     assert all(s["status"] == "ok" for s in e["stages"])
-    levelwise_lines = ["preferences: Genre > Main genres > Comedy",  # the descent keeps one node per level
-                       "ranked 19 candidates (4 with every preference, 15 with some)", "summarised preferences",
+    assert e["session"] == {"preferences": ["Genre > Main genres > Comedy"], "refused": [], "years": None,
+                            "avoided": [], "notes": [], "rejected": [], "excluded": 0}
+    levelwise_lines = ["in force: Genre > Main genres > Comedy",  # the descent keeps one node per level
+                       "ranked 19 candidates (4 with every preference, 15 with some)",
                        "refined: chose 10 of 15 candidates", "decided: recommend"]
     assert [s["line"] for s in e["stages"]] == levelwise_lines  # chat's lines, from the same recorder
 
@@ -236,7 +240,7 @@ def test_chat_verbose_prints_the_same_explanation(toy):
     assert "tree level 3: picked Comedy, funny of Comedy, funny" in result.output
     assert ("funnel: items under Genre > Main genres > Comedy 6, Mood > Feel > funny 8 → 2 under all → 19 candidates"
             in result.output)
-    assert "steps: extract " in result.output and "action: recommend (2 of 10 items carry every extracted preference (Comedy, funny)" in result.output
+    assert "steps: memory " in result.output and "action: recommend (2 of 10 items carry every extracted preference (Comedy, funny)" in result.output
 
 
 def _served_app(monkeypatch, *options: str):

@@ -20,7 +20,9 @@ from afirs_dspy.lm.errors import LMSetupError
 from afirs_dspy.lm.failures import lm_failures_explained
 from afirs_dspy.compiled.manifest import ManifestMismatch
 from afirs_dspy.programs.registry import METHODS, build_program
-from afirs_dspy.explain.turn_explanation import TurnRecorder, explain_turn, explanation_lines
+from afirs_dspy.explain.explanation import explain_turn
+from afirs_dspy.explain.recorder import TurnRecorder
+from afirs_dspy.explain.text_lines import explanation_lines
 
 QUIT = {"", "quit", "exit", "bye"}
 
@@ -95,4 +97,4 @@ def chat_command(data: DatasetSpec, program_path, method, user, split, verbose, 
             click.echo(f"recommender> {turn['reply']}")
             if verbose:
                 show_details(turn, recorder, catalog, tree)
-            dialogue.append({"role": "assistant", "content": turn["reply"]})
+            dialogue.append(dict(turn["message"]))

@@ -1,7 +1,7 @@
 """What ``afirs-dspy chat`` shows while a turn runs: one line as each stage finishes and a spinner meanwhile.
 
 It is a DSPy callback (``dspy.utils.callback.BaseCallback``) set with ``dspy.context(callbacks=[...])``, so the
-program prints nothing itself. The stages and their lines come from ``TurnRecorder`` (``turn_explanation``), which
+program prints nothing itself. The stages and their lines come from ``TurnRecorder`` (``explain.recorder``), which
 ``afirs-dspy serve`` uses for its progress too.
 """
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any, TextIO
 
 import dspy
 
-from afirs_dspy.explain.turn_explanation import Stage, TurnRecorder, repaired_steps
+from afirs_dspy.explain.explanation import repaired_steps
+from afirs_dspy.explain.recorder import Stage, TurnRecorder
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 

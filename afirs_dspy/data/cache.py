@@ -17,7 +17,7 @@ from afirs_dspy.data.registry import SourceFormat
 from afirs_dspy.data.tables import PREPARED_TABLES, PreparedDataset
 
 # Bump when preprocessing changes what it produces, so old cache entries are not reused.
-PREPROCESS_VERSION = 2
+PREPROCESS_VERSION = 3  # 3: attributes spelled alike up to case merged
 LIST_COLUMNS = ("attributes", "sequence", "history")
 
 

@@ -1,6 +1,7 @@
 """The paper's preprocessing (section 5.1.1): rating filter, iterative k-core, chronological leave-one-out."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -66,7 +67,24 @@ def _attribute_count(items: pd.DataFrame) -> int:
     return len({a for attrs in items.attributes for a in attrs})
 
 
+def one_spelling(items: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Each attribute in one spelling across the catalog: the genre "Horror" and the tag "horror" are one
+    attribute (the most frequent spelling, ties to the first seen), so no question offers both. Also how many
+    spellings were merged away."""
+    counts = Counter(a for attributes in items.attributes for a in attributes)
+    best: dict[str, str] = {}
+    for name, count in counts.items():
+        key = name.casefold()
+        if key not in best or count > counts[best[key]]:
+            best[key] = name
+    return items.assign(attributes=[[best[a.casefold()] for a in attributes] for attributes in items.attributes]), \
+        len(counts) - len(best)
+
+
 def _finish(name, items, train, valid, test, stages, notes, config, interactions, has_users) -> PreparedDataset:
+    items, merged = one_spelling(items)
+    if merged:
+        notes = [*notes, f"attributes spelled alike up to case merged into one spelling ({merged} spellings)"]
     report = {
         "dataset": name,
         "config": asdict(config),

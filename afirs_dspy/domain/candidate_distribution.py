@@ -17,6 +17,9 @@ from afirs_dspy.domain.conversation_facts import option_names
 from afirs_dspy.domain.preference_tree import PreferenceTree
 
 
+MIN_OPTION_SHARE = 0.1  # of the candidates in play an option must hold
+
+
 @dataclass(frozen=True)
 class Aspect:
     id: int
@@ -45,6 +48,12 @@ def _attribute_pairs(tree: PreferenceTree) -> tuple[np.ndarray, np.ndarray]:
     return nodes[order], offsets
 
 
+def attributes_of(tree: PreferenceTree, item: int) -> np.ndarray:
+    """The attribute nodes ``item`` holds."""
+    node_of, offsets = _attribute_pairs(tree)
+    return node_of[offsets[item] : offsets[item + 1]]
+
+
 @lru_cache(maxsize=8)
 def _aspect_array(tree: PreferenceTree) -> np.ndarray:
     """Node id → its aspect, for the attributes that can be offered (a name recognisable in text); else -1."""
@@ -55,15 +64,17 @@ def _aspect_array(tree: PreferenceTree) -> np.ndarray:
 
 
 def split_aspects(tree: PreferenceTree, candidates: list[int], top: int = 3, options: int = 4,
-                  exclude_aspects: frozenset[int] = frozenset(), exclude_options: frozenset[int] = frozenset()) -> list[Aspect]:
+                  exclude_aspects: frozenset[int] = frozenset(), exclude_options: frozenset[int] = frozenset(),
+                  min_share: float = MIN_OPTION_SHARE, min_holders: int = 2) -> list[Aspect]:
     """The ``top`` aspects with the highest expected information gain over ``candidates``, best first;
-    only aspects that split them (gain > 0), each with its ``options`` most common splitting options."""
+    only aspects that split them (gain > 0), each with its ``options`` most common splitting options. An
+    option is an attribute at least ``min_share`` of the candidates hold, and at least ``min_holders``: one
+    held by a single candidate ("in your eyes") tells the user nothing about the others."""
     if not candidates:
         return []
-    node_of, offsets = _attribute_pairs(tree)
     aspect_of = _aspect_array(tree)
     n = len(candidates)
-    held = [node_of[offsets[i] : offsets[i + 1]] for i in candidates]
+    held = [attributes_of(tree, i) for i in candidates]
     rows = np.repeat(np.arange(n), [len(h) for h in held])
     nodes = np.concatenate(held)
     askable = ((aspect_of[nodes] >= 0) & ~np.isin(aspect_of[nodes], list(exclude_aspects))
@@ -72,7 +83,7 @@ def split_aspects(tree: PreferenceTree, candidates: list[int], top: int = 3, opt
     member = np.zeros((n, len(columns)), dtype=bool)
     member[rows[askable], column_of] = True
     counts = member.sum(axis=0)
-    splitting = (counts > 0) & (counts < n)
+    splitting = (counts >= max(min_holders, np.ceil(min_share * n))) & (counts < n)
     column_aspects = aspect_of[columns]
     scored = []
     for aspect in np.unique(column_aspects[splitting]):
@@ -80,7 +91,7 @@ def split_aspects(tree: PreferenceTree, candidates: list[int], top: int = 3, opt
         sizes = np.unique(member[:, cols], axis=0, return_counts=True)[1]
         p = sizes / n
         scored.append((float(-(p * np.log2(p)).sum()), float((sizes ** 2).sum() / n), int(aspect), cols))
-    scored.sort(key=lambda s: (-s[0], s[2]))
+    scored.sort(key=lambda s: (-round(s[0], 9), s[2]))  # equal gains (float noise aside): the first aspect
     return [
         Aspect(id=aspect, path=tree.path(aspect), bits=bits, expected_left=left, total=n,
                options=tuple((tree.nodes[int(columns[c])].name, int(counts[c]))

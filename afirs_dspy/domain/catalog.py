@@ -6,7 +6,7 @@ import difflib
 import pandas as pd
 
 from afirs_dspy.utils.shared_resource import SharedResource
-from afirs_dspy.text.title_forms import title_key, title_variants, title_year
+from afirs_dspy.text.title_forms import released_year, title_key, title_variants, title_year
 
 YEAR_TOLERANCE = 1  # a named year may be off by one (festival vs release year); remakes are further apart
 
@@ -18,7 +18,9 @@ class Catalog(SharedResource):
         self.titles = [""] + items.title.tolist()
         self.descriptions = [""] + items.description.fillna("").tolist()
         self.attributes = [[]] + items.attributes.tolist()
-        self.years = [None] + [title_year(t) for t in self.titles[1:]]
+        self._title_years = [None] + [title_year(t) for t in self.titles[1:]]  # a named title's year must agree
+        # When an item came out: its title's year ("Heat (1995)"), else its description's release date
+        self.years = [t or released_year(d) for t, d in zip(self._title_years, self.descriptions)]
         self._by_key: dict[str, list[int]] = {}  # every variant's key → its items, in catalog order
         for idx, title in enumerate(self.titles[1:], start=1):
             for variant in title_variants(title):
@@ -56,5 +58,5 @@ class Catalog(SharedResource):
         items = list(dict.fromkeys(i for k in keys for i in self._by_key[k]))
         if year is None:
             return items[0] if items else None
-        gaps = {i: 0 if self.years[i] is None else abs(self.years[i] - year) for i in items}
+        gaps = {i: 0 if self._title_years[i] is None else abs(self._title_years[i] - year) for i in items}
         return min((i for i in items if gaps[i] <= YEAR_TOLERANCE), key=gaps.get, default=None)

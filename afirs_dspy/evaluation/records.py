@@ -42,6 +42,9 @@ class TurnRecord:
     reply: str
     accepted: bool                      # the target is among ``items`` (decided by ids)
     user_reply: str | None = None       # None when the session ended without asking the simulator
+    # what the turn read of the conversation (AF-IRS: the state in force, what changed, how many items it
+    # left out); None for a method that reports none
+    session: dict | None = None
     trace: list[dict] = field(default_factory=list)
     simulator_trace: list[dict] = field(default_factory=list)
     program_usage: Usage = field(default_factory=Usage)

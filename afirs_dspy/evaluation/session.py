@@ -48,9 +48,12 @@ def run_session(program: dspy.Module, simulator: UserSimulator, case: SessionCas
             preselected=_ids(out.get("preselected")), candidates=_ids(out.get("candidates")),
             preferences=list(out.get("preferences", [])), question=out.get("question", ""), reply=out["reply"],
             accepted=recommends_target(out, case.target), trace=list(out.get("trace", [])), program_usage=program_usage,
+            session=session_summary(out.get("session")),
         )
         record.turns.append(turn)
-        dialogue.append({"role": "assistant", "content": out["reply"]})
+        # The program's own message carries the items it showed and its state; a program without one is read back
+        # from its reply's text.
+        dialogue.append(dict(out.get("message") or {"role": "assistant", "content": out["reply"]}))
         if turn.accepted or number < max_turns:
             with metered() as simulator_usage:
                 turn.user_reply = simulator.respond(out, dialogue)
@@ -67,6 +70,14 @@ def run_session(program: dspy.Module, simulator: UserSimulator, case: SessionCas
     record.simulator_stats = stats.as_dict()
     record.seconds = time.perf_counter() - started
     return record
+
+
+def session_summary(memory: dspy.Prediction | None) -> dict | None:
+    """What a turn's session memory held, for the transcript."""
+    if memory is None:
+        return None
+    return {"state": memory.state.as_json(), "notes": list(memory.notes), "rejected": len(memory.rejected),
+            "excluded": len(memory.excluded), "avoided": len(memory.avoided)}
 
 
 def errored_record(case: SessionCase, method: str, simulator: str, title: str, message: str,

@@ -9,12 +9,19 @@ import re
 
 _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 _PARENS = re.compile(r"\s*\(([^)]*)\)")
+_RELEASED = re.compile(r"\breleased: (\d{4})\b")
 _ARTICLE = re.compile(r"^(.*), (The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$", re.I)
 
 
 def title_year(title: str) -> int | None:
     """The year a title ends with, as in "Heat (1995)", else None."""
     match = _YEAR.search(title)
+    return int(match.group(1)) if match else None
+
+
+def released_year(description: str) -> int | None:
+    """The year of a description's release date ("…; released: 2018-01-04; …"), else None."""
+    match = _RELEASED.search(description)
     return int(match.group(1)) if match else None
 
 

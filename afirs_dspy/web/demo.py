@@ -22,7 +22,8 @@ from afirs_dspy.lm.errors import LMSetupError
 from afirs_dspy.lm.failures import lm_failures_explained
 from afirs_dspy.compiled.manifest import ManifestMismatch
 from afirs_dspy.programs.registry import build_program
-from afirs_dspy.explain.turn_explanation import Stage, TurnRecorder, explain_turn
+from afirs_dspy.explain.explanation import explain_turn
+from afirs_dspy.explain.recorder import Stage, TurnRecorder
 
 log = logging.getLogger(__name__)
 MAX_CONVERSATIONS = 200  # the oldest tab's conversation is forgotten beyond this
@@ -151,7 +152,7 @@ class Demo:
                 turn = program(dialogue=dialogue, history=list(conversation.history))
         finally:
             self.lm_lock.release()
-        conversation.dialogue = [*dialogue, {"role": "assistant", "content": turn["reply"]}]
+        conversation.dialogue = [*dialogue, dict(turn["message"])]
         explanation = explain_turn(turn, recorder.stages, loaded.context.catalog, loaded.context.tree)
         return {**explanation, "method": method, "turn": len(conversation.dialogue) // 2}
 
