@@ -4,7 +4,8 @@
 
 (a) plain SASRec top 50 (LLMCRS); (b) InteRecAgent-style: the LM maps the user's words to predefined
 attributes, hard filter, SASRec top 50; (c) AF-IRS: preference extraction down the tree, then two-stage
-filtering. On first turns only: the attribute simulator's openers for a seeded sample of test users, the
+filtering. On first turns only: the attribute simulator's openers for a seeded sample of the test split's
+development slice (never the evidence users), the
 same texts for all three. Later turns are not scored here: their user text depends on the dialogue one
 method led, and scoring the others on AF-IRS's dialogue would favour AF-IRS; each method's own turns are
 scored by `afirs-dspy eval` (its HR@50 columns). Writes bench/results/candidate_hit_rate.{md,json}.
@@ -20,7 +21,8 @@ from tqdm import tqdm
 from afirs_dspy.artifacts.context import load_context
 from afirs_dspy.data import load_dataset
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
-from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.evaluation.sampling import development_cases
+from afirs_dspy.evaluation.simulator_base import SessionCase
 from afirs_dspy.lm.backends import LocalEngines, make_lm
 from afirs_dspy.programs.attribute_search import AttributeSearch
 from afirs_dspy.programs.preference_extractor import SessionPreferenceExtractor
@@ -48,11 +50,15 @@ class CandidateSources:
                 "c": list(self.tool.recommend(history, [str(n) for n in nodes], k=K).items)}
 
 
-def first_turns(context, n: int, seed: int) -> list[tuple[str, list[int], int]]:
-    """(opener, history, target) of ``n`` seeded test users: the attribute simulator's first words."""
+def users(dataset, args: argparse.Namespace) -> list[SessionCase]:
+    """The first ``--n-sessions`` test users of the development slice, in the seed's order."""
+    return development_cases(dataset, args.n_sessions, args.seed)
+
+
+def first_turns(context, cases: list[SessionCase], seed: int) -> list[tuple[str, list[int], int]]:
+    """(opener, history, target) of each case: the attribute simulator's first words."""
     simulators = AttributeSimulators(context, seed)
-    return [(simulators(case).open(), list(case.history), case.target)
-            for case in sample_cases(context.dataset, "test", n, seed)]
+    return [(simulators(case).open(), list(case.history), case.target) for case in cases]
 
 
 def hit_rates(sources: CandidateSources, cases) -> dict:
@@ -67,26 +73,32 @@ def hit_rates(sources: CandidateSources, cases) -> dict:
             "seconds_per_turn": seconds / max(len(cases), 1)}
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-latest-small")
-    parser.add_argument("--n-sessions", type=int, default=40)
+    parser.add_argument("--n-sessions", type=int, default=40, help="Test users of the development slice.")
     add_lm_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     dataset = load_dataset(args.dataset)
     context = load_context(dataset)
     sources = CandidateSources(context)
     with LocalEngines() as engines:
         lm = make_lm(args.lm, args.api_base, engines=engines)
         with dspy.context(lm=lm):
-            result = hit_rates(sources, first_turns(context, args.n_sessions, args.seed))
+            result = hit_rates(sources, first_turns(context, users(dataset, args), args.seed))
     row = {"turns": "first", "n": result["turns"], **{f"({w}) {WAYS[w]}": result["hit_rate"][w] for w in WAYS},
            "s/turn (all three)": round(result["seconds_per_turn"], 1)}
     text = "\n".join([
-        f"# Figure 6: HR@{K} of the candidates passed to the LM ({args.dataset}, test users, seed {args.seed})", "",
+        f"# Figure 6: HR@{K} of the candidates passed to the LM ({args.dataset}, development test users, seed "
+        f"{args.seed})", "",
         markdown_table([row]), "",
-        f"LM: {lm.model}. First turns: the attribute simulator's opener for {args.n_sessions} sampled test users, "
+        f"LM: {lm.model}. First turns: the attribute simulator's opener for {args.n_sessions} sampled test users "
+        "of the development slice, "
         "the same text for all three ways; later turns are scored per method by `afirs-dspy eval`.",
         "(b) maps the user's words to the 20 most similar predefined attributes shown to the LM; (c) descends the",
         "preference tree with the LM; both rank what passes with the same SASRec cosine as (a).",

@@ -7,8 +7,8 @@
 Compiles with the given (by default the cheapest) optimizer — or takes an already compiled program
 (``--program``, e.g. from `afirs-dspy compile`; its manifest gives the compile's settings and scores) —
 then evaluates the program as built and the compiled one on the same seeded users of the validation
-split and of the test split; `afirs-dspy eval` leaves out the users the compile simulated (the manifest
-lists them; any overlap would be reported). --resume continues earlier evaluations of the same run.
+split and of the test split (its evidence users); the evaluation run leaves out the users the compile
+simulated (the manifest lists them; any overlap would be reported). --resume continues earlier evaluations of the same run.
 Writes bench/results/compile_effect.{md,json}.
 """
 from __future__ import annotations
@@ -17,12 +17,14 @@ import argparse
 import json
 from pathlib import Path
 
-from afirs_dspy.cli.compile import compile_command
-from afirs_dspy.cli.evaluate import eval_command
-from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
+from afirs_dspy.cli.options import DatasetSpec
 from afirs_dspy.compiled.manifest import manifest_path
+from afirs_dspy.data import PreprocessConfig
+from afirs_dspy.evaluation.eval_run import EvalRun, EvalSettings
+from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
+from afirs_dspy.optimize.compile_run import CompileRun, CompileRunSettings
 from afirs_dspy.utils.tables import markdown_table
-from lm_arguments import add_lm_arguments, lm_flags
+from lm_arguments import add_lm_arguments, lm_settings
 from results_files import RESULTS, write_results
 
 
@@ -39,11 +41,12 @@ def main() -> None:
     args = parser.parse_args()
     folder = RESULTS / "compile_effect" / f"{args.dataset}-seed{args.seed}"
     program = args.program or folder / f"afirs-{args.optimizer}.json"
-    lm = lm_flags(args)
+    data = DatasetSpec(args.dataset, None, None, PreprocessConfig())
     if args.program is None:
-        compile_command.main(["--dataset", args.dataset, "--optimizer", args.optimizer, "--n-sessions",
-                              str(args.compile_sessions), "--seed", str(args.seed), "--out", str(program), *lm],
-                             standalone_mode=False)
+        compiling = CompileRun(CompileRunSettings(optimizer=args.optimizer, n_sessions=args.compile_sessions,
+                                                  seed=args.seed, **lm_settings(args)), data, program)
+        compiling.save(compiling.compile())
+    dataset = data.load()
     manifest = json.loads(manifest_path(program).read_text())
     scores, settings = manifest["scores"], manifest["optimizer"]
     rows, runs = [], {}
@@ -51,9 +54,8 @@ def main() -> None:
     overlap = {}
     for split in ("valid", "test"):
         out = folder / f"eval-{split}-n{args.n_sessions}"
-        eval_command.main(["--dataset", args.dataset, "--method", "afirs", "--program", str(program), "--split", split,
-                           "--n-sessions", str(args.n_sessions), "--seed", str(args.seed), "--out", str(out),
-                           *(["--resume"] if args.resume else []), *lm], standalone_mode=False)
+        EvalRun(EvalSettings(methods=("afirs",), program_paths=(str(program),), split=split, n_sessions=args.n_sessions,
+                             seed=args.seed, out=str(out), resume=args.resume, **lm_settings(args)), dataset).run()
         runs[split] = json.loads((out / "results.json").read_text())
         users = {record.user for record in Transcript(out / TRANSCRIPT).read()}
         overlap[split] = sorted(users & compile_users)

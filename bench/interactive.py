@@ -1,9 +1,10 @@
-"""Table 2 (methods), Table 3 (ablations), Figure 5 (DSR@5) and per-turn costs, from `afirs-dspy eval`.
+"""Table 2 (methods), Table 3 (ablations), Figure 5 (DSR@5) and per-turn costs, from evaluation runs.
 
     python bench/interactive.py [--datasets ml-latest-small steam beauty] [--n-sessions 10] [--minutes 45]
                                 [--simulator attribute|llm] [--lm …] [--sim-lm …] [--api-base …] [--seed 0] [--resume]
 
-Per dataset, one `afirs-dspy eval` run of every method on the same seeded test users, user by user,
+Per dataset, one evaluation run (``EvalRun``, what `afirs-dspy eval` runs) of every method on the same
+seeded test users — the evidence users, which no development benchmark samples — user by user,
 for up to --n-sessions users or until --minutes have passed (the user started by then still gets every
 method); the tables cover the users every method finished. Its folder under bench/results/interactive/
 keeps the transcript and run.json; --resume adds users for another --minutes to a run made by the same
@@ -19,17 +20,19 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import sys
 from pathlib import Path
 
 import matplotlib
 
-from afirs_dspy.cli.evaluate import eval_command
-from afirs_dspy.evaluation.metrics import ok, summarize
+from afirs_dspy.data import load_dataset
+from afirs_dspy.evaluation.eval_run import EvalRun, EvalSettings
+from afirs_dspy.evaluation.metrics import ok
 from afirs_dspy.evaluation.runner import complete_users
-from afirs_dspy.evaluation.summary import build_summary
+from afirs_dspy.evaluation.summary import best_baseline, build_summary
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
 from afirs_dspy.utils.tables import markdown_table
-from lm_arguments import add_lm_arguments, lm_flags
+from lm_arguments import add_lm_arguments, lm_settings
 from paper_numbers import PAPER_DATASET, TABLE2, TABLE3
 from results_files import RESULTS, write_results
 
@@ -40,24 +43,25 @@ BASELINES = ("zero-shot", "react", "chatcrs", "rah", "llmcrs", "interecagent", "
 ABLATIONS = ("decision-first", "no-llm2rs", "no-refine")
 METHODS = (*BASELINES, "afirs", *ABLATIONS)
 REPLAY_SESSIONS = 2
+BASELINE_RULE = "the best baseline by SR@5 (ties: lower AT, then the order listed)"
 
 
-def run_eval(dataset: str, out: Path, n_sessions: int, args, extra: tuple[str, ...] = ()) -> None:
-    """`afirs-dspy eval` in-process; ``extra`` adds its options (e.g. --resume, --time-limit)."""
-    options = ["--dataset", dataset, "--method", ",".join(args.methods), "--n-sessions", str(n_sessions),
-               "--simulator", args.simulator, "--seed", str(args.seed), "--out", str(out), "--num-threads",
-               str(args.num_threads), *lm_flags(args), *extra]
-    eval_command.main(options, standalone_mode=False)
+def run_eval(dataset: str, out: Path, n_sessions: int, args, **changes) -> None:
+    """An evaluation run of every method on the dataset's test (evidence) users; ``changes`` sets more of its
+    settings (e.g. resume, time_limit)."""
+    settings = EvalSettings(methods=tuple(args.methods), n_sessions=n_sessions, simulator=args.simulator,
+                            seed=args.seed, out=str(out), num_threads=args.num_threads,
+                            **lm_settings(args, simulator=True), **changes)
+    for line, to_stderr in EvalRun(settings, load_dataset(dataset)).run().lines():
+        print(line, file=sys.stderr if to_stderr else sys.stdout)
 
 
 def summarise(folder: Path, methods: list[str], seed: int) -> dict:
-    """The run's summary, tested against the baseline with the best SR@5 (ties: lower AT)."""
+    """The run's summary, tested against the best baseline (``BASELINE_RULE``)."""
     latest = Transcript(folder / TRANSCRIPT).latest()
     by_method = complete_users({m: [r for (method, _), r in latest.items() if method == m] for m in methods})
-    rows = {m: summarize(by_method[m], 5) for m in methods}
-    candidates = [m for m in methods if m in BASELINES and rows[m]["SR@5"] is not None]
-    best = max(candidates, key=lambda m: (rows[m]["SR@5"], -rows[m]["AT"]), default=None)
-    return build_summary(by_method, methods, 5, 50, best, seed)
+    best = best_baseline(by_method, [m for m in methods if m in BASELINES], 5)
+    return build_summary(by_method, methods, 5, 50, best, seed, BASELINE_RULE)
 
 
 def summary_rows(summaries: dict, methods, columns: tuple[str, ...]) -> str:
@@ -79,7 +83,7 @@ def replay_ms(dataset: str, folder: Path, n_users: int, args) -> dict[str, float
         return dict.fromkeys(args.methods)
     replay = folder / "replay"
     shutil.rmtree(replay, ignore_errors=True)
-    run_eval(dataset, replay, n_users, args, ("--no-progress",))
+    run_eval(dataset, replay, n_users, args, no_progress=True)
     records = Transcript(replay / TRANSCRIPT).read()
     shutil.rmtree(replay)
     per_method = {}
@@ -131,9 +135,7 @@ def main() -> None:
         subset = "" if args.methods == list(METHODS) else "-" + "+".join(args.methods)
         folder = RESULTS / "interactive" / f"{dataset}-{args.simulator}-n{args.n_sessions}-seed{args.seed}{subset}"
         if not args.report_only:
-            limit = ("--time-limit", str(args.minutes)) if args.minutes else ()
-            resume = ("--resume",) if args.resume else ()
-            run_eval(dataset, folder, args.n_sessions, args, (*limit, *resume))
+            run_eval(dataset, folder, args.n_sessions, args, time_limit=args.minutes or None, resume=args.resume)
         elif not (folder / TRANSCRIPT).exists():
             parser.error(f"--report-only: no run in {folder}")
         summaries[dataset] = summarise(folder, args.methods, args.seed)

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-LM_OPTIONS = ("lm", "sim_lm", "api_base")
-
-
 def add_lm_arguments(parser: argparse.ArgumentParser, simulator: bool = False) -> None:
     parser.add_argument("--lm", default=None, help="The program's LM, as `afirs-dspy eval --lm` (default: embedded).")
     parser.add_argument("--api-base", default=None, help="Server URL for --lm.")
@@ -13,11 +10,6 @@ def add_lm_arguments(parser: argparse.ArgumentParser, simulator: bool = False) -
         parser.add_argument("--sim-lm", default=None, help="The LLM simulator's LM (default: --lm).")
 
 
-def lm_flags(args: argparse.Namespace) -> list[str]:
-    """``--lm X --api-base Y …`` for the options that were given."""
-    flags = []
-    for name in LM_OPTIONS:
-        value = getattr(args, name, None)
-        if value:
-            flags += [f"--{name.replace('_', '-')}", value]
-    return flags
+def lm_settings(args: argparse.Namespace, simulator: bool = False) -> dict:
+    """The options as the run objects' settings (``EvalSettings``, ``CompileRunSettings``) name them."""
+    return {"lm_spec": args.lm, "api_base": args.api_base, **({"sim_lm_spec": args.sim_lm} if simulator else {})}

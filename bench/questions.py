@@ -3,12 +3,14 @@
     python bench/questions.py [--dataset ml-latest-small] [--n-sessions 30] [--minutes 30] [--lm …]
                               [--api-base …] [--seed 0] [--num-threads 1] [--report-only]
 
-One run, the same seeded test users and attribute simulator for two arms of `afirs`:
+One evaluation run (``EvalRun``), the same seeded test users of the development slice and the attribute
+simulator for two arms of `afirs`:
 "before" (``question_memory=False``: the question's aspect is the best split of the candidates alone,
 nothing the user said or the program asked is left out, the extraction keeps one node per level) and
 "after" (the default). Users are taken in the seed's order until --n-sessions or --minutes (the user
-started by then finishes both arms); resumable: the transcript under bench/results/questions/ keeps
-the sessions, and running again adds users.
+started by then finishes both arms); resumable: the run under bench/results/questions/ keeps the
+sessions, and running again with the same code adds users (other code is refused: --report-only tables
+what the transcript holds).
 
 Per arm, over every question asked (a question's aspect is read back from its text, as the program
 itself does): the repeated-question rate (its aspect, or its exact text, was asked earlier in the
@@ -32,20 +34,17 @@ from afirs_dspy.domain.candidate_distribution import split_aspects
 from afirs_dspy.artifacts.context import load_context
 from afirs_dspy.domain.conversation_facts import asked_aspects, aspect_of, option_names, read_conversation
 from afirs_dspy.data import load_dataset
-from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
+from afirs_dspy.evaluation.eval_run import EvalRun, EvalSettings
 from afirs_dspy.evaluation.metrics import ok, summarize
 from afirs_dspy.evaluation.records import SessionRecord
-from afirs_dspy.evaluation.runner import Runner, complete_users, plan_jobs
-from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.evaluation.runner import complete_users
 from afirs_dspy.evaluation.significance import compare
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
-from afirs_dspy.lm.backends import LocalEngines
-from afirs_dspy.cli.lm_options import open_lm
 from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.registry import build_program
 from afirs_dspy.utils.tables import markdown_table
-from lm_arguments import add_lm_arguments
+from lm_arguments import add_lm_arguments, lm_settings
 from results_files import RESULTS, write_results
 
 ARMS = {"before": AFIRSConfig(question_memory=False), "after": AFIRSConfig()}
@@ -127,14 +126,19 @@ def arm_figures(records: list[SessionRecord], tree: PreferenceTree) -> dict:
     }
 
 
-def run_sessions(args, folder: Path, context) -> None:
-    cases = sample_cases(context.dataset, "test", args.n_sessions, args.seed)
-    with LocalEngines() as engines:
-        lm = open_lm(args.lm, args.api_base, engines)
-        programs = {arm: build_program("afirs", context, config) for arm, config in ARMS.items()}
-        runner = Runner(programs, AttributeSimulators(context, args.seed), Transcript(folder / TRANSCRIPT), lm,
-                        context.catalog.titles, MAX_TURNS, args.num_threads, time_limit=60 * args.minutes)
-        runner.run(plan_jobs(list(ARMS), cases))
+def evaluation(args, folder: Path, dataset) -> EvalRun:
+    """Both arms on the development slice's test users, added to the run in ``folder``."""
+    settings = EvalSettings(methods=tuple(ARMS), users="development", n_sessions=args.n_sessions, seed=args.seed,
+                            num_threads=args.num_threads, max_turns=MAX_TURNS, out=str(folder),
+                            time_limit=args.minutes, resume=True, baseline="before", **lm_settings(args))
+    builders = {arm: lambda context, sizes, config=config: build_program("afirs", context, config)
+                for arm, config in ARMS.items()}
+    return EvalRun(settings, dataset, builders)
+
+
+def users(dataset, args) -> list:
+    """The test users the run takes, in its order."""
+    return evaluation(args, RESULTS, dataset).cases(set())
 
 
 def paired_line(paired: dict) -> str:
@@ -159,7 +163,7 @@ def report(folder: Path, context, args, seconds: float) -> None:
                "bits_best_open", "asked_best_share", "expected_left_median", "candidates_median",
                "left_after_answer_median", "SR@1", "SR@3", "SR@5", "AT", "lm_seconds_per_turn"]
     table = markdown_table([{"figure": c, **{arm: figures[arm][c] for arm in ARMS}} for c in columns], ["figure", *ARMS])
-    settings = (f"{context.dataset.name}, test users in seed {args.seed}'s order, attribute simulator, "
+    settings = (f"{context.dataset.name}, the development slice's test users in seed {args.seed}'s order, attribute simulator, "
                 f"≤ {MAX_TURNS} turns, LM {args.lm or 'embedded (local)'}; this run: {seconds / 60:.0f} min")
     text = "\n".join([
         "# Questions: AF-IRS before/after question memory (issue 22)", "", settings, "", table, "",
@@ -173,22 +177,27 @@ def report(folder: Path, context, args, seconds: float) -> None:
                   text)
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-latest-small")
-    parser.add_argument("--n-sessions", type=int, default=30, help="Test users (each gets both arms).")
+    parser.add_argument("--n-sessions", type=int, default=30,
+                        help="Test users of the development slice (each gets both arms).")
     parser.add_argument("--minutes", type=float, default=30, help="Start no new user after this long.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-threads", type=int, default=1)
     parser.add_argument("--report-only", action="store_true", help="Table what the transcript holds; run nothing.")
     add_lm_arguments(parser)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     context = load_context(load_dataset(args.dataset))
     folder = RESULTS / "questions" / f"{args.dataset}-seed{args.seed}"
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if not args.report_only:
-        run_sessions(args, folder, context)
+        evaluation(args, folder, context.dataset).run()
     report(folder, context, args, time.perf_counter() - started)
 
 

@@ -5,8 +5,8 @@
 
 Per dataset, over every test target: how many one speakable attribute alone identifies (must be 0),
 how many have at least two speakable attributes, and how many the full set of their speakable
-attributes identifies (no other item carries them all). Then a run: ``--n-sessions`` seeded test
-sessions of a scripted program (ask, recommend 10 fixed items, ask, …: no LM) through the real
+attributes identifies (no other item carries them all). Then a run: ``--n-sessions`` seeded validation
+sessions (the test users are kept for the evidence runs) of a scripted program (ask, recommend 10 fixed items, ask, …: no LM) through the real
 simulator with the MiniLM embedder, counting what it said that it must not (all must be 0).
 Writes bench/results/speakable_attributes.{md,json}.
 """
@@ -25,11 +25,11 @@ from tqdm import tqdm
 
 from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.data import DATASETS, load_dataset
-from afirs_dspy.data.lines import csv_rows
 from afirs_dspy.text.embeddings import MiniLMEmbedder
 from afirs_dspy.evaluation.attribute_simulator import EXACT, AttributeSimulator, AttributeSimulatorConfig, AttributeWorld
 from afirs_dspy.evaluation.leakage import find_title, is_title_fragment, names_title
-from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.evaluation.sampling import development_cases
+from afirs_dspy.evaluation.simulator_base import SessionCase
 from afirs_dspy.evaluation.session import run_session
 from afirs_dspy.utils.tables import markdown_table
 from results_files import write_results
@@ -126,14 +126,20 @@ def evidence_said(attributes: list[str], user: str, target: int, evidence: dict)
     return sum(a.casefold() in evidence.get((user, target), ()) for a in attributes)
 
 
-def leak_run(dataset, catalog: Catalog, world: AttributeWorld, evidence: dict, n_sessions: int, seed: int) -> dict:
+def users(dataset, args: argparse.Namespace) -> list[SessionCase]:
+    """The leak run's sessions: validation users (the simulator says the same of any target; the test split's
+    users are kept for the evidence runs, ``afirs_dspy.evaluation.sampling``)."""
+    return development_cases(dataset, args.n_sessions, args.seed, split="valid")
+
+
+def leak_run(dataset, catalog: Catalog, world: AttributeWorld, evidence: dict, cases: list[SessionCase],
+             seed: int) -> dict:
     """Sessions of the scripted program through the real simulator, and what was said that must not be."""
     program = ScriptedProgram(world.domain, len(catalog))
     holders = holders_of(catalog)
     counts = Counter()
     near_misses = []
     started = time.perf_counter()
-    cases = sample_cases(dataset, "test", n_sessions, seed)
     for case in tqdm(cases, desc=f"{dataset.name} sessions", unit="session"):
         simulator = AttributeSimulator(case, world, seed)
         title = catalog.titles[case.target]
@@ -158,15 +164,20 @@ def leak_run(dataset, catalog: Catalog, world: AttributeWorld, evidence: dict, n
     return {**counts, "near_misses": near_misses}
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS_RUN))
     parser.add_argument("--min-support", type=int, default=AttributeSimulatorConfig.min_support)
-    parser.add_argument("--n-sessions", type=int, default=1000, help="sessions of the leak run per dataset (0: all)")
+    parser.add_argument("--n-sessions", type=int, default=1000,
+                        help="sessions of the leak run per dataset, on validation users (0: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for the embedder (on a loaded 2-core machine one is ~10x faster than two)")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     torch.set_num_threads(args.threads)
     config = AttributeSimulatorConfig(min_support=args.min_support)
     embedder = MiniLMEmbedder()
@@ -178,7 +189,7 @@ def main() -> None:
         evidence = held_out_evidence(dataset)
         cases = [(str(u), int(t)) for u, t in zip(dataset.test.user, dataset.test.target)]
         targets_rows.append({"dataset": name, **target_counts(catalog, world, cases, evidence)})
-        run_rows.append({"dataset": name, **leak_run(dataset, catalog, world, evidence, args.n_sessions, args.seed)})
+        run_rows.append({"dataset": name, **leak_run(dataset, catalog, world, evidence, users(dataset, args), args.seed)})
     text = "\n".join([
         f"# What the attribute simulator may say (k = {config.min_support})", "",
         f"Speakable: carried by at least k = {config.min_support} items (case ignored), no fragment of the "
@@ -189,7 +200,7 @@ def main() -> None:
         markdown_table(targets_rows), "",
         f"## Leak counters of a run (all must be 0 but the totals; settings {asdict(config)}, seed {args.seed})", "",
         "A scripted program (ask, recommend 10 fixed items, ask, recommend, ask; no LM) against the real "
-        "attribute simulator with the MiniLM embedder, on a seeded sample of test users. \"tags only the "
+        "attribute simulator with the MiniLM embedder, on a seeded sample of validation users. \"tags only the "
         "user gave\": attributes the target has only because the session's user tagged it so (MovieLens "
         "tags; the preprocessing drops them, this recounts from the raw tags). \"naming the title\": the "
         "exact title (any form) in a user message; \"fuzzy near misses\": what the LLM simulator's fuzzy "

@@ -5,8 +5,9 @@ in one run, on many cases at one or a few LM calls each.
                            [--minutes 20] [--stages summary,extraction,candidates,refinement,decision] [--turns 1,2]
                            [--seed 0] [--lm …] [--api-base …] [--out bench/results] [--report-only]
 
-Cases are the users of ``--split`` as the evaluation samples them (``sample_cases``: a seeded order, the
-first ``--n-cases``; no compiled program is involved, so no compile users to leave out). Turn 1 is the
+Cases are the users of the test split's development slice, or of ``--split valid``, in their seeded order
+(``development_cases``: the first ``--n-cases``; never the evidence users that Table 2 and the evidence runs
+take; no compiled program is involved, so no compile users to leave out). Turn 1 is the
 attribute simulator's opener for the user's target; turn 2 adds the generic recommender question and
 the simulator's answer to it (its next speakable attributes of the target). ``--split valid`` tunes (the
 match-share threshold of the decision's trivial policy), the default test split is what is reported.
@@ -45,7 +46,8 @@ from afirs_dspy.artifacts.context import ProgramContext, load_context
 from afirs_dspy.data import load_dataset
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.provenance import code_digest, program_hash
-from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.evaluation.sampling import development_cases
+from afirs_dspy.evaluation.simulator_base import SessionCase
 from afirs_dspy.evaluation.usage import metered
 from afirs_dspy.utils.jsonl_file import append_line, read_lines
 from afirs_dspy.lm.backends import LocalEngines
@@ -92,10 +94,15 @@ class Case:
     spoken: tuple[list[str], list[str]]
 
 
-def build_cases(context: ProgramContext, split: str, n: int, seed: int) -> list[Case]:
+def users(dataset, args: argparse.Namespace) -> list[SessionCase]:
+    """The users the cases are made of: the test split's development slice, or the validation split."""
+    return development_cases(dataset, args.n_cases, args.seed, args.split)
+
+
+def build_cases(context: ProgramContext, sample: list[SessionCase], seed: int) -> list[Case]:
     simulators = AttributeSimulators(context, seed)
     cases = []
-    for sampled in sample_cases(context.dataset, split, n, seed):
+    for sampled in sample:
         user = simulators(sampled)
         first = [{"role": "user", "content": user.open()}]
         spoken = list(user.revealed)
@@ -260,9 +267,10 @@ def summary_dialogues(dataset: str) -> list[dict]:
     return [d for d in dialogues if d["domain"] == DOMAIN_OF.get(dataset, d["domain"])]
 
 
-def run_dataset(context: ProgramContext, split: str, n_cases: int, seed: int, stages: set[str], out: Path,
+def run_dataset(context: ProgramContext, split: str, sample: list[SessionCase], seed: int, stages: set[str], out: Path,
                 deadline: float | None, turns: tuple[int, ...] = (1, 2)) -> None:
-    """Run what the transcripts lack, dialogue by dialogue and case by case (both arms each), until ``deadline``."""
+    """Run what the transcripts lack, dialogue by dialogue and case by case (both arms each; ``sample``: the
+    users of ``split``), until ``deadline``."""
     arms = [ArmStages(name, context, settings) for name, settings in ARMS.items()]
     versions = {arm.name: arm.version for arm in arms}
     name = context.dataset.name
@@ -276,19 +284,21 @@ def run_dataset(context: ProgramContext, split: str, n_cases: int, seed: int, st
     if not stages - {"summary"}:
         return
     log = StageTranscript(transcript_path(out, name, split), name, split, seed, versions)
-    for case in tqdm(build_cases(context, split, n_cases, seed), desc=f"{name} {split}", unit="case"):
+    for case in tqdm(build_cases(context, sample, seed), desc=f"{name} {split}", unit="case"):
         if deadline is not None and time.monotonic() > deadline:
             return
         for arm in arms:
             run_case(arm, case, stages, log, turns)
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--split", choices=("test", "valid"), default="test",
-                        help="valid: cases to tune on (the decision policy's threshold); test: cases to report.")
-    parser.add_argument("--n-cases", type=int, default=200, help="Users per dataset (each gets both arms).")
+                        help="valid: cases to tune on (the decision policy's threshold); test: cases to report, from "
+                        "the test split's development slice.")
+    parser.add_argument("--n-cases", type=int, default=200,
+                        help="Users per dataset (each gets both arms); the development slice holds 200.")
     parser.add_argument("--minutes", type=float, default=20,
                         help="Start no new case after this long (0: no limit); run again to continue.")
     parser.add_argument("--stages", default=",".join(STAGES),
@@ -299,6 +309,11 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="Table what the transcripts hold; run nothing.")
     parser.add_argument("--out", type=Path, default=RESULTS, help="Results folder (transcripts under OUT/stages/).")
     add_lm_arguments(parser)
+    return parser
+
+
+def main() -> None:
+    parser = arguments()
     args = parser.parse_args()
     stages = set(args.stages.split(","))
     if stages - set(STAGES):
@@ -308,8 +323,9 @@ def main() -> None:
         deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
         with LocalEngines() as engines, dspy.context(lm=open_lm(args.lm, args.api_base, engines)):
             for name in datasets:
-                run_dataset(load_context(load_dataset(name)), args.split, args.n_cases, args.seed, stages, args.out,
-                            deadline, tuple(int(t) for t in args.turns.split(",")))
+                context = load_context(load_dataset(name))
+                run_dataset(context, args.split, users(context.dataset, args), args.seed, stages, args.out, deadline,
+                            tuple(int(t) for t in args.turns.split(",")))
     # The tables cover every dataset with a transcript, whichever this run added to.
     tabled = [name for name in dict.fromkeys([*DATASETS, *datasets])
               if name in datasets or any((args.out / TRANSCRIPTS).glob(f"{name}-*.jsonl"))]

@@ -4,7 +4,7 @@
     python bench/turn_cost.py --time-limit 18                   # a chunk: no new session after 18 minutes
     python bench/turn_cost.py --methods afirs --thread-rounds 3 # also time prompt processing on 1 vs 2 threads
 
-The first ``--turns`` turns of the same seeded test users (attribute simulator): AF-IRS under every setup of
+The first ``--turns`` turns of the same seeded test users of the development slice (attribute simulator): AF-IRS under every setup of
 ``bench/setups.py`` ("today": ChatAdapter and the stages' old settings; "scored": the defaults with the
 refinement's LM rerank; "new": the defaults), rotating which goes first per user, so load from other jobs falls on all alike; then every other ``--methods`` entry (ablations
 and baselines, new setup) on the first ``--other-users``. DSPy's response cache is off: every call reaches the
@@ -38,7 +38,7 @@ from afirs_dspy.data import load_dataset
 from afirs_dspy.evaluation.attribute_simulator import AttributeSimulators
 from afirs_dspy.evaluation.provenance import code_digest
 from afirs_dspy.evaluation.records import SessionRecord
-from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.evaluation.sampling import development_cases
 from afirs_dspy.evaluation.session import run_session
 from afirs_dspy.utils.jsonl_file import append_line, read_lines
 from afirs_dspy.lm import LlamaSettings, LMOptions, LocalEngines, make_lm
@@ -194,6 +194,11 @@ def llama_build() -> str:
     return llama_cpp.llama_print_system_info().decode().strip()
 
 
+def users(dataset, args: argparse.Namespace) -> list:
+    """The test users of the development slice, in its seeded order: AF-IRS's first, the other methods' first."""
+    return development_cases(dataset, max(args.n_users, args.other_users), args.seed)
+
+
 def measure(args, context, lm: dspy.LM, machine: dict, threads: dict | None = None) -> list[dict]:
     """Run the sessions ``args`` asks for that ``args.progress`` does not hold yet, then write the results."""
     started = time.perf_counter()
@@ -213,7 +218,7 @@ def measure(args, context, lm: dspy.LM, machine: dict, threads: dict | None = No
     sessions = [line for line in lines if "user" in line]
     done = {(s["setup"], s["method"], s["user"]) for s in sessions}
 
-    cases = sample_cases(context.dataset, "test", max(args.n_users, args.other_users), args.seed)
+    cases = users(context.dataset, args)
     names = list(SETUPS)  # each user starts with the next setup, so load from other jobs falls on all alike
     jobs = [(SETUPS[name], "afirs", case) for index, case in enumerate(cases[: args.n_users]) if "afirs" in args.methods
             for name in names[index % len(names):] + names[: index % len(names)]]
@@ -233,7 +238,7 @@ def measure(args, context, lm: dspy.LM, machine: dict, threads: dict | None = No
     return sessions
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--n-users", type=int, default=10, help="users for AF-IRS under every setup (default 10)")
@@ -248,6 +253,11 @@ def main() -> None:
                         help="finished sessions, one JSON line each (resumed from)")
     parser.add_argument("--fresh", action="store_true", help="discard --progress and start over")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for turn_cost.{md,json}")
+    return parser
+
+
+def main() -> None:
+    parser = arguments()
     args = parser.parse_args()
     if unknown := [m for m in args.methods if m not in METHODS]:
         parser.error(f"unknown methods {unknown}; known: {', '.join(METHODS)}")

@@ -1,4 +1,5 @@
-"""Where a dataset's trained recommender lives, and getting one: load it if it matches, else train and save."""
+"""Getting a dataset's trained recommender: load it if it matches, else train and save (where it lives:
+``afirs_dspy.utils.paths``)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,7 @@ from pathlib import Path
 import torch
 
 from afirs_dspy.data.tables import PreparedDataset
-from afirs_dspy.utils.paths import artifacts_dir
+from afirs_dspy.utils.paths import checkpoint_dir, training_state_path
 from afirs_dspy.recsys.checkpoint import (Checkpoint, dataset_fingerprint, load_checkpoint, mismatch,
                                           save_checkpoint)
 from afirs_dspy.recsys.config import SASRecConfig
@@ -19,17 +20,6 @@ from afirs_dspy.recsys.popularity_prior import fit_prior_weights, popularity_pri
 from afirs_dspy.recsys.sasrec_ranker import SCORINGS, SASRecRanker
 from afirs_dspy.recsys.tool import RecsysTool
 from afirs_dspy.recsys.trainer import TrainingResult, train_sasrec
-
-
-def checkpoint_dir(dataset_name: str, artifacts_root: str | os.PathLike | None = None) -> Path:
-    """``<artifacts>/<dataset>/sasrec``."""
-    return artifacts_dir(artifacts_root) / dataset_name / "sasrec"
-
-
-def training_state_path(dataset_name: str, artifacts_root: str | os.PathLike | None = None) -> Path:
-    """``<artifacts>/<dataset>/sasrec-training.pt``: an unfinished training (outside the checkpoint folder,
-    whose files a compiled program's manifest hashes)."""
-    return artifacts_dir(artifacts_root) / dataset_name / "sasrec-training.pt"
 
 
 def resolve_device(device: str = "auto") -> torch.device:

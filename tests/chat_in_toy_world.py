@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import afirs_dspy.cli.chat as chat  # noqa: E402
-import afirs_dspy.cli.lm_options as lm_options  # noqa: E402
+import afirs_dspy.lm.opening as lm_opening  # noqa: E402
 from afirs_dspy.cli import main  # noqa: E402
 from afirs_dspy.cli.options import DatasetSpec  # noqa: E402
 from test_eval_runner import toy_lm  # noqa: E402
@@ -32,5 +32,5 @@ if __name__ == "__main__":
     context = toy_context(Path(folder))
     DatasetSpec.load = lambda self, force=False: toy_dataset()
     chat.load_context = lambda dataset, artifacts_dir=None: context
-    lm_options.make_lm = lambda spec, api_base=None, engines=None: slowed(toy_lm(), float(seconds))
+    lm_opening.make_lm = lambda spec, api_base=None, engines=None: slowed(toy_lm(), float(seconds))
     main(["chat", *options], prog_name="afirs-dspy")

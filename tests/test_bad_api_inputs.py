@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import afirs_dspy.cli.evaluate as evaluate
-import afirs_dspy.cli.lm_options as lm_options
+import afirs_dspy.evaluation.eval_run as eval_run
+import afirs_dspy.lm.opening as lm_opening
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.cli.options import DatasetSpec
 from afirs_dspy.evaluation.records import SessionRecord, TurnRecord
@@ -97,8 +97,8 @@ def failing_lm():
 def test_an_eval_whose_sessions_errored_exits_non_zero(monkeypatch, tmp_path, share, code):
     context = toy_context(tmp_path / "tree")
     monkeypatch.setattr(DatasetSpec, "load", lambda self, force=False: toy_dataset())
-    monkeypatch.setattr(evaluate, "load_context", lambda dataset, artifacts_dir: context)
-    monkeypatch.setattr(lm_options, "make_lm", lambda spec, api_base, engines=None: failing_lm())
+    monkeypatch.setattr(eval_run, "load_context", lambda dataset, artifacts_dir: context)
+    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base, engines=None: failing_lm())
     result = CliRunner().invoke(eval_command, ["--out", str(tmp_path / "run"), "--n-sessions", "2", "--no-progress",
                                                "--n-candidates", "6", "--n-recommend", "3",
                                                "--max-error-share", str(share)])

@@ -9,6 +9,7 @@ import dspy
 import pytest
 
 from afirs_dspy.artifacts.context import node_vectors
+from afirs_dspy.evaluation.sampling import development_cases
 
 from scripted import BagOfWordsEmbedder, ScriptedLM
 from toy_world import toy_context, toy_items, toy_tree
@@ -31,8 +32,8 @@ def test_interactive_passes_resume_only_when_asked(tmp_path, monkeypatch, asked)
     (run / "run.json").write_text("{}")  # an earlier run: it used to be resumed whatever had changed
     seen = []
 
-    def run_eval(dataset, out, n_sessions, args, extra=()):
-        seen.append(list(extra))
+    def run_eval(dataset, out, n_sessions, args, **changes):
+        seen.append(changes)
         raise Stop
 
     monkeypatch.setattr(interactive, "RESULTS", tmp_path)
@@ -40,7 +41,7 @@ def test_interactive_passes_resume_only_when_asked(tmp_path, monkeypatch, asked)
     monkeypatch.setattr(sys, "argv", ["interactive.py", "--datasets", "toy", *(["--resume"] if asked else [])])
     with pytest.raises(Stop):
         interactive.main()
-    assert ("--resume" in seen[0]) == asked
+    assert seen[0]["resume"] == asked
 
 
 def test_figure6_scores_the_same_first_turn_of_each_user_three_ways(tmp_path):
@@ -48,7 +49,7 @@ def test_figure6_scores_the_same_first_turn_of_each_user_three_ways(tmp_path):
     lm = ScriptedLM({"[[ ## nodes ## ]]": {"selected": "[1]"},
                      "[[ ## attributes ## ]]": {"required": "[1]", "excluded": "[]"}})
     with dspy.context(lm=lm):
-        cases = candidate_hit_rate.first_turns(context, 4, seed=0)
+        cases = candidate_hit_rate.first_turns(context, development_cases(context.dataset, 4), seed=0)
         result = candidate_hit_rate.hit_rates(candidate_hit_rate.CandidateSources(context), cases)
     assert len(cases) == 4 and all(isinstance(text, str) and text for text, _, _ in cases)
     assert result["turns"] == 4 and set(result["hit_rate"]) == set(candidate_hit_rate.WAYS)

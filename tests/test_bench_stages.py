@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dspy
 
+from afirs_dspy.evaluation.sampling import development_cases
 from scripted import ScriptedLM, field, listed
 from toy_world import toy_context
 
@@ -46,7 +47,8 @@ def scripted_lm():
 
 
 def run(context, out, split="test"):
-    stages.run_dataset(context, split, N_CASES, 0, set(stages.STAGES), out, deadline=None)
+    sample = development_cases(context.dataset, N_CASES, 0, split)
+    stages.run_dataset(context, split, sample, 0, set(stages.STAGES), out, deadline=None)
 
 
 def test_stages_transcript_resume_and_report(tmp_path, monkeypatch):

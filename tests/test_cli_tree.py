@@ -7,7 +7,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-import afirs_dspy.cli.lm_options as lm_options
+import afirs_dspy.lm.opening as lm_opening
 import afirs_dspy.cli.tree as tree_cli
 from afirs_dspy.cli.options import DatasetSpec
 from afirs_dspy.cli.tree import build_tree_command, extract_command
@@ -25,7 +25,7 @@ def toy(monkeypatch):
 
     def use(rules):
         lm = ScriptedLM(rules)
-        monkeypatch.setattr(lm_options, "make_lm", lambda spec, api_base=None, engines=None: lm)
+        monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base=None, engines=None: lm)
         return lm
     return use
 

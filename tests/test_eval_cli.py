@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 import afirs_dspy
-import afirs_dspy.cli.evaluate as evaluate
-import afirs_dspy.cli.lm_options as lm_options
+import afirs_dspy.evaluation.eval_run as eval_run
+import afirs_dspy.lm.opening as lm_opening
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.cli.options import DatasetSpec
 from afirs_dspy.evaluation.transcript import Transcript
@@ -25,8 +25,8 @@ def toy_data(monkeypatch):
 @pytest.fixture
 def toy_world(monkeypatch, tmp_path, toy_data):
     context = toy_context(tmp_path / "tree")
-    monkeypatch.setattr(evaluate, "load_context", lambda dataset, artifacts_dir: context)
-    monkeypatch.setattr(lm_options, "make_lm", lambda spec, api_base, engines=None: toy_lm())
+    monkeypatch.setattr(eval_run, "load_context", lambda dataset, artifacts_dir: context)
+    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base, engines=None: toy_lm())
 
 
 def test_help_lists_the_options():
@@ -93,13 +93,13 @@ def test_run_json_ties_the_run_to_the_code_programs_and_simulator(tmp_path, toy_
 def test_resume_refuses_other_code_or_program_state(tmp_path, toy_world, monkeypatch):
     args = [*ARGS, "--out", str(tmp_path / "out")]
     assert CliRunner().invoke(eval_command, args).exit_code == 0
-    built = evaluate.build_program
-    monkeypatch.setattr(evaluate, "build_program", lambda method, context, config: built(
+    built = eval_run.build_program
+    monkeypatch.setattr(eval_run, "build_program", lambda method, context, config: built(
         method, context, dataclasses.replace(config, top_children=3)))  # an AFIRSConfig switch changed
     changed = CliRunner().invoke(eval_command, [*args, "--resume"])
     assert changed.exit_code == 1 and "program_hashes:" in changed.output and "start fresh with --overwrite" in changed.output
-    monkeypatch.setattr(evaluate, "build_program", built)
-    monkeypatch.setattr(evaluate, "code_provenance", lambda: {"version": "0.1.0", "git_commit": None, "code": "edited"})
+    monkeypatch.setattr(eval_run, "build_program", built)
+    monkeypatch.setattr(eval_run, "code_provenance", lambda: {"version": "0.1.0", "git_commit": None, "code": "edited"})
     edited = CliRunner().invoke(eval_command, [*args, "--resume"])
     assert edited.exit_code == 1 and "code: " in edited.output and len(edited.output.strip().splitlines()) == 1
 

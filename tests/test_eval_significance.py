@@ -5,9 +5,10 @@ import pytest
 from scipy import stats
 
 from afirs_dspy.evaluation.records import SessionRecord, TurnRecord
-from afirs_dspy.evaluation.significance import (EXACT_PAIRS, adjust, compare, holm, mcnemar_exact,
-                                                significant_improvements, sign_flip_test)
-from afirs_dspy.evaluation.summary import build_summary
+from afirs_dspy.evaluation.significance import (EXACT_PAIRS, adjust, bootstrap_interval, compare, holm,
+                                                mcnemar_exact, sign_flip_test, significant_improvements,
+                                                users_needed_mcnemar, users_needed_sign_flip)
+from afirs_dspy.evaluation.summary import best_baseline, build_summary
 
 
 def test_mcnemar_exact_known_values():
@@ -72,3 +73,37 @@ def test_several_methods_against_one_baseline_are_holm_corrected():
     assert [row["significant"] for row in both["rows"]] == [[], [], []]  # Holm: 2 · 2/256 > 0.01
     assert both["comparisons"]["one"]["mcnemar"]["SR@5"]["p_holm"] == pytest.approx(4 / 256)
     assert both["tests"]["correction"] == "Holm" and "Holm-adjusted over the 2 methods compared" in both["notes"][-1]
+
+
+def test_users_needed_scale_the_observed_difference_up_to_p_below_005_after_holm():
+    # 5 of 10 users discordant, all for the method: 6 discordant pairs (p = 2/64) need 12 users; with 10
+    # comparisons Holm can multiply p by 10: 9 discordant pairs (10 · 2/512 < 0.05), 18 users.
+    assert users_needed_mcnemar(5, 0, 10) == 12 and users_needed_mcnemar(5, 0, 10, comparisons=10) == 18
+    assert users_needed_mcnemar(0, 5, 10) == 12  # a loss as large needs as many
+    assert users_needed_mcnemar(3, 3, 10) is None and users_needed_mcnemar(0, 0, 10) is None
+    assert 9_000 < users_needed_mcnemar(51, 49, 100) < 10_500  # a 51:49 split: z² / 0.02² ≈ 9,604 discordant pairs
+    assert users_needed_mcnemar(5001, 4999, 10_000) is None  # more than a million users
+    # A difference always -1 turn: z(0.025)² ≈ 3.84 → 4 users; mean(d²) twice Δ² doubles it.
+    assert users_needed_sign_flip([-1, -1]) == 4 and users_needed_sign_flip([0, -2]) == 8
+    assert users_needed_sign_flip([1, -1]) is None
+
+
+def test_the_table_states_intervals_and_users_needed_for_every_comparison():
+    base = [_session(str(u), None, "base") for u in range(10)]
+    ours = [_session(str(u), 1 if u < 5 else None, "ours") for u in range(10)]
+    summary = build_summary({"ours": ours, "base": base}, ["ours", "base"], 5, 50, baseline="base")
+    effect = summary["comparisons"]["ours"]["effect"]
+    assert effect["SR@5"]["users_needed"] == 12 and effect["SR@5"]["ci"][0] > 0 and effect["SR@5"]["ci"][1] <= 1
+    assert effect["AT"]["users_needed"] is not None and effect["AT"]["ci"][1] < 0
+    assert any("users a difference of its size would need to reach p < 0.05" in note for note in summary["notes"])
+    assert bootstrap_interval([], seed=0) is None and bootstrap_interval([1, 1, 1]) == [1.0, 1.0]
+
+
+def test_the_default_baseline_is_the_best_other_method_by_sr5_then_at_then_order():
+    sessions = lambda method, turns: [_session(str(u), t, method) for u, t in enumerate(turns)]  # noqa: E731
+    by_method = {"a": sessions("a", [1, 1, None]), "b": sessions("b", [1, 1, None]), "c": sessions("c", [3, 3, None]),
+                 "d": sessions("d", [1, None, None])}
+    assert best_baseline(by_method, ["b", "c", "d"], 5) == "b"  # SR@5 2/3 both; b is faster
+    assert best_baseline(by_method, ["c", "d"], 5) == "c"
+    assert best_baseline({**by_method, "e": sessions("e", [1, 1, None])}, ["e", "b"], 5) == "e"  # a tie: listed first
+    assert best_baseline(by_method, [], 5) is None and best_baseline(by_method, ["missing"], 5) is None

@@ -84,4 +84,10 @@ def test_no_module_imports_one_that_imports_it_back():
     TopologicalSorter(graph).prepare()  # CycleError names the cycle
 
 
+def test_the_run_commands_only_parse_options_and_call_their_run_objects():
+    # eval and compile are thin: evaluation/eval_run.py and optimize/compile_run.py hold the runs (issue #35)
+    for name in ("evaluate.py", "compile.py"):
+        assert len((ROOT / "afirs_dspy" / "cli" / name).read_text().splitlines()) <= 120, name
+
+
 KNOWN_MODULES = {module_name(package, path) for package, paths in subpackage_files().items() for path in paths}

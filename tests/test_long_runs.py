@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-import afirs_dspy.cli.compile as compile_cli
-import afirs_dspy.cli.lm_options as lm_options
+import afirs_dspy.optimize.compile_run as compile_run
+import afirs_dspy.lm.opening as lm_opening
 import afirs_dspy.optimize.compiler as compiler
 from afirs_dspy.cli.compile import compile_command
 from afirs_dspy.cli.evaluate import eval_command
@@ -24,7 +24,7 @@ ARGS = ["--n-sessions", "4", "--modules", "select,decide,refine", "--no-progress
 def counted(monkeypatch, toy):  # noqa: F811
     """The toy world with one scripted LM whose calls are counted (it has no response cache)."""
     lm = toy_lm()
-    monkeypatch.setattr(lm_options, "make_lm", lambda spec, api_base=None, engines=None: lm)
+    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base=None, engines=None: lm)
     return toy, lm
 
 
@@ -99,7 +99,7 @@ def test_a_failed_save_leaves_the_program_at_the_fallback_path_and_the_rerun_onl
     folder = tmp_path / "programs"
     folder.mkdir()
     target = folder / "afirs-bootstrap.json"  # a folder as --out gets the default name
-    real_save = compile_cli.save_program
+    real_save = compile_run.save_program
 
     def full_disk(program, path, manifest):
         if path == target:
@@ -107,7 +107,7 @@ def test_a_failed_save_leaves_the_program_at_the_fallback_path_and_the_rerun_onl
         return real_save(program, path, manifest)
 
     with monkeypatch.context() as patch:
-        patch.setattr(compile_cli, "save_program", full_disk)
+        patch.setattr(compile_run, "save_program", full_disk)
         failed = compile_(root, folder)
     fallback = root / "ml-latest-small" / "compiled" / "afirs-bootstrap.recovered.json"
     assert failed.exit_code == 1
@@ -129,7 +129,7 @@ def no_work(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("work started before the checks")
     monkeypatch.setattr(DatasetSpec, "load", forbidden)
-    monkeypatch.setattr(lm_options, "make_lm", forbidden)
+    monkeypatch.setattr(lm_opening, "make_lm", forbidden)
 
 
 @pytest.mark.parametrize("out, says", [

@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 import afirs_dspy.cli.chat as chat
-import afirs_dspy.cli.compile as compile_cli
-import afirs_dspy.cli.evaluate as evaluate
-import afirs_dspy.cli.lm_options as lm_options
+import afirs_dspy.optimize.compile_run as compile_run
+import afirs_dspy.evaluation.eval_run as eval_run
+import afirs_dspy.lm.opening as lm_opening
 import afirs_dspy.compiled.program_file as compiled
 from afirs_dspy.cli.chat import chat_command
 from afirs_dspy.cli.compile import compile_command
@@ -28,9 +28,9 @@ def toy(monkeypatch, tmp_path):
     root = write_toy_artifacts(context, tmp_path / "artifacts")
     monkeypatch.setattr(DatasetSpec, "load", lambda self, force=False: toy_dataset())
     monkeypatch.setattr(compiled, "load_dataset", lambda *args, **kwargs: toy_dataset())
-    for module in (compile_cli, evaluate, chat, compiled):
+    for module in (compile_run, eval_run, chat, compiled):
         monkeypatch.setattr(module, "load_context", lambda dataset, artifacts_dir=None: context)
-    for module in (lm_options, compiled):
+    for module in (lm_opening, compiled):
         monkeypatch.setattr(module, "make_lm", lambda spec, api_base=None, engines=None: toy_lm())
     return root
 

@@ -12,8 +12,8 @@ import torch
 from click.testing import CliRunner
 from dspy.utils.exceptions import LMError
 
-import afirs_dspy.cli.evaluate as evaluate
-import afirs_dspy.cli.lm_options as lm_options
+import afirs_dspy.evaluation.eval_run as eval_run
+import afirs_dspy.lm.opening as lm_opening
 import afirs_dspy.compiled.program_file as compiled
 from afirs_dspy.cli.evaluate import eval_command
 from afirs_dspy.cli.options import DatasetSpec
@@ -275,8 +275,8 @@ def test_a_broken_checkpoint_is_a_one_line_error_naming_the_file(checkpoint, dam
 def test_a_corrupt_run_file_on_resume_is_a_one_line_error(monkeypatch, tmp_path):
     context = toy_context(tmp_path / "tree")
     monkeypatch.setattr(DatasetSpec, "load", lambda self, force=False: toy_dataset())
-    monkeypatch.setattr(evaluate, "load_context", lambda dataset, artifacts_dir: context)
-    monkeypatch.setattr(lm_options, "make_lm", lambda spec, api_base, engines=None: toy_lm())
+    monkeypatch.setattr(eval_run, "load_context", lambda dataset, artifacts_dir: context)
+    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base, engines=None: toy_lm())
     out = tmp_path / "run"
     out.mkdir()
     (out / "run.json").write_text("{\"methods\": [")

@@ -1,7 +1,6 @@
-"""Everything a program needs for one dataset, loaded from the artifacts directory.
-
-``<artifacts>/<dataset>/sasrec/`` holds the recommender (``afirs-dspy train-recsys``) and
-``<artifacts>/<dataset>/tree/`` the preference tree and cached embeddings (``afirs-dspy build-tree``).
+"""Everything a program needs for one dataset, loaded from the artifacts directory (its layout:
+``afirs_dspy.utils.paths``): the recommender (``afirs-dspy train-recsys``), the preference tree and the
+cached embeddings beside it (``afirs-dspy build-tree``).
 """
 from __future__ import annotations
 
@@ -14,9 +13,9 @@ import numpy as np
 from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.data import DATASETS, PreparedDataset
 from afirs_dspy.text.embeddings import MiniLMEmbedder, TextEmbedder, cached_encode
-from afirs_dspy.utils.paths import artifacts_dir
+from afirs_dspy.utils.paths import TREE_FILE, checkpoint_dir, tree_dir, tree_file
 from afirs_dspy.domain.preference_tree import PreferenceTree
-from afirs_dspy.recsys.artifacts import checkpoint_dir, load_tool
+from afirs_dspy.recsys.artifacts import load_tool
 from afirs_dspy.recsys.checkpoint import CONFIG_FILE
 from afirs_dspy.recsys.item_index import ItemIndex
 from afirs_dspy.recsys.tool import RecsysTool
@@ -36,10 +35,6 @@ class MissingArtifact(Exception):
     """A tree or checkpoint that has to be built first; the message says with which command."""
 
 
-def tree_dir(dataset_name: str, artifacts_root: str | os.PathLike | None = None) -> Path:
-    return artifacts_dir(artifacts_root) / dataset_name / "tree"
-
-
 def _no_tree(dataset_name: str, path: Path) -> MissingArtifact:
     return MissingArtifact(f"no preference tree at {path}; run `afirs-dspy build-tree --dataset {dataset_name}`")
 
@@ -52,7 +47,7 @@ def _no_checkpoint(dataset_name: str) -> MissingArtifact:
 def check_artifacts_present(dataset_name: str, artifacts_root: str | os.PathLike | None = None) -> None:
     """MissingArtifact unless the tree and a complete checkpoint exist (a quick look before any work;
     ``load_context`` checks that they belong to the data)."""
-    path = tree_dir(dataset_name, artifacts_root) / "tree.json"
+    path = tree_file(dataset_name, artifacts_root)
     if not path.is_file():
         raise _no_tree(dataset_name, path)
     if not (checkpoint_dir(dataset_name, artifacts_root) / CONFIG_FILE).is_file():
@@ -62,8 +57,8 @@ def check_artifacts_present(dataset_name: str, artifacts_root: str | os.PathLike
 def load_tree(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None = None) -> PreferenceTree:
     """The saved tree of ``dataset`` (tree.json, or a shipped tree.json.gz); MissingArtifact when absent
     or built on other data."""
-    folder = tree_dir(dataset.name, artifacts_root)
-    path = next((p for p in (folder / "tree.json", folder / "tree.json.gz") if p.is_file()), folder / "tree.json")
+    path = tree_file(dataset.name, artifacts_root)
+    path = next((p for p in (path, path.with_name(f"{TREE_FILE}.gz")) if p.is_file()), path)
     if not path.is_file():
         raise _no_tree(dataset.name, path)
     try:

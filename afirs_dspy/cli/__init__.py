@@ -5,6 +5,7 @@ from afirs_dspy.cli.chat import chat_command
 from afirs_dspy.cli.compile import compile_command
 from afirs_dspy.cli.data import data_group
 from afirs_dspy.cli.evaluate import eval_command
+from afirs_dspy.cli.next_step import register
 from afirs_dspy.cli.serve import serve_command
 from afirs_dspy.cli.train_recsys import train_recsys
 from afirs_dspy.cli.tree import build_tree_command, extract_command
@@ -30,3 +31,4 @@ def main() -> None:
 for command in (data_group, train_recsys, build_tree_command, extract_command, compile_command, eval_command,
                 chat_command, serve_command):
     main.add_command(command)
+register(main)

@@ -7,7 +7,6 @@ import click
 
 from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
-from afirs_dspy.cli.train_recsys import train_recsys
 from afirs_dspy.data import DATASETS
 from afirs_dspy.data.registry import search_dirs
 from afirs_dspy.data.stats import dataset_stats
@@ -35,7 +34,7 @@ def prepare_command(data: DatasetSpec, force: bool) -> None:
         f"prepared: {dataset.n_items:,} items, {report['interactions']:,} interactions, "
         f"{sessions['valid']:,} valid and {sessions['test']:,} test sessions (data key {report['data_key'][:16]})"
     )
-    echo_next(train_recsys)
+    echo_next()
 
 
 @data_group.command("stats")

@@ -6,10 +6,9 @@ import functools
 import click
 import dspy
 
-from afirs_dspy.lm.backends import LocalEngines, make_lm
+from afirs_dspy.lm import opening
+from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.lm.errors import LMSetupError
-from afirs_dspy.lm.failures import check_reachable
-from afirs_dspy.lm.specs import LMSpec
 
 LM_HELP = (
     "LM for the program: none or 'local' for the embedded llama.cpp model, 'local:<name>', "
@@ -43,12 +42,9 @@ def program_lm_options(command):
 
 def open_lm(spec: str | None, api_base: str | None, engines: LocalEngines | None = None,
             option: str = "--lm") -> dspy.LM:
-    """``make_lm`` with set-up errors (missing install or model file, bad spec, a remote LM that does not answer
-    a one-token call) as one-line CLI errors, before any work."""
+    """``opening.open_lm`` with set-up errors (missing install or model file, bad spec, a remote LM that does not
+    answer a one-token call) as one-line CLI errors, before any work."""
     try:
-        lm = make_lm(spec, api_base, engines=engines)
-        if not LMSpec.parse(spec).is_local:
-            check_reachable(lm)
-        return lm
+        return opening.open_lm(spec, api_base, engines, option)
     except LMSetupError as exc:
-        raise click.ClickException(f"{option}: {exc}") from None
+        raise click.ClickException(str(exc)) from None

@@ -6,9 +6,8 @@ import click
 from afirs_dspy.cli import checks
 from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
-from afirs_dspy.cli.tree import build_tree_command
-from afirs_dspy.utils.paths import artifacts_dir as resolve_artifacts
-from afirs_dspy.recsys.artifacts import checkpoint_dir, load_or_train, resolve_device, training_state_path
+from afirs_dspy.recsys.artifacts import load_or_train, resolve_device
+from afirs_dspy.utils.paths import artifacts_dir as resolve_artifacts, checkpoint_dir, training_state_path
 from afirs_dspy.recsys.config import default_config
 from afirs_dspy.recsys.threads import torch_threads
 from afirs_dspy.recsys.training_state import describe_training_state
@@ -83,4 +82,4 @@ def train_recsys(data: DatasetSpec, device: str, epochs: int | None, seed: int |
     click.echo("popularity prior (weight chosen on validation): " + (
         ", ".join(f"{scoring} {weights[scoring]:g}" for scoring in sorted(weights)) if weights else "none"))
     click.echo(metrics_table(metrics))
-    echo_next(build_tree_command)
+    echo_next()

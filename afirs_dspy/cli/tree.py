@@ -11,11 +11,10 @@ import dspy
 import numpy as np
 
 from afirs_dspy.cli import checks
-from afirs_dspy.cli.compile import compile_command
 from afirs_dspy.cli.lm_options import lm_options
 from afirs_dspy.cli.next_step import echo_next
 from afirs_dspy.cli.options import DatasetSpec, dataset_options
-from afirs_dspy.artifacts.context import MissingArtifact, load_tree, node_vectors, tree_dir
+from afirs_dspy.artifacts.context import MissingArtifact, load_tree, node_vectors
 from afirs_dspy.data import DATASETS
 from afirs_dspy.text.embeddings import MiniLMEmbedder
 from afirs_dspy.lm.failures import lm_failures_explained
@@ -24,6 +23,7 @@ from afirs_dspy.programs.preference_extractor import EXTRACTION_MODES, SessionPr
 from afirs_dspy.programs.tree_builder import PreferenceTreeBuilder, TreeBuildConfig
 from afirs_dspy.programs.tree_steps import StepLog
 from afirs_dspy.recsys.popularity import PopularityRanker
+from afirs_dspy.utils.paths import TREE_FILE, tree_dir
 from afirs_dspy.domain.tree_shape import tree_shape
 
 ARTIFACTS_HELP = "Artifacts root. Default: $AFIRS_ARTIFACTS_DIR or ./artifacts."
@@ -77,8 +77,8 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, fresh, categ
         except MissingArtifact:
             pass
         else:
-            click.echo(f"{folder / 'tree.json'} exists for this data ({len(tree.nodes)} nodes); --force rebuilds it")
-            echo_next(compile_command)
+            click.echo(f"{folder / TREE_FILE} exists for this data ({len(tree.nodes)} nodes); --force rebuilds it")
+            echo_next()
             return
     config = TreeBuildConfig(n_categories=categories, anchors=anchors, anchor_min_share=anchor_min_share,
                              cooccurrence_weight=cooccurrence_weight,
@@ -103,14 +103,14 @@ def build_tree_command(data: DatasetSpec, lm, artifacts_dir, force, fresh, categ
     attributes = {a for attrs in dataset.items.attributes for a in attrs}
     report = {**built.report, "seconds": round(time.perf_counter() - started, 1), "shape": tree_shape(tree, attributes)}
     tree.meta.update(dataset={"name": dataset.name, "data_key": dataset.data_key}, lm=model.model, report=report)
-    tree.save(folder / "tree.json")
+    tree.save(folder / TREE_FILE)
     steps.discard()
     node_vectors(tree, embedder, folder)
     shown = {k: v for k, v in report.items() if k != "missing_attributes"}
     shown["missing_attributes"] = len(report["missing_attributes"])
     click.echo(json.dumps(shown, indent=1))
-    click.echo(f"shape targets {'met' if report['shape']['targets_met'] else 'NOT met'}; saved {folder / 'tree.json'}")
-    echo_next(compile_command)
+    click.echo(f"shape targets {'met' if report['shape']['targets_met'] else 'NOT met'}; saved {folder / TREE_FILE}")
+    echo_next()
 
 
 @click.command("extract")

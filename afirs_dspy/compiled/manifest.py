@@ -15,9 +15,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from afirs_dspy import __version__
-from afirs_dspy.artifacts.context import tree_dir
-from afirs_dspy.utils.paths import artifacts_dir
-from afirs_dspy.recsys.artifacts import checkpoint_dir
+from afirs_dspy.utils.paths import artifacts_dir, checkpoint_dir, tree_file
 
 FORMAT = 2  # 2: the program file's sha256
 
@@ -45,7 +43,7 @@ def files_digest(paths: list[Path]) -> str:
 
 def artifact_files(dataset_name: str, artifacts_root: str | os.PathLike | None) -> dict[str, list[Path]]:
     """The files a program of ``dataset_name`` is built from: its tree and its recommender checkpoint."""
-    return {"tree": [tree_dir(dataset_name, artifacts_root) / "tree.json"],
+    return {"tree": [tree_file(dataset_name, artifacts_root)],
             "recsys": sorted(checkpoint_dir(dataset_name, artifacts_root).glob("*"))}
 
 

@@ -41,17 +41,29 @@ def results_table(summary: dict) -> str:
     return markdown_table(rows)
 
 
+def _interval(ci: list[float] | None) -> str:
+    return "–" if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
+
+
+def _users(n: int | None) -> str:
+    return "–" if n is None else f"{n:,}"
+
+
 def significance_table(summary: dict) -> str:
-    """Per method: ΔSR@5 with McNemar's b/c and p, ΔAT with the sign-flip p; raw and Holm-adjusted."""
+    """Per method: ΔSR@5 with its interval, McNemar's b/c and p, ΔAT with its interval and the sign-flip p (raw
+    and Holm-adjusted), and the users each difference would need (``significance`` module doc)."""
     tests = summary["tests"]
     adjusted = f" ({tests['correction']})" if tests["correction"] else ""
     rows = []
     for method, result in summary["comparisons"].items():
-        at, mc = result["AT"], result["mcnemar"]["SR@5"]
+        at, mc, effect = result["AT"], result["mcnemar"]["SR@5"], result["effect"]
         rows.append({
             "Method": method, "vs": summary["baseline"], "pairs": result["pairs"], "ΔSR@5": _fmt(mc["delta"]),
-            "McNemar b/c": f"{mc['b']}/{mc['c']}", "p SR@5": _fmt(mc["p"], 4), f"p SR@5{adjusted}": _fmt(mc["p_holm"], 4),
-            "ΔAT": _fmt(at["delta"]), "p AT": _fmt(at["p"], 4), f"p AT{adjusted}": _fmt(at["p_holm"], 4),
+            "ΔSR@5 95% CI": _interval(effect["SR@5"]["ci"]), "McNemar b/c": f"{mc['b']}/{mc['c']}",
+            "p SR@5": _fmt(mc["p"], 4), f"p SR@5{adjusted}": _fmt(mc["p_holm"], 4),
+            "users needed SR@5": _users(effect["SR@5"]["users_needed"]), "ΔAT": _fmt(at["delta"]),
+            "ΔAT 95% CI": _interval(effect["AT"]["ci"]), "p AT": _fmt(at["p"], 4), f"p AT{adjusted}": _fmt(at["p_holm"], 4),
+            "users needed AT": _users(effect["AT"]["users_needed"]),
         })
     return markdown_table(rows)
 
@@ -90,7 +102,9 @@ def csv_frame(summary: dict) -> pd.DataFrame:
             flat.update({"vs": summary["baseline"], "delta_SR@5": result["mcnemar"]["SR@5"]["delta"],
                          "p_SR@5_mcnemar": result["mcnemar"]["SR@5"]["p"],
                          "p_SR@5_mcnemar_holm": result["mcnemar"]["SR@5"]["p_holm"], "delta_AT": result["AT"]["delta"],
-                         "p_AT_sign_flip": result["AT"]["p"], "p_AT_sign_flip_holm": result["AT"]["p_holm"]})
+                         "p_AT_sign_flip": result["AT"]["p"], "p_AT_sign_flip_holm": result["AT"]["p_holm"],
+                         "users_needed_SR@5": result["effect"]["SR@5"]["users_needed"],
+                         "users_needed_AT": result["effect"]["AT"]["users_needed"]})
         flat.update(summary["costs"][row["method"]])
         rows.append(flat)
     return pd.DataFrame(rows)

@@ -13,6 +13,18 @@
 
 The table marks a method's SR@t with * when it beats the baseline with adjusted McNemar p < ALPHA, and
 its AT when it is lower with adjusted sign-flip p < ALPHA, as the paper marks p < 0.01.
+
+Beside each test, for SR@5 and AT (``effect``): a 95% paired bootstrap interval of the difference
+(BOOTSTRAP_RESAMPLES resamples of the users, seeded) and the users a difference of the observed size would
+need to reach p < NEEDED_ALPHA after Holm over the table's comparisons (Holm's adjusted p is at most the
+number of comparisons m times the raw p, so m·p < NEEDED_ALPHA suffices):
+
+- SR@5: the observed discordance rate (b + c)/n and split b/(b + c) scaled up: the fewest discordant pairs D
+  whose exact McNemar p of round(D·b/(b + c)) of D, times m, is below NEEDED_ALPHA, divided by the rate.
+- AT: the normal approximation of the sign-flip test (its statistic's variance is mean(d²)/n for the paired
+  differences d): n = z² · mean(d²) / Δ² with z the two-sided normal quantile at NEEDED_ALPHA / m.
+
+None where there is no difference (b = c, Δ = 0) or it would need more than NEEDED_CAP users.
 """
 from __future__ import annotations
 
@@ -28,6 +40,9 @@ ALPHA = 0.01
 SR_TURNS = (1, 3, 5)
 EXACT_PAIRS = 16
 MC_RESAMPLES = 100_000
+BOOTSTRAP_RESAMPLES = 10_000
+NEEDED_ALPHA = 0.05
+NEEDED_CAP = 1_000_000
 SR_TEST = "exact McNemar"
 AT_TEST = "paired sign-flip permutation test"
 CORRECTION = "Holm"
@@ -52,6 +67,49 @@ def sign_flip_test(a: Sequence[float], b: Sequence[float], seed: int = 0) -> dic
     return {"delta": float(diff.mean()), "p": float(min(1.0, result.pvalue))}
 
 
+def bootstrap_interval(diff: Sequence[float], seed: int = 0, level: float = 0.95) -> list[float] | None:
+    """The percentile bootstrap interval of the mean of paired differences (users resampled with replacement)."""
+    diff = np.asarray(diff, dtype=float)
+    if diff.size == 0:
+        return None
+    rows = np.random.default_rng(seed).integers(0, diff.size, (BOOTSTRAP_RESAMPLES, diff.size))
+    means = diff[rows].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return [float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))]
+
+
+def users_needed_mcnemar(b: int, c: int, n: int, comparisons: int = 1, alpha: float = NEEDED_ALPHA) -> int | None:
+    """Users for McNemar's p · ``comparisons`` < ``alpha`` at the observed discordance rate and split (module doc)."""
+    if n == 0 or b == c:
+        return None
+    rate, share = (b + c) / n, b / (b + c)
+
+    def significant(discordant: int) -> bool:
+        wins = round(share * discordant)
+        return comparisons * mcnemar_exact(wins, discordant - wins) < alpha
+
+    # p falls as the discordant pairs grow at a fixed split: double past the answer, then bisect.
+    low, high = 0, 1
+    while not significant(high):
+        low, high = high, 2 * high
+        if high > NEEDED_CAP * rate:
+            return None
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if significant(middle) else (middle, high)
+    return int(np.ceil(high / rate))
+
+
+def users_needed_sign_flip(diff: Sequence[float], comparisons: int = 1, alpha: float = NEEDED_ALPHA) -> int | None:
+    """Users for the sign-flip test's p · ``comparisons`` < ``alpha`` at the observed differences (module doc)."""
+    diff = np.asarray(diff, dtype=float)
+    if diff.size == 0 or diff.mean() == 0:
+        return None
+    z = stats.norm.ppf(1 - alpha / comparisons / 2)
+    needed = int(np.ceil(z ** 2 * np.mean(diff ** 2) / diff.mean() ** 2))
+    return needed if needed <= NEEDED_CAP else None
+
+
 def holm(p_values: Mapping[str, float | None]) -> dict[str, float | None]:
     """Holm's step-down adjustment of a family of p-values (None: no test, left out of the family)."""
     tested = sorted((p, name) for name, p in p_values.items() if p is not None)
@@ -70,8 +128,10 @@ def paired_sessions(method: Sequence[SessionRecord], baseline: Sequence[SessionR
     return [(r, theirs[r.user]) for r in method if r.user in theirs]
 
 
-def compare(method: Sequence[SessionRecord], baseline: Sequence[SessionRecord], max_turns: int, seed: int = 0) -> dict:
-    """One method against the baseline: McNemar at SR@1/3/5 and the sign-flip test of AT (unadjusted p)."""
+def compare(method: Sequence[SessionRecord], baseline: Sequence[SessionRecord], max_turns: int, seed: int = 0,
+            comparisons: int = 1) -> dict:
+    """One method against the baseline: McNemar at SR@1/3/5 and the sign-flip test of AT (unadjusted p), and
+    for SR@5 and AT the effect: bootstrap interval and users needed in a family of ``comparisons``."""
     pairs = paired_sessions(method, baseline)
     result: dict = {"pairs": len(pairs), "mcnemar": {}}
     for t in SR_TURNS:
@@ -79,8 +139,14 @@ def compare(method: Sequence[SessionRecord], baseline: Sequence[SessionRecord], 
         c = sum(succeeded_by(o, t) and not succeeded_by(m, t) for m, o in pairs)
         result["mcnemar"][f"SR@{t}"] = {"b": b, "c": c, "delta": (b - c) / len(pairs) if pairs else None,
                                         "p": mcnemar_exact(b, c)}
-    result["AT"] = sign_flip_test([turns_taken(m, max_turns) for m, _ in pairs],
-                                  [turns_taken(o, max_turns) for _, o in pairs], seed)
+    at = [turns_taken(m, max_turns) - turns_taken(o, max_turns) for m, o in pairs]
+    result["AT"] = sign_flip_test(at, [0] * len(at), seed)
+    sr5 = result["mcnemar"]["SR@5"]
+    result["effect"] = {
+        "SR@5": {"ci": bootstrap_interval([succeeded_by(m, 5) - succeeded_by(o, 5) for m, o in pairs], seed),
+                 "users_needed": users_needed_mcnemar(sr5["b"], sr5["c"], len(pairs), comparisons)},
+        "AT": {"ci": bootstrap_interval(at, seed), "users_needed": users_needed_sign_flip(at, comparisons)},
+    }
     return result
 
 

@@ -3,13 +3,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from afirs_dspy.evaluation.metrics import costs, success_curve, summarize
+from afirs_dspy.evaluation.metrics import average_turns, costs, success_curve, success_rate, summarize
 from afirs_dspy.evaluation.records import SessionRecord
-from afirs_dspy.evaluation.significance import (ALPHA, AT_TEST, CORRECTION, SR_TEST, adjust, compare,
-                                                significant_improvements)
+from afirs_dspy.evaluation.significance import (ALPHA, AT_TEST, BOOTSTRAP_RESAMPLES, CORRECTION, NEEDED_ALPHA,
+                                                SR_TEST, adjust, compare, significant_improvements)
+
+BASELINE_RULE = "the best other method by SR@5 (ties: lower AT, then the order listed)"
 
 
-def notes(max_turns: int, n_candidates: int, baseline: str | None, n_compared: int = 0) -> list[str]:
+def best_baseline(by_method: Mapping[str, Sequence[SessionRecord]], candidates: Sequence[str],
+                  max_turns: int) -> str | None:
+    """The default baseline: of ``candidates`` (the methods other than the one under test), the best by SR@5,
+    ties broken by the lower AT, then by the order listed; None without a candidate that has sessions. The
+    strongest other method, so that a difference marked against it is one against the best competitor."""
+    scored = [(success_rate(by_method.get(m, []), 5), average_turns(by_method.get(m, []), max_turns), -k, m)
+              for k, m in enumerate(candidates)]
+    scored = [(sr, -at, k, m) for sr, at, k, m in scored if sr is not None]
+    return max(scored)[-1] if scored else None
+
+
+def notes(max_turns: int, n_candidates: int, baseline: str | None, n_compared: int = 0,
+          baseline_rule: str | None = None) -> list[str]:
     lines = [
         f"SR@t: share of sessions whose target was among the recommended ids by turn t (max {max_turns} turns).",
         f"AT: mean turns per session; a failed session counts as {max_turns + 1} (max turns + 1).",
@@ -23,6 +37,12 @@ def notes(max_turns: int, n_candidates: int, baseline: str | None, n_compared: i
         f"(AT {max_turns + 1}, no hit).",
     ]
     if baseline:
+        lines.append(f"baseline: {baseline}, {baseline_rule or 'as named'}. Beside each difference (method − baseline, paired by user): "
+                     f"its 95% bootstrap interval ({BOOTSTRAP_RESAMPLES:,} resamples of the users) and the users a "
+                     f"difference of its size would need to reach p < {NEEDED_ALPHA} after {CORRECTION}'s correction "
+                     f"over the {max(n_compared, 1)} comparison(s) of this table (SR@5: the observed discordance rate "
+                     "and split scaled up under exact McNemar; AT: the normal approximation of the sign-flip test; – "
+                     "where there is no difference or it would need more than a million users).")
         correction = f", {CORRECTION}-adjusted over the {n_compared} methods compared" if n_compared > 1 else ""
         lines.append(f"* : significantly better than {baseline} on the same users, p < {ALPHA}{correction} "
                      f"(SR@t: {SR_TEST}; AT: {AT_TEST}, exact for small n).")
@@ -30,9 +50,13 @@ def notes(max_turns: int, n_candidates: int, baseline: str | None, n_compared: i
 
 
 def build_summary(by_method: Mapping[str, Sequence[SessionRecord]], methods: Sequence[str], max_turns: int,
-                  n_candidates: int, baseline: str | None = None, seed: int = 0) -> dict:
-    comparisons = {method: compare(by_method.get(method, []), by_method.get(baseline, []), max_turns, seed)
-                   for method in methods if baseline and method != baseline}
+                  n_candidates: int, baseline: str | None = None, seed: int = 0,
+                  baseline_rule: str | None = None) -> dict:
+    """``baseline``: the method the others are tested against (None: no tests); ``baseline_rule`` says how it
+    was chosen when it was not given by name (e.g. ``BASELINE_RULE``)."""
+    others = [method for method in methods if baseline and method != baseline]
+    comparisons = {method: compare(by_method.get(method, []), by_method.get(baseline, []), max_turns, seed, len(others))
+                   for method in others}
     adjust(comparisons)
     rows = []
     for method in methods:
@@ -48,5 +72,5 @@ def build_summary(by_method: Mapping[str, Sequence[SessionRecord]], methods: Seq
         "comparisons": comparisons,
         "costs": {method: costs(by_method.get(method, [])) for method in methods},
         "curves": {method: success_curve(by_method.get(method, []), max_turns) for method in methods},
-        "notes": notes(max_turns, n_candidates, baseline, len(comparisons)),
+        "notes": notes(max_turns, n_candidates, baseline, len(comparisons), baseline_rule),
     }
