@@ -229,7 +229,8 @@ class EvalRun:
                 "n_sessions": s.n_sessions, "max_turns": s.max_turns, "n_candidates": s.n_candidates,
                 "n_recommend": s.n_recommend, "lm": program_lm.model, "api_base": s.api_base,
                 "sim_lm": sim_lm.model if sim_lm else None, "sim_api_base": sim_base,
-                **{name: files_digest(paths)[:16] for name, paths in artifact_files(self.dataset.name, s.artifacts_dir).items()},
+                **{name: files_digest(paths)[:16]
+                   for name, paths in artifact_files(self.dataset.name, s.artifacts_dir).items()},
                 "programs": {name: files_digest([path])[:16] for name, path in s.compiled.items()},
                 **code_provenance(), "program_hashes": runner.program_hashes,
                 "simulator_settings": simulator_settings(simulators), "excluded_users": sorted(excluded),

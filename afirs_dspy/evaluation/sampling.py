@@ -7,7 +7,7 @@ The test split is cut once, independently of any run's seed, into two pools:
   the cut sampled a prefix of that order (at most 200: ``bench/stages.py``'s default), so the slice holds all
   of their users. Development benchmarks sample from it (``development_cases``), or from the validation split.
 - the **evidence users**: the rest, in an order of their own (the pool's users sorted by row, permuted by the
-  run's seed). Table 2, ``afirs-dspy eval``'s default and the evidence runs take them,
+  run's seed). Table 2, ``afirs-dspy eval``'s default and the evidence runs (``bench/evidence.py``) take them,
   so their users are ones no development benchmark ever sampled (``tests/test_held_out_users.py``).
 
 ``sample_cases`` takes the first ``n`` of a pool's order, so with the same seed a larger run extends a smaller

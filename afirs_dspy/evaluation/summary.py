@@ -11,15 +11,22 @@ from afirs_dspy.evaluation.significance import (ALPHA, AT_TEST, BOOTSTRAP_RESAMP
 BASELINE_RULE = "the best other method by SR@5 (ties: lower AT, then the order listed)"
 
 
+def ranked_by_sr5(by_method: Mapping[str, Sequence[SessionRecord]], candidates: Sequence[str],
+                  max_turns: int) -> list[str]:
+    """``candidates`` that have sessions, best first: by SR@5, ties broken by the lower AT, then by the order
+    listed."""
+    scored = [(success_rate(by_method.get(m, []), 5), average_turns(by_method.get(m, []), max_turns), k, m)
+              for k, m in enumerate(candidates)]
+    ranked = sorted((-sr, at, k, m) for sr, at, k, m in scored if sr is not None)
+    return [m for *_, m in ranked]
+
+
 def best_baseline(by_method: Mapping[str, Sequence[SessionRecord]], candidates: Sequence[str],
                   max_turns: int) -> str | None:
-    """The default baseline: of ``candidates`` (the methods other than the one under test), the best by SR@5,
-    ties broken by the lower AT, then by the order listed; None without a candidate that has sessions. The
-    strongest other method, so that a difference marked against it is one against the best competitor."""
-    scored = [(success_rate(by_method.get(m, []), 5), average_turns(by_method.get(m, []), max_turns), -k, m)
-              for k, m in enumerate(candidates)]
-    scored = [(sr, -at, k, m) for sr, at, k, m in scored if sr is not None]
-    return max(scored)[-1] if scored else None
+    """The default baseline: the best of ``candidates`` (the methods other than the one under test) by
+    ``ranked_by_sr5``; None without a candidate that has sessions. The strongest other method, so that a
+    difference marked against it is one against the best competitor."""
+    return next(iter(ranked_by_sr5(by_method, candidates, max_turns)), None)
 
 
 def notes(max_turns: int, n_candidates: int, baseline: str | None, n_compared: int = 0,
@@ -37,12 +44,12 @@ def notes(max_turns: int, n_candidates: int, baseline: str | None, n_compared: i
         f"(AT {max_turns + 1}, no hit).",
     ]
     if baseline:
-        lines.append(f"baseline: {baseline}, {baseline_rule or 'as named'}. Beside each difference (method − baseline, paired by user): "
-                     f"its 95% bootstrap interval ({BOOTSTRAP_RESAMPLES:,} resamples of the users) and the users a "
-                     f"difference of its size would need to reach p < {NEEDED_ALPHA} after {CORRECTION}'s correction "
-                     f"over the {max(n_compared, 1)} comparison(s) of this table (SR@5: the observed discordance rate "
-                     "and split scaled up under exact McNemar; AT: the normal approximation of the sign-flip test; – "
-                     "where there is no difference or it would need more than a million users).")
+        lines.append(f"baseline: {baseline}, {baseline_rule or 'as named'}. Beside each difference (method − "
+                     f"baseline, paired by user): its 95% bootstrap interval ({BOOTSTRAP_RESAMPLES:,} resamples of the "
+                     f"users) and the users a difference of its size would need to reach p < {NEEDED_ALPHA} after "
+                     f"{CORRECTION}'s correction over the {max(n_compared, 1)} comparison(s) of this table (SR@5: the "
+                     "observed discordance rate and split scaled up under exact McNemar; AT: the normal approximation "
+                     "of the sign-flip test; – where there is no difference or it would need more than a million users).")
         correction = f", {CORRECTION}-adjusted over the {n_compared} methods compared" if n_compared > 1 else ""
         lines.append(f"* : significantly better than {baseline} on the same users, p < {ALPHA}{correction} "
                      f"(SR@t: {SR_TEST}; AT: {AT_TEST}, exact for small n).")
