@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
+from contextlib import contextmanager
 import socket
 import threading
 import time
@@ -87,29 +88,35 @@ def zombie_server(tmp_path):
     yield from serve(context)
 
 
-def chrome():
+@contextmanager
+def page_as_user_3(url: str, seconds: float = 20):
+    """A headless chromium on the page at ``url``, talking as test user 3: (page, wait)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
+    from selenium.webdriver.support.wait import WebDriverWait
 
     browser, chromedriver = _browser()
     options = webdriver.ChromeOptions()
     options.binary_location = browser
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
         options.add_argument(argument)
-    return webdriver.Chrome(options=options, service=Service(chromedriver))
+    page = webdriver.Chrome(options=options, service=Service(chromedriver))
+    try:
+        page.get(url)
+        wait = WebDriverWait(page, seconds)
+        wait.until(lambda p: len(p.find_elements(By.CSS_SELECTOR, "#user option")) > 1)
+        Select(page.find_element(By.ID, "user")).select_by_value("3")
+        yield page, wait
+    finally:
+        page.quit()
 
 
 def test_a_turn_in_the_browser_shows_the_reply_the_tree_path_and_the_funnel(server, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.select import Select
-    from selenium.webdriver.support.wait import WebDriverWait
 
-    page = chrome()
-    try:
-        page.get(server)
-        wait = WebDriverWait(page, 20)
-        wait.until(lambda p: len(p.find_elements(By.CSS_SELECTOR, "#user option")) > 1)
-        Select(page.find_element(By.ID, "user")).select_by_value("3")
+    with page_as_user_3(server) as (page, wait):
         page.find_element(By.ID, "input").send_keys("a funny comedy please")
         page.find_element(By.ID, "send").click()
         # The scripted LM takes 0.3 s a call: stage lines appear while the turn runs, before the reply.
@@ -133,24 +140,14 @@ def test_a_turn_in_the_browser_shows_the_reply_the_tree_path_and_the_funnel(serv
         assert "parents counted half" in page.find_element(By.ID, "explanation").text
         assert "refined" in funnel
         assert not page.find_element(By.ID, "problem").is_displayed()
-    finally:
-        page.quit()
 
 
 def test_the_second_message_keeps_the_session_and_critiques_the_first_list(zombie_server, tmp_path):
     """Issue 31's conversation in the page: the second message rejects the first list, asks for more recent
     films and for no cartoon; the zombies, the horror and the comedy stay in force."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.select import Select
-    from selenium.webdriver.support.wait import WebDriverWait
 
-    page = chrome()
-    try:
-        page.get(zombie_server)
-        wait = WebDriverWait(page, 30)
-        wait.until(lambda p: len(p.find_elements(By.CSS_SELECTOR, "#user option")) > 1)
-        Select(page.find_element(By.ID, "user")).select_by_value("3")
-
+    with page_as_user_3(zombie_server, seconds=30) as (page, wait):
         def say(text: str, replies: int) -> tuple[str, list[int], str]:
             page.find_element(By.ID, "input").send_keys(text)
             page.find_element(By.ID, "send").click()
@@ -168,5 +165,3 @@ def test_the_second_message_keeps_the_session_and_critiques_the_first_list(zombi
         assert f"left out: {len(first)} shown before" in session and "years:" in session
         assert first and second and not set(first) & set(second)  # none of the first list again
         assert statistics.median(second) > statistics.median(first)  # Film i came out in 1990 + i: later
-    finally:
-        page.quit()
