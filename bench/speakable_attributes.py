@@ -16,7 +16,7 @@ import argparse
 import statistics
 import time
 from collections import Counter, defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import dspy
@@ -26,7 +26,9 @@ from tqdm import tqdm
 from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.data import DATASETS, load_dataset
 from afirs_dspy.text.embeddings import MiniLMEmbedder
-from afirs_dspy.evaluation.attribute_simulator import EXACT, AttributeSimulator, AttributeSimulatorConfig, AttributeWorld
+from afirs_dspy.evaluation.attribute_simulator import (
+    BEFORE_ISSUE_32, EXACT, AttributeSimulator, AttributeSimulatorConfig, AttributeWorld,
+)
 from afirs_dspy.evaluation.leakage import find_title, is_title_fragment, names_title
 from afirs_dspy.evaluation.sampling import development_cases
 from afirs_dspy.evaluation.simulator_base import SessionCase
@@ -100,6 +102,40 @@ def target_counts(catalog: Catalog, world: AttributeWorld, cases: list[tuple[str
         "speakable tags only the user gave it": sum(bool(evidence_said(speakable[t], u, t, evidence)) for u, t in cases),
         "old rule: one attribute identifies": sum(any(len(holders[a.casefold()]) == 1 for a in b) for b in before),
     }
+
+
+REVEALS = 4  # reveals after the opener that the table follows (a session has at most 5 turns)
+
+
+def items_left(dataset, world: AttributeWorld, seed: int) -> list[dict]:
+    """Per reveal (the opener, then one attribute per refusal), over every test user: how many items the user
+    has not had hold everything revealed so far — the choice the conversation still has to narrow down."""
+    rows = []
+    for case in sample_cases(dataset, "test", None, seed):
+        simulator = AttributeSimulator(case, world, seed)
+        said = list(simulator.opener)
+        counts = [world.items_left(said, case.history)]
+        for attribute in simulator.order[len(said):][:REVEALS]:
+            said.append(attribute)
+            counts.append(world.items_left(said, case.history))
+        rows.append({"opener": len(simulator.opener), "left": counts})
+    return rows
+
+
+def reveal_table(name: str, protocol: str, rows: list[dict]) -> list[dict]:
+    table = []
+    for step in range(REVEALS + 1):
+        left = [r["left"][step] for r in rows if len(r["left"]) > step]
+        if not left:
+            break
+        table.append({"dataset": name, "protocol": protocol, "said": "opener" if step == 0 else f"opener + {step}",
+                      "users": len(left), "median items left": statistics.median(left),
+                      "≤ 10 left": f"{sum(n <= 10 for n in left) / len(left):.1%}",
+                      "≤ 50 left": f"{sum(n <= 50 for n in left) / len(left):.1%}",
+                      "1 left (the target)": f"{sum(n <= 1 for n in left) / len(left):.1%}"})
+    openers = Counter(r["opener"] for r in rows)
+    table[0]["said"] += " (" + ", ".join(f"{k} attr.: {openers[k]}" for k in sorted(openers)) + ")"
+    return table
 
 
 def held_out_evidence(dataset) -> dict[tuple[str, int], set[str]]:
@@ -181,11 +217,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     config = AttributeSimulatorConfig(min_support=args.min_support)
     embedder = MiniLMEmbedder()
-    targets_rows, run_rows = [], []
+    targets_rows, run_rows, reveal_rows = [], [], []
     for name in args.datasets:
         dataset = load_dataset(name)
         catalog = Catalog(dataset.items)
         world = AttributeWorld(catalog, DATASETS[name].domain, embedder, config)
+        before = AttributeWorld(catalog, DATASETS[name].domain, embedder, replace(BEFORE_ISSUE_32, min_support=args.min_support))
+        for protocol, used in (("before issue 32", before), ("now", world)):
+            reveal_rows += reveal_table(name, protocol, items_left(dataset, used, args.seed))
         evidence = held_out_evidence(dataset)
         cases = [(str(u), int(t)) for u, t in zip(dataset.test.user, dataset.test.target)]
         targets_rows.append({"dataset": name, **target_counts(catalog, world, cases, evidence)})
@@ -198,6 +237,13 @@ def main() -> None:
         "\"unique as a set\": no other item has exactly the same speakable set. \"old rule\": the targets "
         "that before this rule had an attribute no other item carries.", "",
         markdown_table(targets_rows), "",
+        "## How much choice each turn leaves", "",
+        f"Every test user, seed {args.seed}: the items the user has not had that hold every attribute said so far, "
+        "after the opener and after each further reveal (one per refusal or answer). Now: the opener leaves at least "
+        f"{config.min_open_items} (at most {config.n_open} attributes, fewer when no such set exists), later reveals "
+        "go from general to specific (the attributes the most items hold first). Before issue 32: the first two "
+        "attributes of the seeded order, whatever they left, then the seeded order.", "",
+        markdown_table(reveal_rows), "",
         f"## Leak counters of a run (all must be 0 but the totals; settings {asdict(config)}, seed {args.seed})", "",
         "A scripted program (ask, recommend 10 fixed items, ask, recommend, ask; no LM) against the real "
         "attribute simulator with the MiniLM embedder, on a seeded sample of validation users. \"tags only the "
@@ -212,7 +258,7 @@ def main() -> None:
         "target alone.",
     ])
     write_results("speakable_attributes", {"config": asdict(config), "seed": args.seed, "targets": targets_rows,
-                                           "run": run_rows}, text)
+                                           "reveals": reveal_rows, "run": run_rows}, text)
 
 
 if __name__ == "__main__":

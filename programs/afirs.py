@@ -102,19 +102,25 @@ class AFIRS(dspy.Module):
         self.decision_stage = DecisionStage(tree, catalog, config.decision_facts)
         self.respond = predictor(WriteResponse)
 
-    def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
+    def forward(self, dialogue: list[dict], history: list[int], must_recommend: bool = False) -> dspy.Prediction:
+        """``must_recommend``: recommend now, whatever the decision would be — the evaluation asks this at a turn where
+        the method asked, for the list it would have recommended (DSR), without billing it to the method."""
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         conversation = render_conversation(dialogue, self.config.brief_lists)
         memory = self.config.question_memory
         facts = read_conversation(self.tree, dialogue) if memory else ConversationFacts()
         trace: list[dict] = []
         decision = self.decision_stage
-        if not self.config.action_first:
+        if must_recommend:
+            action = "recommend"
+        elif not self.config.action_first:
             action = decision.choose(conversation, None, trace)
-        refine = self.config.llm_refine and (self.config.action_first or action == "recommend")
+        # The score refinement costs no LM call, so deciding first to ask still knows the list it would recommend.
+        refine = self.config.llm_refine and (self.config.action_first or action == "recommend"
+                                             or self.config.refinement == "score")
         acted = self.action_stage(conversation=conversation, dialogue=dialogue, history=list(history), refine=refine)
         trace += acted.trace
-        if self.config.action_first:
+        if self.config.action_first and not must_recommend:
             evidence = (self.matcher.evidence(acted.preselected, acted.preference_nodes, acted.preferences)
                         if self.config.decision_facts else None)
             action = decision.choose(conversation, acted.preselected, trace, evidence)
@@ -125,7 +131,8 @@ class AFIRS(dspy.Module):
             trace.append({"step": "no_question", "status": "ok", "errors": [],
                           "note": "no unsettled aspect splits the candidates: recommending"})
         question = decision.question(acted.preferences, aspect, trace) if action == "ask" and aspect else ""
-        # Deciding first to ask skips the refinement, so the list it would recommend is not known (DSR: –).
+        # Deciding first to ask with an LM refinement skips it: the list it would recommend is then not known here
+        # (the evaluation asks with must_recommend).
         known = (action == "recommend" or refine == self.config.llm_refine
                  or len(acted.candidates) <= self.config.n_recommend)
         turn = finish_turn(

@@ -12,6 +12,10 @@ from afirs_dspy.text.embeddings import TextEmbedder
 from afirs_dspy.text.user_words import words
 
 
+RARE = 5  # an attribute fewer items carry says more about its kind than about itself (as the simulator's support)
+WIDEN_SIMILARITY = 0.5  # a rare name's anchor stands for it when this similar to the user's phrase
+
+
 class AttributeNames:
     """``ids`` / ``vectors``: the attribute nodes with a sayable name, one per name (of attributes said alike
     the one with the most items), and their name vectors. Names made only of the catalog's own word (a
@@ -42,21 +46,38 @@ class AttributeNames:
     def nodes(self, phrases: Sequence[str]) -> tuple[int, ...]:
         """The attribute nodes ``phrases`` name: the one said alike ("horror" → Horror), else every name that
         holds all of the phrase's words ("Disney" → Disney, Disney animated feature), else the most similar
-        name if it is at least ``min_similarity`` similar ("cartoon" → animated), else none."""
-        found: list[int] = []
-        unnamed = []
+        name if it is at least ``min_similarity`` similar, else none."""
+        return tuple(dict.fromkeys(node for phrase in phrases for node in self.named(phrase)))
+
+    def named(self, phrase: str) -> list[int]:
+        said = words(phrase)
+        if said in self.by_words:
+            return [self.by_words[said]]
+        holding = [node for name, node in self.by_words.items() if said and set(said) <= set(name)]
+        if holding or not len(self.ids):
+            return holding
+        similarity = self.vectors @ self.embedder.encode([phrase])[0]
+        best = int(similarity.argmax())
+        return [int(self.ids[best])] if similarity[best] >= self.min_similarity else []
+
+    def refused(self, phrases: Sequence[str]) -> tuple[int, ...]:
+        """What refusing ``phrases`` rules out: the attributes they name, and for a name that few items carry
+        (fewer than ``RARE``: "cartoon", on one film) the anchor of its subcategory when the anchor's name is
+        like the phrase ("not a cartoon" rules out Animation; "no gore", unlike its anchor Crime, does not)."""
+        found = []
         for phrase in phrases:
-            said = words(phrase)
-            if said in self.by_words:
-                found.append(self.by_words[said])
-                continue
-            holding = [node for name, node in self.by_words.items() if said and set(said) <= set(name)]
-            if holding:
-                found += holding
-            else:
-                unnamed.append(phrase)
-        if unnamed and len(self.ids):
-            similarity = self.embedder.encode(unnamed) @ self.vectors.T
-            best = similarity.argmax(axis=1)
-            found += [int(self.ids[b]) for row, b in enumerate(best) if similarity[row, b] >= self.min_similarity]
+            for node in self.named(phrase):
+                found.append(node)
+                anchor = self.anchor(node)
+                if len(self.tree.node_items(node)) < RARE and anchor != node and self.similar(phrase, anchor):
+                    found.append(anchor)
         return tuple(dict.fromkeys(found))
+
+    def anchor(self, node: int) -> int:
+        """The attribute with the most items in ``node``'s subcategory (the anchored tree's anchor)."""
+        siblings = self.tree.children(self.tree.nodes[node].parent)
+        return max((s.id for s in siblings), key=lambda s: len(self.tree.node_items(s)))
+
+    def similar(self, phrase: str, node: int) -> bool:
+        phrase_vector, name_vector = self.embedder.encode([phrase, self.tree.nodes[node].name])
+        return float(phrase_vector @ name_vector) >= WIDEN_SIMILARITY

@@ -53,18 +53,21 @@ class ChatCRS(dspy.Module):
         description = self.catalog.descriptions[item][: self.description_chars]
         return f"{self.catalog.line(item)}: {description}" if description else self.catalog.line(item)
 
-    def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
+    def forward(self, dialogue: list[dict], history: list[int], must_recommend: bool = False) -> dspy.Prediction:
+        """``must_recommend``: recommend now, whatever the decision would be — the evaluation asks this at a turn where
+        the method asked, for the list it would have recommended (DSR), without billing it to the method."""
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         rejected = rejected_items(dialogue, self.catalog)
         conversation = render_conversation(dialogue)
         trace: list[dict] = []
-        goal, aspect = guarded_call(self.plan_goal, lambda p: (p.goal, p.aspect.strip()), lambda: ("ask", ""), trace,
-                                    "goal", conversation=conversation)
+        goal, aspect = ("recommend", "") if must_recommend else guarded_call(
+            self.plan_goal, lambda p: (p.goal, p.aspect.strip()), lambda: ("ask", ""), trace, "goal",
+            conversation=conversation)
         knowledge = self.retrieve(user_responses(dialogue), list(history), rejected)
         trace.append({"step": "knowledge", "status": "ok", "items": knowledge})
         facts = [f"{n}. {self.fact(i)}" for n, i in enumerate(knowledge, start=1)]
         # Recommending lets the LM pick among the retrieved items, so asking knows the list it would recommend
-        # only when there is nothing to pick from (else None: DSR shows –).
+        # only when there is nothing to pick from (else None: the evaluation asks with must_recommend).
         preselected = knowledge if len(knowledge) <= self.n_recommend else None
         question = ""
         if goal == "recommend":

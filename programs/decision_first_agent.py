@@ -35,14 +35,18 @@ class DecisionFirstAgent(dspy.Module):
         """(candidate item ids, the preferences used to get them); none in ``exclude`` (the session's rejected items)."""
         raise NotImplementedError
 
-    def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
+    def forward(self, dialogue: list[dict], history: list[int], must_recommend: bool = False) -> dspy.Prediction:
+        """``must_recommend``: recommend now, whatever the decision would be — the evaluation asks this at a turn where
+        the method asked, for the list it would have recommended (DSR), without billing it to the method."""
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         rejected = rejected_items(dialogue, self.catalog)
         conversation = render_conversation(dialogue)
         trace: list[dict] = []
-        action = guarded_call(self.decide, lambda p: p.action, lambda: "ask", trace, "decide", conversation=conversation)
+        action = "recommend" if must_recommend else guarded_call(
+            self.decide, lambda p: p.action, lambda: "ask", trace, "decide", conversation=conversation)
         # Candidates are retrieved on every turn, so HR@50 sees them. Asking skips the refinement, so the list
-        # it would recommend is known only when there is nothing to refine (else None: DSR shows –).
+        # it would recommend is known only when there is nothing to refine (else None: the evaluation asks with
+        # must_recommend).
         candidates, preferences = self.retrieve(user_responses(dialogue), list(history), trace, rejected)
         preselected = candidates if len(candidates) <= self.n_recommend else None
         question = ""

@@ -44,14 +44,17 @@ class RAH(TitleRecommender):
         return [i for i in items
                 if i not in named and not dislikes & {a.casefold() for a in self.catalog.attributes[i]}]
 
-    def forward(self, dialogue: list[dict], history: list[int]) -> dspy.Prediction:
+    def forward(self, dialogue: list[dict], history: list[int], must_recommend: bool = False) -> dspy.Prediction:
+        """``must_recommend``: recommend now, whatever the decision would be — the evaluation asks this at a turn where
+        the method asked, for the list it would have recommended (DSR), without billing it to the method."""
         dialogue, history = check_inputs(dialogue, history, len(self.catalog))
         rejected = rejected_items(dialogue, self.catalog)
         trace: list[dict] = []
         profile = guarded_call(self.learn, lambda p: p.profile, UserPreferences, trace, "learn_profile",
                                conversation=render_conversation(dialogue))
-        action, question = guarded_call(self.decide, lambda p: (p.action, p.question),
-                                         lambda: ("ask", GENERIC_QUESTION), trace, "decide", profile=profile)
+        action, question = ("recommend", "") if must_recommend else guarded_call(
+            self.decide, lambda p: (p.action, p.question), lambda: ("ask", GENERIC_QUESTION), trace, "decide",
+            profile=profile)
         items: list[int] = []
         if action == "recommend":
             titles = guarded_call(
@@ -62,7 +65,7 @@ class RAH(TitleRecommender):
             items = self.critic(matched, profile)
             trace.append({"step": "critic", "status": "ok", "dropped": [i for i in matched if i not in items]})
             items = items[: self.n_recommend]
-        # No tool passes candidates; asking names no items it would recommend (DSR, HR: –).
+        # No tool passes candidates (HR: –); asking names no items (the evaluation asks with must_recommend).
         return finish_turn(self.catalog, action, items, question, trace, rejected=rejected,
                            preferences=profile_preferences(profile), candidates=None,
                            preselected=items if action == "recommend" else None)

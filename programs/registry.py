@@ -24,6 +24,13 @@ ABLATIONS = {
 }
 BASELINES = ("zero-shot", "react", "llmcrs", "interecagent", "chatcrs", "rah", "macrec")
 METHODS = (*ABLATIONS, *BASELINES)
+# Methods whose turn cannot say what it would recommend where it asks (DSR@5 needs it), and why. The others
+# either know it (action first) or answer ``must_recommend`` (the evaluation asks, unbilled).
+WHY_NO_DSR = {
+    "zero-shot": "one LM answer decides and names the titles: when it asks, there is no list",
+    "react": "the agent's one final answer decides and names the ids: when it asks, there is no list",
+    "macrec": "the manager asks only when no proposal passed its reflector: a forced list would be another program",
+}
 
 
 def build_program(method: str, context: ProgramContext, config: AFIRSConfig = AFIRSConfig()) -> dspy.Module:

@@ -54,7 +54,7 @@ class SessionMemory(dspy.Module):
             extracted = self.extractor(user_responses=text, facts=facts, wishes=message.wishes)
             trace += extracted.trace
             wished = tuple(extracted.preferences)
-        return MessageEffects(wished=wished, refused=self.names.nodes(message.refused),
+        return MessageEffects(wished=wished, refused=self.names.refused(message.refused),
                               withdrawn=self.names.nodes(message.withdrawn), year=message.year,
                               different=message.different, changes_mind=message.changes_mind)
 

@@ -207,7 +207,7 @@ class RecsysTool(SharedResource):
                          f"preference ({self.preference_index.size(relaxed[-1])} items).")
         items = np.concatenate(picked)
         if len(items) < k:
-            notes.append(f"Only {len(items)} unseen items exist in the catalog, fewer than k={k}.")
+            notes.append(f"Only {len(items)} items are left to rank (unseen, not excluded), fewer than k={k}.")
         return _result(items, np.concatenate(picked_scores), stages, known, relaxed, ignored, scored_by, notes)
 
     def _graded(self, scores: np.ndarray, rank: np.ndarray, known: list[str], parents: Mapping[str, str], k: int,
@@ -240,7 +240,7 @@ class RecsysTool(SharedResource):
             steps.append(f"{counts[SASREC]} by plain SASRec ranking")
         notes = [f"{step[0].upper()}{step[1:]}." for step in steps]
         if len(items) < k:
-            notes.append(f"Only {len(items)} unseen items exist in the catalog, fewer than k={k}.")
+            notes.append(f"Only {len(items)} items are left to rank (unseen, not excluded), fewer than k={k}.")
         return _result(items, scores[items], stages.tolist(), known, [], ignored, scored_by, notes, widened, steps)
 
     @with_callbacks

@@ -22,8 +22,9 @@ def context(tmp_path):
     return toy_context(tmp_path)
 
 
-def user(context, target=5, n_open=1, seed=0, user_id="u", min_support=5):
-    config = AttributeSimulatorConfig(min_support=min_support, n_open=n_open, n_answer=1)
+def user(context, target=5, n_open=1, seed=0, user_id="u", min_support=5, min_open_items=1):
+    """A simulated user (history: items 1 and 2); the toy catalog is too small for the default opener rule."""
+    config = AttributeSimulatorConfig(min_support=min_support, n_open=n_open, n_answer=1, min_open_items=min_open_items)
     return AttributeSimulators(context, seed, config)(SessionCase(user_id, target, (1, 2)))
 
 
@@ -36,6 +37,30 @@ def test_it_opens_with_target_attributes(context):
     opener = sim.open()
     assert len(sim.revealed) == 1 and sim.revealed[0] in opener and sim.revealed[0] in ("Drama", "tense")
     assert user(context, n_open=0).open() == "Can you recommend some movies?"
+
+
+def test_the_opener_leaves_a_choice(context):
+    # Item 5 is a tense Drama; unseen (not items 1, 2): 5 Dramas, 7 tense items, 2 tense Dramas (5 and 17).
+    assert user(context, n_open=2, min_open_items=2).opener in (["Drama", "tense"], ["tense", "Drama"])
+    for seed in range(6):  # the pair leaves too few: one attribute, whichever the seed puts first
+        assert user(context, n_open=2, min_open_items=3, seed=seed).opener in (["Drama"], ["tense"])
+    assert user(context, n_open=2, min_open_items=6).opener == ["tense"]  # only "tense" leaves 6
+    sim = user(context, n_open=2, min_open_items=8)  # nothing leaves 8: the user opens without attributes
+    assert sim.opener == [] and sim.open() == "Can you recommend some movies?"
+    world = sim.world
+    assert world.items_left(["tense"], (1, 2)) == 7 and world.items_left(["Drama", "tense"], (1, 2)) == 2
+
+
+def test_refusals_reveal_one_attribute_at_a_time_from_general_to_specific(context):
+    context.catalog.attributes[5] = ["Drama", "cult", "tense"]
+    for item in (6, 7, 8, 9):  # "cult": 5 items, "Drama": 6, "tense": 8
+        context.catalog.attributes[item] = [*context.catalog.attributes[item], "cult"]
+    for seed in range(4):
+        sim = user(context, n_open=0, seed=seed)
+        sim.open()
+        for _ in range(3):
+            sim.respond(WRONG, [])
+        assert sim.revealed == ["tense", "Drama", "cult"]
 
 
 def test_a_question_is_answered_with_the_most_related_attribute(context):

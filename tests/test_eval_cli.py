@@ -83,7 +83,8 @@ def test_run_json_ties_the_run_to_the_code_programs_and_simulator(tmp_path, toy_
     assert config["version"] == afirs_dspy.__version__ and len(config["code"]) == 16 and "git_commit" in config
     assert config["api_base"] == "http://lm:8000/v1" and config["sim_api_base"] is None
     assert config["simulator_settings"] == {"name": "attribute", "class": "AttributeSimulators", "seed": 0, "world": {
-        "domain": "movies", "config": {"min_support": 5, "n_open": 2, "n_answer": 2}}}
+        "domain": "movies", "config": {"min_support": 5, "n_open": 2, "n_answer": 1, "min_open_items": 51,
+                                       "general_first": True}}}
     hashes = config["program_hashes"]
     assert set(hashes) == {"afirs", "no-refine"} and hashes["afirs"] != hashes["no-refine"]
     records = Transcript(out / "transcript.jsonl").read()

@@ -5,8 +5,9 @@ import dspy
 import pytest
 
 from afirs_dspy.evaluation.leakage import find_title, is_title_fragment, names_title, strip_title
-from afirs_dspy.evaluation.llm_simulator import FALLBACK_REPLY, LLMSimulators
+from afirs_dspy.evaluation.llm_simulator import FALLBACK_REPLY, LLMSimulators, target_info
 from afirs_dspy.evaluation.simulator_base import SessionCase
+from afirs_dspy.evaluation.speakable import SpeakableAttributes
 from scripted import ScriptedLM, field
 from afirs_dspy.text.title_forms import title_variants
 from toy_world import toy_context
@@ -82,7 +83,8 @@ def test_a_leaking_reply_is_regenerated(context):
     assert sim.open() == "I want a dark horror film."
     assert (sim.stats.leaks, sim.stats.regenerations, sim.stats.stripped) == (1, 1, 0)
     assert sim.trace[0]["status"] == "retried" and len(seen) == 2
-    assert "Film 5 (1995)" in field(seen[0], "target") and field(seen[0], "target_info") == "Attributes: Drama, tense."
+    # It knows its target as a person would: what the item is like, never its title.
+    assert field(seen[0], "target_info") == "Attributes: Drama, tense." and "Film 5" not in seen[0]
 
 
 def test_a_reply_still_leaking_after_the_bounded_regenerations_is_stripped(context):
@@ -115,3 +117,18 @@ def test_dspy_field_markers_are_stripped_from_replies(context):
     sim, _ = simulator(context, ["Something tense [[ ## completed ## ]] please"])
     assert sim.respond(dspy.Prediction(action="ask", items=[], question="?"),
                        [{"role": "assistant", "content": "?"}]) == "Something tense please"
+
+
+def test_short_titles_are_caught_in_any_case_as_whole_words():
+    assert names_title("i'd like something like heat", "Heat (1995)")
+    assert names_title("JUMANJI please", "Jumanji (1995)") and names_title("se7en?", "Seven (a.k.a. Se7en) (1995)")
+    assert not names_title("something with aliens", "Alien (1979)") and not names_title("heated debate", "Heat (1995)")
+    # An everyday word counts only as the title writes it.
+    assert not names_title("cheer me up", "Up (2009)") and names_title("I loved Up", "Up (2009)")
+
+
+def test_the_simulator_is_told_only_speakable_attributes_and_a_description_without_the_title(context):
+    context.catalog.attributes[5] = ["Drama", "tense", "one of a kind"]  # held by one item: not speakable
+    context.catalog.descriptions[5] = "developer: Film 5 Studios; the sequel to film 5 classic"
+    info = target_info(SpeakableAttributes(context.catalog, 5), 5)
+    assert info == "Attributes: Drama, tense. Description: developer: this one Studios; the sequel to this one classic"

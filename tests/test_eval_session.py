@@ -118,3 +118,21 @@ def test_lm_calls_and_tokens_are_counted_per_turn():
     usage = record.turns[0].program_usage
     assert usage.lm_calls == 1 and usage.prompt_tokens > 0 and usage.completion_tokens > 0 and usage.seconds >= 0
     assert record.turns[0].simulator_usage.lm_calls == 0
+
+
+def test_a_decide_first_method_that_asks_is_asked_what_it_would_recommend_unbilled(tmp_path):
+    from afirs_dspy.evaluation.attribute_simulator import AttributeSimulatorConfig, AttributeSimulators
+    from afirs_dspy.programs.registry import build_program
+    from test_eval_runner import toy_lm
+    from toy_world import toy_context
+
+    context = toy_context(tmp_path)
+    lm = toy_lm()
+    lm.rules = {**lm.rules, "`[[ ## reason ## ]]`": {"reason": "-", "action": "ask"},
+                "`[[ ## question ## ]]`": {"question": "What mood?"}}
+    simulators = AttributeSimulators(context, 0, AttributeSimulatorConfig(min_open_items=1))
+    case = SessionCase("u", 5, (1, 2))
+    record = run_session(build_program("llmcrs", context), simulators(case), case, "llmcrs", lm, max_turns=2)
+    for turn in record.turns:
+        assert turn.action == "ask" and len(turn.preselected) == 10  # the refined list it would recommend
+        assert turn.probe_usage.lm_calls == 2 and turn.program_usage.lm_calls == 2  # refine + summary, apart

@@ -118,14 +118,23 @@ def test_nothing_selected_means_plain_ranking(context):
     assert "Plain SASRec ranking" in next(e["note"] for e in out.trace if e["step"] == "tool")
 
 
-def test_decision_first_decides_before_acting_and_skips_refinement_when_asking(context):
+def test_decision_first_decides_before_acting_and_skips_an_lm_refinement_when_asking(context):
     lm = ScriptedLM(rules())
     out = run(context, lm, "decision-first", dialogue=COMEDY)
     steps = [e["step"] for e in out.trace]
     assert steps[0] == "decide" and "refine" not in steps and out.action == "ask"
     assert lm.calls["[[ ## items ## ]]"] == 0
-    # The unrefined top 3 are not what it would recommend (that refines): DSR cannot judge this ask.
+    # The unrefined top 3 are not what it would recommend (that refines with the LM): not known here.
     assert out.preselected is None and len(out.candidates) == 6
+    # Asked to recommend now (the evaluation's DSR question), it refines without deciding.
+    forced = build_program("decision-first", context, AFIRSConfig(n_candidates=6, n_recommend=3, refinement="scored"))
+    with dspy.context(lm=lm):
+        now = forced(dialogue=COMEDY, history=[1, 2], must_recommend=True)
+    assert now.action == "recommend" and len(now["items"]) == 3 and now.trace[0]["step"] != "decide"
+    # With the score refinement (the default), refining costs no LM call: the list is known when it asks.
+    scored = run(context, ScriptedLM(rules()), "decision-first", dialogue=COMEDY,
+                 config=AFIRSConfig(n_candidates=6, n_recommend=3))
+    assert scored.action == "ask" and len(scored.preselected) == 3
 
 
 def test_action_first_asks_with_the_refined_list_it_would_recommend(context):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
+from contextlib import contextmanager
 import socket
 import threading
 import time
@@ -16,12 +18,14 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from afirs_dspy.domain.preference_tree import PreferenceTree, TreeNode
 from afirs_dspy.programs.registry import METHODS
+from afirs_dspy.recsys.item_index import ItemIndex
 from afirs_dspy.web.app import make_app
 from afirs_dspy.web.demo import Demo, Loaded
 from chat_in_toy_world import slowed
 from test_eval_runner import toy_lm
-from toy_world import toy_context
+from toy_world import N_ITEMS, toy_context
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -47,10 +51,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """The page's app on a free loopback port, in a thread; its LM takes 0.3 s a call, so progress shows."""
-    context = toy_context(tmp_path)
+def serve(context):
+    """The page's app for ``context`` on a free loopback port, in a thread; its LM takes 0.3 s a call, so progress
+    shows. Yields the page's address."""
     demo = Demo(lambda: Loaded(context, slowed(toy_lm(), 0.3)), list(METHODS))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(make_app(demo), host="127.0.0.1", port=port, log_level="warning"))
@@ -65,7 +68,29 @@ def server(tmp_path):
     thread.join(timeout=10)
 
 
-def test_a_turn_in_the_browser_shows_the_reply_the_tree_path_and_the_funnel(server, tmp_path):
+@pytest.fixture
+def server(tmp_path):
+    yield from serve(toy_context(tmp_path))
+
+
+@pytest.fixture
+def zombie_server(tmp_path):
+    """The toy world with a "zombies" tag (every third film from Film 1) under a Theme > Creatures branch."""
+    context = toy_context(tmp_path)
+    tree = context.tree
+    zombies = tuple(i for i in range(1, N_ITEMS + 1) if i % 3 == 1)
+    for i in zombies:
+        context.catalog.attributes[i] = [*context.catalog.attributes[i], "zombies"]
+    nodes = [*tree.nodes, TreeNode(14, "Theme", 1, 0), TreeNode(15, "Creatures", 2, 14),
+             TreeNode(16, "zombies", 3, 15, zombies)]
+    context.tree = PreferenceTree(nodes, n_items=tree.n_items, meta=tree.meta)
+    context.tool.preference_index = ItemIndex.from_mapping(context.tree.item_mapping(), tree.n_items)
+    yield from serve(context)
+
+
+@contextmanager
+def page_as_user_3(url: str, seconds: float = 20):
+    """A headless chromium on the page at ``url``, talking as test user 3: (page, wait)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -79,10 +104,19 @@ def test_a_turn_in_the_browser_shows_the_reply_the_tree_path_and_the_funnel(serv
         options.add_argument(argument)
     page = webdriver.Chrome(options=options, service=Service(chromedriver))
     try:
-        page.get(server)
-        wait = WebDriverWait(page, 20)
+        page.get(url)
+        wait = WebDriverWait(page, seconds)
         wait.until(lambda p: len(p.find_elements(By.CSS_SELECTOR, "#user option")) > 1)
         Select(page.find_element(By.ID, "user")).select_by_value("3")
+        yield page, wait
+    finally:
+        page.quit()
+
+
+def test_a_turn_in_the_browser_shows_the_reply_the_tree_path_and_the_funnel(server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    with page_as_user_3(server) as (page, wait):
         page.find_element(By.ID, "input").send_keys("a funny comedy please")
         page.find_element(By.ID, "send").click()
         # The scripted LM takes 0.3 s a call: stage lines appear while the turn runs, before the reply.
@@ -106,5 +140,28 @@ def test_a_turn_in_the_browser_shows_the_reply_the_tree_path_and_the_funnel(serv
         assert "parents counted half" in page.find_element(By.ID, "explanation").text
         assert "refined" in funnel
         assert not page.find_element(By.ID, "problem").is_displayed()
-    finally:
-        page.quit()
+
+
+def test_the_second_message_keeps_the_session_and_critiques_the_first_list(zombie_server, tmp_path):
+    """Issue 31's conversation in the page: the second message rejects the first list, asks for more recent
+    films and for no cartoon; the zombies, the horror and the comedy stay in force."""
+    from selenium.webdriver.common.by import By
+
+    with page_as_user_3(zombie_server, seconds=30) as (page, wait):
+        def say(text: str, replies: int) -> tuple[str, list[int], str]:
+            page.find_element(By.ID, "input").send_keys(text)
+            page.find_element(By.ID, "send").click()
+            wait.until(lambda p: len(p.find_elements(By.CSS_SELECTOR, ".msg.assistant")) == replies)
+            reply = page.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text
+            films = [int(card.text.split()[1]) for card in page.find_elements(By.CSS_SELECTOR, "#explanation .card .title")]
+            return reply, films, page.find_element(By.CSS_SELECTOR, "#explanation .session").text
+
+        first_reply, first, _ = say("I'm in the mood for a horror movie with zombies, but also funny.", 1)
+        second_reply, second, session = say("No, I've seen those. Something more recent please, not a cartoon.", 2)
+        page.save_screenshot(str(tmp_path / "serve-second-turn.png"))
+        assert "turn 1 · recommend" in first_reply and "turn 2 · recommend" in second_reply
+        for kept in ("Horror", "zombies", "funny"):
+            assert kept in session, session  # in force on the second turn
+        assert f"left out: {len(first)} shown before" in session and "years:" in session
+        assert first and second and not set(first) & set(second)  # none of the first list again
+        assert statistics.median(second) > statistics.median(first)  # Film i came out in 1990 + i: later

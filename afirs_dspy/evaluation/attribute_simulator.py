@@ -1,10 +1,14 @@
 """A deterministic user simulator with no LM: it speaks in templates about the target's attributes.
 
 The user knows only the target's *speakable* attributes (``speakable.py``: shared by at least
-``min_support`` items, no part of the title). It opens with a request built from a few of them, answers
-a question by revealing those most related to it (embedding similarity between the question and the
-plain attribute text, plus a bonus for attributes the question names), accepts when the target is
-among the recommended ids, and otherwise refuses, revealing one more attribute: a cooperative user.
+``min_support`` items, no part of the title). It opens with a request that leaves a choice: at most
+``n_open`` attributes, which at least ``min_open_items`` items the user has not had hold together (more than
+the 50 candidates a tool passes, so the opener alone never pins the target; a target with no such
+attributes opens with fewer, or none). After that it reveals one attribute at a time, from general to
+specific (the most items first): answering a question with the one most related to it (embedding
+similarity between the question and the plain attribute text, plus a bonus for an attribute the question
+names), refusing a recommendation with the most general one left. It accepts when the target is among the
+recommended ids: a cooperative user, whom the conversation has to narrow down.
 It reads no method's artifacts (no tree, no node vectors), so no method's structure shapes its answers.
 
 It makes runs fast, repeatable and free. Its limits: templated language (a handful of phrasings,
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import random
 import re
+from itertools import combinations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,7 +32,7 @@ from afirs_dspy.artifacts.context import ProgramContext
 from afirs_dspy.text.embeddings import TextEmbedder
 from afirs_dspy.evaluation.leakage import names_title, strip_title
 from afirs_dspy.evaluation.simulator_base import SessionCase, SimulatorState, recommends_target
-from afirs_dspy.evaluation.speakable import SpeakableAttributes
+from afirs_dspy.evaluation.speakable import MIN_SUPPORT, SpeakableAttributes
 
 EXACT = 1.0  # title-matching threshold for the simulator's own text
 OPENERS = (
@@ -67,12 +72,21 @@ def _named_in(text: str, name: str) -> bool:
 
 @dataclass(frozen=True)
 class AttributeSimulatorConfig:
-    """``min_support``: an attribute is speakable only when at least this many items carry it;
-    ``n_open`` attributes open the chat, ``n_answer`` answer a question."""
+    """``min_support``: an attribute is speakable only when at least this many items carry it; at most
+    ``n_open`` attributes open the chat, which at least ``min_open_items`` unseen items must hold together;
+    ``n_answer`` answer a question; ``general_first``: after the opener, the attributes with the most items
+    come first (else the session's seeded order). ``BEFORE_ISSUE_32`` is the protocol as it was."""
 
-    min_support: int = 5
+    min_support: int = MIN_SUPPORT
     n_open: int = 2
-    n_answer: int = 2
+    n_answer: int = 1
+    min_open_items: int = 51  # more than the 50 candidates the tool passes on (issue 32)
+    general_first: bool = True
+
+
+# The protocol before issue 32: the first two attributes of the seeded order open whatever they leave, two
+# answer a question, refusals follow the seeded order.
+BEFORE_ISSUE_32 = AttributeSimulatorConfig(n_answer=2, min_open_items=0, general_first=False)
 
 
 class AttributeWorld:
@@ -86,6 +100,41 @@ class AttributeWorld:
         self.config = config
         self.speakable = SpeakableAttributes(catalog, config.min_support)
         self._vectors: dict[str, np.ndarray] = {}  # every session of every method meets the same texts again
+        self._holders: dict[str, np.ndarray] = {}  # attribute (case ignored) → which item ids hold it
+
+    def holders(self, attribute: str) -> np.ndarray:
+        """Boolean mask over item ids 0..n: the items that hold ``attribute`` (case ignored)."""
+        key = attribute.casefold()
+        if key not in self._holders:
+            mask = np.zeros(len(self.catalog) + 1, dtype=bool)
+            mask[[i for i, attrs in enumerate(self.catalog.attributes) if key in {a.casefold() for a in attrs}]] = True
+            self._holders[key] = mask
+        return self._holders[key]
+
+    def items_left(self, attributes: list[str], history: tuple[int, ...]) -> int:
+        """How many items the user has not had hold every one of ``attributes``."""
+        mask = np.ones(len(self.catalog) + 1, dtype=bool)
+        mask[0] = False
+        mask[list(history)] = False
+        for attribute in attributes:
+            mask &= self.holders(attribute)
+        return int(mask.sum())
+
+    def speaking_order(self, shuffled: list[str], history: tuple[int, ...]) -> tuple[list[str], list[str]]:
+        """(the opener, the rest from general to specific). The opener: the first pair in ``shuffled``'s order
+        that enough unseen items hold together (``min_open_items``), else the first single attribute, else
+        none; at most ``n_open`` attributes."""
+        enough = self.config.min_open_items
+        opener: list[str] = []
+        for size in range(min(self.config.n_open, len(shuffled)), 0, -1):
+            opener = next((list(group) for group in combinations(shuffled, size)
+                           if self.items_left(list(group), history) >= enough), [])
+            if opener:
+                break
+        rest = [a for a in shuffled if a not in opener]
+        if self.config.general_first:
+            rest.sort(key=lambda a: -self.speakable.support[a.casefold()])
+        return opener, rest
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """``embedder.encode(texts)``, each text encoded once per run."""
@@ -107,8 +156,10 @@ class AttributeSimulator(SimulatorState):
         self.n_open = world.config.n_open
         self.n_answer = world.config.n_answer
         self.rng = random.Random(f"{seed}:{case.user}")
-        self.order = world.speakable.of(case.target)
-        self.rng.shuffle(self.order)
+        shuffled = world.speakable.of(case.target)
+        self.rng.shuffle(shuffled)
+        self.opener, rest = world.speaking_order(shuffled, case.history)
+        self.order = [*self.opener, *rest]  # what is said next on a refusal: the most general left
         self.revealed: list[str] = []
 
     def _reveal(self, names: list[str]) -> list[str]:
@@ -132,7 +183,7 @@ class AttributeSimulator(SimulatorState):
         return text[0].upper() + text[1:]
 
     def open(self) -> str:
-        shown = self._reveal(self.order[: self.n_open])
+        shown = self._reveal(self.opener)
         if not shown:
             return self._say(("Can you recommend some {domain}?",), domain=self.world.domain)
         return self._say(OPENERS, domain=self.world.domain, attributes=spoken_list(shown))

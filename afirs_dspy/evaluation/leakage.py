@@ -4,13 +4,16 @@ As in iEvaLM and InteRecAgent, a user simulator must not simply tell the recomme
 looking for. A title counts as named when a run of words in the text is at least ``threshold`` similar
 (difflib ratio, case, punctuation and the release year ignored) to the title or one of its variants:
 "Matrix, The (1999)" is also "The Matrix"; "Seven (a.k.a. Se7en) (1995)" is also "Seven" and "Se7en".
-Short one-word titles ("Up", "Heat", "Alien") only count when written exactly as in the title, so everyday
-words ("aliens") are not taken for titles.
+Short one-word titles ("Heat", "Jumanji", "Se7en") count as whole words in any case ("heat" names "Heat (1995)",
+"aliens" does not name "Alien"), except those that are everyday function words ("Up", "It", "Her"), which
+count only as written in the title.
 """
 from __future__ import annotations
 
 import difflib
 import re
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from afirs_dspy.text.title_forms import title_variants, title_year
 
@@ -30,8 +33,11 @@ def _spans_of(text: str, variant: str, threshold: float) -> list[tuple[float, in
     tokens = list(_WORD.finditer(text))
     target_words = _words(variant)
     if len(target_words) == 1 and len(target_words[0]) < SHORT_TITLE:
-        exact = _WORD.findall(variant)[0]
-        return [(1.0, m.start(), m.end()) for m in tokens if m.group() == exact]
+        word = target_words[0]
+        if word in ENGLISH_STOP_WORDS:
+            exact = _WORD.findall(variant)[0]
+            return [(1.0, m.start(), m.end()) for m in tokens if m.group() == exact]
+        return [(1.0, m.start(), m.end()) for m in tokens if m.group().casefold() == word]
     key = " ".join(target_words)
     found = []
     for size in {max(1, len(target_words) - 1), len(target_words), len(target_words) + 1}:

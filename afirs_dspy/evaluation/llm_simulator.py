@@ -21,6 +21,7 @@ from dspy.utils.exceptions import AdapterParseError
 from afirs_dspy.artifacts.context import ProgramContext
 from afirs_dspy.evaluation.leakage import THRESHOLD, names_title, strip_title
 from afirs_dspy.evaluation.simulator_base import END, SessionCase, SimulatorState, recommends_target
+from afirs_dspy.evaluation.speakable import MIN_SUPPORT, SpeakableAttributes
 from afirs_dspy.signatures.simulator import SimulateUser
 
 FALLBACK_OPENER = "Can you recommend something for me?"
@@ -38,20 +39,24 @@ def conversation_as_user(dialogue: list[dict]) -> str:
     return "\n".join(f"{'You' if t['role'] == 'user' else 'Recommender'}: {t['content']}" for t in dialogue)
 
 
-def target_info(context: ProgramContext, item: int) -> str:
-    row = context.dataset.item(item)
-    attributes = ", ".join(dict.fromkeys(row.attributes))
+def target_info(speakable: SpeakableAttributes, item: int) -> str:
+    """What the simulated user knows of its target, as a person would: the attributes enough items share to
+    be said (``speakable``: none that names the title or only a few items hold) and the description with every
+    form of the title taken out. The title itself is never given."""
+    catalog = speakable.catalog
+    attributes = ", ".join(speakable.of(item))
     info = f"Attributes: {attributes}." if attributes else ""
-    if str(row.description).strip():
-        info += f" Description: {str(row.description).strip()}"
+    description = strip_title(catalog.descriptions[item].strip(), catalog.titles[item], placeholder="this one")
+    if description:
+        info += f" Description: {description}"
     return info.strip() or "(no further information)"
 
 
 class LLMSimulator(SimulatorState):
     name = "llm"
 
-    def __init__(self, case: SessionCase, context: ProgramContext, lm: dspy.LM, history_shown: int = 10,
-                 max_regenerations: int = 2, threshold: float = THRESHOLD):
+    def __init__(self, case: SessionCase, context: ProgramContext, lm: dspy.LM, speakable: SpeakableAttributes,
+                 history_shown: int = 10, max_regenerations: int = 2, threshold: float = THRESHOLD):
         super().__init__()
         self.lm = lm
         self.title = context.catalog.titles[case.target]
@@ -62,8 +67,7 @@ class LLMSimulator(SimulatorState):
         self.inputs = {
             "domain": context.domain,
             "history": [context.catalog.titles[i] for i in case.history[-history_shown:]],
-            "target": self.title,
-            "target_info": target_info(context, case.target),
+            "target_info": target_info(speakable, case.target),
         }
 
     def open(self) -> str:
@@ -119,10 +123,11 @@ class LLMSimulators:
 
     name = "llm"
 
-    def __init__(self, context: ProgramContext, lm: dspy.LM, **options):
+    def __init__(self, context: ProgramContext, lm: dspy.LM, min_support: int = MIN_SUPPORT, **options):
         self.context = context
         self.lm = lm
+        self.speakable = SpeakableAttributes(context.catalog, min_support)
         self.options = options
 
     def __call__(self, case: SessionCase) -> LLMSimulator:
-        return LLMSimulator(case, self.context, self.lm, **self.options)
+        return LLMSimulator(case, self.context, self.lm, self.speakable, **self.options)

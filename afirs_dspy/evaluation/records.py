@@ -49,10 +49,12 @@ class TurnRecord:
     simulator_trace: list[dict] = field(default_factory=list)
     program_usage: Usage = field(default_factory=Usage)
     simulator_usage: Usage = field(default_factory=Usage)
+    # the evaluation's question "what would you recommend now?" at an ask turn (DSR): not the method's cost
+    probe_usage: Usage = field(default_factory=Usage)
 
     @classmethod
     def from_dict(cls, data: dict) -> TurnRecord:
-        usages = {k: Usage(**data[k]) for k in ("program_usage", "simulator_usage")}
+        usages = {k: Usage(**data[k]) for k in ("program_usage", "simulator_usage", "probe_usage") if k in data}
         return cls(**{**data, **usages})
 
 

@@ -3,6 +3,7 @@ answered by the user. It succeeds at the first turn whose recommended ids contai
 ends when the user says <END>. After the last turn, if it failed, the user is not asked again."""
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 
@@ -50,6 +51,11 @@ def run_session(program: dspy.Module, simulator: UserSimulator, case: SessionCas
             accepted=recommends_target(out, case.target), trace=list(out.get("trace", [])), program_usage=program_usage,
             session=session_summary(out.get("session")),
         )
+        if turn.action == "ask" and turn.preselected is None and answers_must_recommend(program):
+            # DSR needs the list it would have recommended: asked for, not billed to the method.
+            with metered() as turn.probe_usage, dspy.context(**({"lm": program_lm} if program_lm else {})):
+                probe = program(dialogue=list(dialogue), history=list(case.history), must_recommend=True)
+            turn.preselected = [int(i) for i in probe["items"]]
         record.turns.append(turn)
         # The program's own message carries the items it showed and its state; a program without one is read back
         # from its reply's text.
@@ -70,6 +76,11 @@ def run_session(program: dspy.Module, simulator: UserSimulator, case: SessionCas
     record.simulator_stats = stats.as_dict()
     record.seconds = time.perf_counter() - started
     return record
+
+
+def answers_must_recommend(program: dspy.Module) -> bool:
+    """Whether the program can say what it would recommend at a turn where it asks (``must_recommend``)."""
+    return "must_recommend" in inspect.signature(program.forward).parameters
 
 
 def session_summary(memory: dspy.Prediction | None) -> dict | None:

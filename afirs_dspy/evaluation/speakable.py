@@ -14,6 +14,9 @@ from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.evaluation.leakage import is_title_fragment, names_title
 
 
+MIN_SUPPORT = 5  # items that must share an attribute before a simulated user may say it
+
+
 class SpeakableAttributes:
     """``of(item)``: the attributes of ``item`` a user may say, with supports counted over ``catalog``."""
 

@@ -154,7 +154,7 @@ class Demo:
             self.lm_lock.release()
         conversation.dialogue = [*dialogue, dict(turn["message"])]
         explanation = explain_turn(turn, recorder.stages, loaded.context.catalog, loaded.context.tree)
-        return {**explanation, "method": method, "turn": len(conversation.dialogue) // 2}
+        return {**explanation, "method": method, "turn": sum(m["role"] == "user" for m in conversation.dialogue)}
 
     def events(self, session: str, text: str, method: str, user: str | None) -> Iterator[tuple[str, dict]]:
         """The turn as a stream of (event, data): "waiting", "stage"…, then "turn" (the explanation) or "error"

@@ -134,6 +134,15 @@ function explain(turn, node) {
   add(out, el("h2", null, "Decision"),
     add(el("div", "decision"), badge(turn.action), d.reason ? el("span", null, `reason: ${d.reason}`) : null, d.status ? badge(d.status) : null),
     ...d.notes.map((n) => el("div", "note", n)));
+  if (turn.session) {
+    const s = turn.session;
+    const facts = [["in force", s.preferences.join("; ") || "no preference"], ["ruled out", s.refused.join(", ")],
+      ["years", s.years], ["away from", s.avoided.join(", ")],
+      ["left out", s.rejected.length ? `${s.rejected.length} shown before: ` + s.rejected.map((i) => i.title).join("; ") : ""],
+      ["this message", s.notes.join("; ")]];
+    add(out, el("h2", null, "Session"), add(el("div", "session"), ...facts.filter(([, v]) => v).map(([k, v]) =>
+      add(el("div", "fact"), el("span", "n", `${k}: `), el("span", null, v)))));
+  }
   if (turn.extraction) {
     add(out, el("h2", null, "Preference tree path"));
     const path = add(el("div", "tree-path"), ...turn.extraction.levels.map((level) => add(el("div", "level"),
