@@ -29,7 +29,7 @@ from afirs_dspy.evaluation.attribute_simulator import BEFORE_ISSUE_32, Attribute
 from afirs_dspy.evaluation.metrics import average_turns, success_rate
 from afirs_dspy.evaluation.records import SessionRecord
 from afirs_dspy.evaluation.runner import Runner, plan_jobs
-from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.evaluation.sampling import development_cases
 from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
 from afirs_dspy.lm.backends import LocalEngines
 from afirs_dspy.programs.registry import build_program
@@ -72,16 +72,25 @@ def mcnemar(a: list[SessionRecord], b: list[SessionRecord], turns: int) -> str:
     return f"{only_a}/{only_b}, p {p:.3g}"
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-sessions", type=int, default=30)
     parser.add_argument("--num-threads", type=int, default=1)
     parser.add_argument("--report-only", action="store_true")
     add_lm_arguments(parser)
-    args = parser.parse_args()
+    return parser
+
+
+def users(dataset, args: argparse.Namespace) -> list:
+    """The first --n-sessions test users of the development slice: bench/results/questions' users."""
+    return development_cases(dataset, args.n_sessions)
+
+
+def main() -> None:
+    args = arguments().parse_args()
     dataset = load_dataset("ml-latest-small")
     context = load_context(dataset)
-    cases = sample_cases(dataset, "test", args.n_sessions, seed=0)
+    cases = users(dataset, args)
     folder = RESULTS / "memory_sessions"
     if not args.report_only:
         with LocalEngines() as engines:

@@ -30,7 +30,7 @@ from afirs_dspy.evaluation.attribute_simulator import (
     BEFORE_ISSUE_32, EXACT, AttributeSimulator, AttributeSimulatorConfig, AttributeWorld,
 )
 from afirs_dspy.evaluation.leakage import find_title, is_title_fragment, names_title
-from afirs_dspy.evaluation.sampling import development_cases
+from afirs_dspy.evaluation.sampling import development_cases, sample_cases
 from afirs_dspy.evaluation.simulator_base import SessionCase
 from afirs_dspy.evaluation.session import run_session
 from afirs_dspy.utils.tables import markdown_table

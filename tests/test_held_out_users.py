@@ -18,7 +18,10 @@ from afirs_dspy.evaluation.sampling import DEVELOPMENT_USERS, Shard, development
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 # Each samples users through its own ``users(dataset, args)``, with the defaults of its ``arguments()``.
-DEVELOPMENT_BENCHES = ("questions", "stages", "turn_cost", "candidate_hit_rate", "speakable_attributes")
+DEVELOPMENT_BENCHES = ("questions", "stages", "turn_cost", "candidate_hit_rate", "speakable_attributes",
+                       "memory_sessions")
+# They sample the validation split only (conversations.py also runs in a worktree of code older than the cut).
+VALIDATION_BENCHES = ("conversations",)
 # Table 2 and 3, the compile effect and the pinned evidence runs: they take the evidence users by design.
 EVIDENCE_BENCHES = ("interactive", "compile_effect", "evidence")
 # The real datasets' test users (ml-latest-small, Steam windows, Beauty) and a toy-sized split.
@@ -76,7 +79,10 @@ def test_every_benchmark_that_samples_users_says_which_pool():
     # a sample drawn, an evaluation run in-process, or `afirs-dspy eval` called
     samplers = re.compile(r"\b(sample_cases|development_cases|EvalRun|EvalSettings)\(|\beval_command\b|\"eval\"")
     sampling = {path.stem for path in BENCH.glob("*.py") if samplers.search(path.read_text())}
-    assert sampling - {*DEVELOPMENT_BENCHES, *EVIDENCE_BENCHES} == set()
+    assert sampling - {*DEVELOPMENT_BENCHES, *VALIDATION_BENCHES, *EVIDENCE_BENCHES} == set()
+    for bench in VALIDATION_BENCHES:
+        calls = re.findall(r"sample_cases\(([^)]*)\)", (BENCH / f"{bench}.py").read_text())
+        assert calls and all(call.split(",")[1].strip() == '"valid"' for call in calls), bench
 
 
 def test_eval_takes_the_evidence_users_unless_told_otherwise():
