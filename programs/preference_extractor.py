@@ -42,7 +42,7 @@ EXTRACTION_MODES = ("confirm", "levelwise")
 class SessionPreferenceExtractor(dspy.Module):
     def __init__(self, tree: PreferenceTree, embedder: TextEmbedder, vectors: np.ndarray,
                  top_children: int = 8, max_per_level: int = 1, mode: str = "confirm",
-                 max_options: int = 8, per_phrase: int = 1, min_similarity: float = 0.5,
+                 max_options: int = 8, per_phrase: int = 1, min_similarity: float = 0.6,
                  accept_similarity: float = 0.8, names: AttributeNames | None = None):
         """``names``: the attribute names to propose from (shared with the session memory; made here when
         not given)."""
