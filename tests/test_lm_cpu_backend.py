@@ -2,6 +2,8 @@
 import importlib.util
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -115,3 +117,22 @@ def test_a_forced_avx2_variant_runs_without_avx512_code():
     if not installed:
         pytest.skip("this llama-cpp-python build has one built-in CPU backend")
     assert variant == "haswell" and "AVX2" in features and "AVX512" not in features
+
+
+def evex_instructions(library) -> int:
+    """Instructions with an EVEX prefix (0x62, AVX-512's encoding; no valid x86-64 instruction starts so otherwise)."""
+    listing = subprocess.run(["objdump", "-d", str(library)], capture_output=True, text=True, check=True).stdout
+    return len(re.findall(r":\t62 [0-9a-f ]*\t\S", listing))
+
+
+@needs_llama_cpp
+@pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump (binutils) is not installed")
+def test_what_an_avx2_only_cpu_loads_holds_no_avx512_instruction():
+    """What can be checked here of "never Illegal instruction on an AVX2-only CPU": the code such a CPU runs."""
+    lib_dir = llama_lib_dir()
+    variants = installed_variants(lib_dir)
+    if not variants:
+        pytest.skip("this llama-cpp-python build has one built-in CPU backend")
+    shared = [lib_dir / name for name in ("libllama.so", "libggml.so", "libggml-base.so")]
+    assert [evex_instructions(path) for path in [variants["haswell"], *shared]] == [0, 0, 0, 0]
+    assert evex_instructions(variants["zen4"]) > 1000  # the check does find AVX-512 code

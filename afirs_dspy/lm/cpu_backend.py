@@ -53,15 +53,17 @@ def installed_variants(lib_dir: Path) -> dict[str, Path]:
 def compiled_by_clang(library: Path) -> bool:
     """Whether the library's compiler notes (ELF ``.comment``) name clang. GCC's ``_tile_loadconfig`` is an asm
     that declares 8 of the 64 configuration bytes read, so GCC 12 drops ggml's stores of the tile shapes as
-    dead: the tiles stay 0 x 0 and the first AMX instruction traps ("Illegal instruction", measured here with
-    the sapphirerapids variant; bench/results/lm_speed.md). Clang's intrinsic reads the whole configuration."""
+    dead: the tiles stay 0 x 0 and the first AMX instruction traps ("Illegal instruction" at ``tilezero`` in
+    ``ggml_backend_amx_mul_mat``, the sapphirerapids variant on this project's Xeon). Clang's intrinsic reads the
+    whole configuration."""
     return b"clang version" in library.read_bytes()
 
 
 def amx_usable(variants: dict[str, Path]) -> bool:
-    """AMX where the kernel grants its tile state and clang compiled every installed AMX variant."""
+    """AMX where clang compiled every installed AMX variant and the kernel grants the tile state (asked last:
+    asking grants it to the process)."""
     with_amx = [path for name, path in variants.items() if AMX_FEATURES & set(VARIANTS.get(name, ()))]
-    return amx_permitted() and all(compiled_by_clang(path) for path in with_amx)
+    return bool(with_amx) and all(compiled_by_clang(path) for path in with_amx) and amx_permitted()
 
 
 def llama_lib_dir() -> Path:
