@@ -1,9 +1,17 @@
-"""Speed, memory and per-signature quality of the embedded local models, on this machine.
+"""Speed, memory and per-signature quality of the embedded local models, on this machine; llama.cpp builds compared.
 
     python bench/lm_speed.py                       # every registry model whose parts are installed
     python bench/lm_speed.py --models qwen2.5-coder-0.5b --cases 2
+    python bench/lm_speed.py --build avx2=/tmp/avx2-build --variant haswell --models ""   # builds only
 
-Each model runs in a fresh subprocess (clean RSS). Per model: checksum time, llama.cpp load time, prompt and
+Builds first: the default model reads one 1,757-token prompt and generates 64 tokens on 1 and on 2 threads with
+each build, every build once per round, alternating, each run in a fresh process: the installed llama-cpp-python
+on the CPU variant it chooses, the same install forced to each ``--variant`` ($AFIRS_LLAMA_CPU_VARIANT), and each
+``--build LABEL=DIR``, another llama-cpp-python installed with ``pip install --no-deps --no-cache-dir --target DIR
+llama-cpp-python==0.3.36`` under other CMAKE_ARGS (``--no-cache-dir``: pip's wheel cache ignores CMAKE_ARGS and
+would hand back the installed build). Each row names the CPU code llama.cpp ran (``cpu_backend``).
+
+Then each model runs in a fresh subprocess (clean RSS). Per model: checksum time, llama.cpp load time, prompt and
 generation tokens/s, peak RSS, then hand-made AF-IRS-like cases through dspy.Predict with JSONAdapter (the
 JSON schema becomes a llama.cpp grammar) and with ChatAdapter (unconstrained, no JSON fallback), counting
 parse successes, correct answers and seconds per call. Writes bench/results/lm_speed.json and .md.
@@ -25,7 +33,8 @@ from typing import Callable, Literal
 
 import dspy
 
-from afirs_dspy.lm import LOCAL_MODELS, LMOptions, LocalEngines, LocalModelMissing, make_lm
+from afirs_dspy.lm import DEFAULT_LOCAL_MODEL, LOCAL_MODELS, LMOptions, LocalEngines, LocalModelMissing, make_lm
+from afirs_dspy.lm.cpu_backend import VARIANT_ENV, ensure_cpu_backend
 from afirs_dspy.lm.llama_engine import LlamaCppRuntime, LlamaSettings, available_cores, default_threads
 from afirs_dspy.lm.model_files import RegistryModelFile, model_cache_dir
 from results_files import write_results
@@ -124,6 +133,9 @@ ADAPTERS = {
     "ChatAdapter (unconstrained)": lambda: dspy.ChatAdapter(use_json_adapter_fallback=False),
 }
 SPEED_PROMPT = "Count from 1 to 300, separated by commas. " + "Numbers are useful. " * 60
+# 120 numbered candidate lines and a request: 1,757 tokens (issue #33 timed its builds on a 1,730-token prompt).
+BUILD_PROMPT = "".join(f"{n}. {line}\n" for n, line in enumerate(CANDIDATES.splitlines() * 4, start=1)) * 3 + \
+    "Pick the candidate movies that match what the user asked for: a funny animated film for my kids.\n"
 
 
 def rss_mib(field: str) -> float:
@@ -149,6 +161,46 @@ def raw_speed(path: Path, settings: LlamaSettings) -> dict:
     llama.close()
     return {"load_s": load_s, "prompt_tokens": len(tokens), "prompt_tok_per_s": len(tokens) / prompt_s,
             "generated_tokens": generated, "generation_tok_per_s": generated / generation_s}
+
+
+def build_speed(threads: int) -> dict:
+    """One build (this process's llama_cpp), one thread count: prompt reading and greedy generation, and the CPU
+    code llama.cpp ran."""
+    path = RegistryModelFile(LOCAL_MODELS[DEFAULT_LOCAL_MODEL], model_cache_dir()).resolve()
+    llama = LlamaCppRuntime().load(path, LlamaSettings(n_threads=threads, n_threads_batch=threads, prefix_cache_mb=0))
+    tokens = llama.tokenize(BUILD_PROMPT.encode())
+    started, cpu = time.perf_counter(), time.process_time()
+    llama.eval(tokens)
+    prompt_s, prompt_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    started, cpu = time.perf_counter(), time.process_time()
+    out = llama.create_completion(tokens, max_tokens=64, temperature=0.0)  # reuses the evaluated prompt
+    generation_s, generation_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    llama.close()
+    generated = out["usage"]["completion_tokens"]
+    # CPU seconds (all threads) as well as wall seconds: on a shared machine a run's wall time holds other jobs'
+    # turns on the cores; one thread's CPU time does not (two threads also count their spin at each barrier).
+    return {"prompt_tokens": len(tokens), "prompt_s": prompt_s, "prompt_cpu_s": prompt_cpu_s,
+            "prompt_tok_per_s": len(tokens) / prompt_s, "generated_tokens": generated,
+            "generation_s": generation_s, "generation_cpu_s": generation_cpu_s,
+            "generation_tok_per_s": generated / generation_s, "cpu_backend": ensure_cpu_backend().describe()}
+
+
+def compare_builds(builds: list[tuple[str, str, str]], rounds: int) -> list[dict]:
+    """Every (label, PYTHONPATH folder, forced variant) at 1 and 2 threads, one after another in each round."""
+    rows = []
+    for round_ in range(rounds):
+        for threads in (1, 2):
+            for label, folder, variant in builds:
+                env = {**os.environ, VARIANT_ENV: variant,
+                       "PYTHONPATH": os.pathsep.join(p for p in (folder, os.environ.get("PYTHONPATH", "")) if p)}
+                load = os.getloadavg()
+                child = subprocess.run([sys.executable, __file__, "--build-run", str(threads)], env=env,
+                                       check=True, capture_output=True, text=True)
+                rows.append({"build": label, "threads": threads, "round": round_ + 1, "load_average_before": load,
+                             **json.loads(child.stdout.strip().splitlines()[-1])})
+                print(f"{label}, {threads} thread(s): prompt {rows[-1]['prompt_tok_per_s']:.1f} tok/s, generation "
+                      f"{rows[-1]['generation_tok_per_s']:.1f} tok/s, load {load[0]:.2f}", file=sys.stderr, flush=True)
+    return rows
 
 
 def run_cases(lm: dspy.LM, adapter_name: str, cases_per_task: int) -> dict:
@@ -210,6 +262,38 @@ def frequent(answers: list[str]) -> str:
     return ", ".join(f"`{answer}` x{count}" for answer, count in Counter(answers).most_common(2))
 
 
+def build_lines(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    first = rows[0]
+    lines = ["## llama.cpp builds, side by side", "",
+             f"{DEFAULT_LOCAL_MODEL}: a {first['prompt_tokens']}-token prompt read, then {first['generated_tokens']} "
+             "tokens generated greedily, on 1 and on 2 threads; each run in a fresh process, the builds alternating "
+             "within each round. Load average (1 min) before each run.", "",
+             "| build | CPU code llama.cpp ran | threads | round | prompt tok/s | prompt s (CPU s) | generation tok/s "
+             "| generation s (CPU s) | load |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['build']} | {r['cpu_backend']} | {r['threads']} | {r['round']} | "
+                     f"{r['prompt_tok_per_s']:.1f} | {r['prompt_s']:.1f} ({r['prompt_cpu_s']:.1f}) | "
+                     f"{r['generation_tok_per_s']:.1f} | {r['generation_s']:.1f} ({r['generation_cpu_s']:.1f}) | "
+                     f"{r['load_average_before'][0]:.2f} |")
+    baseline = rows[-1]["build"]  # the last build given: the one the others are compared with
+    lines += ["", f"Speed relative to {baseline} (median over rounds; CPU: by CPU seconds per token):", "",
+              "| build | threads | prompt | prompt, CPU | generation | generation, CPU |", "|---|---|---|---|---|---|"]
+
+    def per_token(label: str, threads: int, key: str) -> float:
+        tokens = "prompt_tokens" if key.startswith("prompt") else "generated_tokens"
+        return statistics.median(r[key] / r[tokens] for r in rows if (r["build"], r["threads"]) == (label, threads))
+
+    for label in dict.fromkeys(r["build"] for r in rows):
+        for threads in (1, 2):
+            faster = [per_token(baseline, threads, key) / per_token(label, threads, key)
+                      for key in ("prompt_s", "prompt_cpu_s", "generation_s", "generation_cpu_s")]
+            lines.append(f"| {label} | {threads} | " + " | ".join(f"{x:.2f}×" for x in faster) + " |")
+    return lines + [""]
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [
@@ -219,6 +303,12 @@ def markdown(report: dict) -> str:
         f"Load average at start {tuple(round(x, 2) for x in m['load_average_at_start'])}, at end "
         f"{tuple(round(x, 2) for x in report['load_average_at_end'])} (other work shared the CPU).",
         f"Command: `{report['command']}`", "",
+        *build_lines(report["builds"]),
+    ]
+    if not report["models"]:
+        return "\n".join(lines)
+    lines += [
+        "## Models (the installed build)", "",
         "| model | file MiB | SHA-256 check s | threads | llama load s | prompt tok/s (tokens) | generation tok/s "
         "(tokens) | RSS MiB (peak) |",
         "|---|---|---|---|---|---|---|---|",
@@ -257,15 +347,28 @@ def installed_models() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", help="comma-separated registry names (default: all installed)")
+    parser.add_argument("--models", help='comma-separated registry names (default: all installed; "": none)')
     parser.add_argument("--cases", type=int, default=6, help="cases per task (default 6, the most)")
+    parser.add_argument("--build", action="append", default=[], metavar="LABEL=DIR",
+                        help="another llama-cpp-python installed in DIR (pip install --target), compared with the "
+                             "installed one; the last is the ratios' baseline")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="also run the installed build forced to this CPU variant (e.g. haswell)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of the build comparison (default 2)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child process: bench one model, print JSON
+    parser.add_argument("--build-run", type=int, help=argparse.SUPPRESS)  # child: one build at N threads
     args = parser.parse_args()
     if args.one:
         print(json.dumps(bench_one(args.one, args.cases)))
         return
-    report = {"machine": machine(), "command": " ".join(["python", *sys.argv]), "models": []}
-    for name in args.models.split(",") if args.models else installed_models():
+    if args.build_run:
+        print(json.dumps(build_speed(args.build_run)))
+        return
+    builds = [("installed", "", ""), *((f"installed, {v} forced", "", v) for v in args.variant),
+              *((label, folder, "") for label, _, folder in (b.partition("=") for b in args.build))]
+    report = {"machine": machine(), "command": " ".join(["python", *sys.argv]),
+              "builds": compare_builds(builds, args.rounds), "models": []}
+    for name in installed_models() if args.models is None else [n for n in args.models.split(",") if n]:
         print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
         child = subprocess.run([sys.executable, __file__, "--one", name, "--cases", str(args.cases)],
                                check=True, capture_output=True, text=True)

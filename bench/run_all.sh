@@ -17,6 +17,7 @@ done
 "$PY" bench/tool_latency.py
 "$PY" bench/lm_speed.py
 "$PY" bench/signature_quality.py
+"$PY" bench/json_decoding.py
 "$PY" bench/interactive.py --n-sessions "$N" --minutes "$MINUTES" "$@"
 "$PY" bench/candidate_hit_rate.py "$@"
 "$PY" bench/compile_effect.py "$@"

@@ -104,7 +104,7 @@ def test_chat_says_which_steps_the_program_repaired(toy, monkeypatch):
     assert "LM output repaired: confirm fallback" in result.output
 
 
-def test_version_names_the_versions_and_the_model_state_without_hashing_it(tmp_path, monkeypatch):
+def test_version_names_the_versions_the_cpu_code_and_the_model_state_without_hashing_it(tmp_path, monkeypatch):
     monkeypatch.setenv("AFIRS_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(model_files, "file_sha256", lambda path: (_ for _ in ()).throw(AssertionError("hashed")))
     model = LOCAL_MODELS[DEFAULT_LOCAL_MODEL]
@@ -112,8 +112,9 @@ def test_version_names_the_versions_and_the_model_state_without_hashing_it(tmp_p
     assert before.exit_code == 0, before.output
     lines = before.output.splitlines()
     assert lines[0].startswith("afirs-dspy ") and lines[1].startswith("dspy 3.")
-    assert lines[2].startswith("llama-cpp-python ") and lines[3].startswith(f"embedded model {model.name} (")
-    assert "not joined yet" in lines[3] or "not installed" in lines[3]
+    assert lines[2].startswith("llama-cpp-python ") and lines[3].startswith("llama.cpp CPU backend: ")
+    assert lines[4].startswith(f"embedded model {model.name} (")
+    assert "not joined yet" in lines[4] or "not installed" in lines[4]
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / f"{model.name}.gguf").write_bytes(b"truncated")
     partial = CliRunner().invoke(main, ["--version"]).output

@@ -6,7 +6,7 @@ from dspy.utils.exceptions import AdapterParseError
 from afirs_dspy.lm.compact_adapter import CompactJSONAdapter, compact_type, program_adapter
 from afirs_dspy.lm.llama_engine import LlamaEngine
 from afirs_dspy.lm.model_files import GgufFile
-from afirs_dspy.programs.predictors import predictor
+from afirs_dspy.programs.predictors import OUTPUT_TOKENS, predictor
 from afirs_dspy.signatures import DecideAction, RefineCandidates, SelectNodes, SummarizePreferences, UserPreferences
 from scripted import ScriptedLM
 from test_lm_llama_engine import FakeLlama, FakeRuntime
@@ -29,6 +29,22 @@ def test_system_message_has_no_json_schema_and_is_the_same_for_every_input():
     assert "JSON schema" in chat[0]["content"]
     structure = [adapter.format_field_structure(SummarizePreferences) for adapter in (CompactJSONAdapter(), dspy.ChatAdapter())]
     assert len(structure[0]) < 0.6 * len(structure[1])
+
+
+def example_inputs(signature, variant: int) -> dict:
+    """Inputs of the right types, different for each ``variant``."""
+    values = {str: f"text {variant}", int: variant, list[str]: [f"item {variant}", "another"],
+              UserPreferences: UserPreferences(likes=[f"like {variant}"])}
+    return {name: values.get(field.annotation, "recommend") for name, field in signature.input_fields.items()}
+
+
+@pytest.mark.parametrize("signature", list(OUTPUT_TOKENS), ids=lambda s: s.__name__)
+def test_every_program_signature_opens_its_prompts_with_the_same_bytes(signature):
+    """A prefix cache resumes a signature's system message only if it is byte-identical from call to call."""
+    adapter = program_adapter(signature)
+    first, second = (adapter.format(signature, [], example_inputs(signature, n)) for n in (1, 2))
+    assert first[0] == second[0] and first[0]["role"] == "system"
+    assert first[1]["content"] != second[1]["content"]  # the inputs differ, in the user message only
 
 
 def test_the_variable_inputs_come_last_in_the_user_message():

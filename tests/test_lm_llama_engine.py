@@ -111,6 +111,15 @@ def test_chat_adapter_calls_are_unconstrained_and_lm_settings_arrive(model_path)
     assert (call["grammar"], call["temperature"], call["max_tokens"]) == (None, 0.3, 64)
 
 
+def test_grammar_off_decodes_freely_and_the_adapter_parses_the_json(model_path):
+    engine, runtime = make_engine(model_path, settings=LlamaSettings(grammar="off"))
+    lm = dspy.LM("local/test", engine=engine, cache=False)
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+        prediction = dspy.Predict(Decide)(conversation="likes sci-fi")
+    assert (prediction.decision, prediction.item_ids) == ("ask", [3, 1])
+    assert runtime.constraints == [] and runtime.llama.calls[0]["grammar"] is None
+
+
 def test_model_loads_lazily_once_after_the_file_check(model_path):
     engine, runtime = make_engine(model_path, settings=LlamaSettings(n_ctx=2048, sampling=SamplingDefaults(seed=9)))
     lm = dspy.LM("local/test", engine=engine, cache=False)

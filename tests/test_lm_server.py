@@ -1,5 +1,6 @@
 """The scale path, for real: eval with 2 parallel sessions through a local OpenAI-compatible server process
-(llama-cpp-python's own server, started here on a free loopback port with the smallest embedded model
+(llama-cpp-python's own server through ``afirs_dspy.lm.llama_server``, which gives it this machine's CPU
+variant first; started here on a free loopback port with the smallest embedded model
 installed), beside the same eval in-process. Like the suite's other real-LM tests it is skipped unless what it
 needs is installed: llama.cpp, a local model and the server extra (`pip install -e ".[server]"`), which the
 README's test command leaves out, so the default suite stays fast (this test takes minutes on a CPU).
@@ -71,7 +72,7 @@ def server(model_file, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"  # a file, not a pipe: its loading log would fill a pipe
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model_file.resolve()), "--model_alias", "served",
+            [sys.executable, "-m", "afirs_dspy.lm.llama_server", "--model", str(model_file.resolve()), "--model_alias", "served",
              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "1"],
             stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
@@ -79,7 +80,7 @@ def server(model_file, tmp_path_factory):
         deadline = time.monotonic() + 300
         while True:
             if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
+                pytest.fail(f"the server exited: {log.read_text()[-2000:]}")
             try:
                 urllib.request.urlopen(f"{url}/models", timeout=5).read()
                 break

@@ -1,4 +1,5 @@
-"""``afirs-dspy --version``: the versions that decide behaviour and the state of the embedded model's file."""
+"""``afirs-dspy --version``: the versions that decide behaviour, the CPU code llama.cpp runs and the state of the
+embedded model's file."""
 from __future__ import annotations
 
 import importlib.metadata
@@ -6,7 +7,8 @@ import importlib.metadata
 import click
 
 from afirs_dspy import __version__
-from afirs_dspy.lm.errors import LocalModelMissing
+from afirs_dspy.lm.cpu_backend import ensure_cpu_backend
+from afirs_dspy.lm.errors import LMSetupError, LocalModelMissing
 from afirs_dspy.lm.model_files import (
     DEFAULT_LOCAL_MODEL, LOCAL_MODELS, RegistryModelFile, find_part_files, model_cache_dir,
 )
@@ -34,12 +36,23 @@ def model_state(model_file: RegistryModelFile) -> str:
     return f"{model.n_parts} parts installed, not joined yet (joined into {path} and SHA-256-checked at first use)"
 
 
+def cpu_backend_state() -> str:
+    """Which CPU code llama.cpp runs here: loading it is the only way to know (a few milliseconds, no model)."""
+    if installed("llama-cpp-python") == "not installed":
+        return "not installed"
+    try:
+        return ensure_cpu_backend().describe()
+    except LMSetupError as refused:
+        return f"not loaded: {refused}"
+
+
 def version_report() -> str:
     model = LOCAL_MODELS[DEFAULT_LOCAL_MODEL]
     return "\n".join([
         f"afirs-dspy {__version__}",
         f"dspy {installed('dspy')}",
         f"llama-cpp-python {installed('llama-cpp-python')}",
+        f"llama.cpp CPU backend: {cpu_backend_state()}",
         f"embedded model {model.name} ({model.description}, sha256 {model.sha256[:12]}…): "
         + model_state(RegistryModelFile(model, model_cache_dir())),
     ])

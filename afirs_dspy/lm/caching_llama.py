@@ -14,6 +14,7 @@ import llama_cpp
 import numpy as np
 from llama_cpp import Llama
 
+from afirs_dspy.lm.grammar_sampler import GrammarCheckedSampler
 from afirs_dspy.lm.prefix_states import PrefixStates, common_prefix
 
 logger = logging.getLogger(__name__)
@@ -31,10 +32,17 @@ def reusable_tokens(cached: Sequence[int], prompt: Sequence[int]) -> int:
 class PrefixCachingLlama(Llama):
     """``Llama(..., prefix_states=PrefixStates(bytes))``; ``reused_tokens`` is the last prompt's cache hit."""
 
-    def __init__(self, *args: Any, prefix_states: PrefixStates, **kwargs: Any):
+    def __init__(self, *args: Any, prefix_states: PrefixStates, grammar_on_chosen_token: bool = True, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.prefix_states = prefix_states
+        self.grammar_on_chosen_token = grammar_on_chosen_token
         self.reused_tokens = 0
+
+    def _init_sampler(self, *args: Any, grammar: Any = None, **kwargs: Any) -> Any:
+        if grammar is None or not self.grammar_on_chosen_token:
+            return super()._init_sampler(*args, grammar=grammar, **kwargs)
+        chain = super()._init_sampler(*args, grammar=None, **kwargs)
+        return GrammarCheckedSampler(chain, self._model.vocab, grammar, self._n_vocab)
 
     def generate(self, tokens: Sequence[int], *args: Any, **kwargs: Any) -> Iterator[int]:
         tokens = list(tokens)

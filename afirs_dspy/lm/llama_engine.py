@@ -17,16 +17,18 @@ import time
 import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Literal, Mapping
 
 from dspy.lm15 import Adaptation, Request, Response, response_to_events
 
+from afirs_dspy.lm.cpu_backend import ensure_cpu_backend
 from afirs_dspy.lm.errors import LlamaCppMissing
 from afirs_dspy.lm.llama_mapping import (
     JsonConstraint,
     SamplingDefaults,
     chat_messages,
     context_overflow,
+    free_decoding_adaptation,
     json_constraint,
     response_from_completion,
     sampling_arguments,
@@ -38,6 +40,9 @@ from afirs_dspy.lm.prefix_states import PrefixStates
 logger = logging.getLogger(__name__)
 
 LLAMA_CPP_REQUIREMENT = "llama-cpp-python==0.3.36"
+# The README's build: every x86 CPU variant beside libllama, one chosen at run time (cpu_backend).
+LLAMA_CPP_CMAKE_ARGS = ("-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON "
+                        "-DCMAKE_INSTALL_BINDIR=llama_cpp/lib")
 
 
 def available_cores() -> int:
@@ -68,6 +73,11 @@ class LlamaSettings:
     # KV states of recent prompts, resumed by longest prefix (0: off; prefix_states). ~28 KB a token for the
     # 1.5B model: a turn stores ~4-9 prompts, and 512 MB lost the system messages between methods' sessions.
     prefix_cache_mb: int = 1024
+    # How a JSON answer is constrained (bench/results/json_decoding.md): "chosen-token" asks the grammar about the
+    # sampled token and masks the vocabulary only when it is refused; "every-token" masks the whole vocabulary at
+    # every token (llama-cpp-python's way; the same greedy answers, slower); "off" decodes freely and leaves
+    # the JSON to the adapter's parser (a parse failure goes to the program's retry).
+    grammar: Literal["chosen-token", "every-token", "off"] = "chosen-token"
     sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
     verbose: bool = False
 
@@ -81,17 +91,21 @@ def require_llama_cpp() -> None:
     if importlib.util.find_spec("llama_cpp") is None:
         raise LlamaCppMissing(
             "The embedded local LM needs llama-cpp-python, which is not installed. Install the local extra:\n"
-            '  CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" pip install -e ".[local]"   (from a checkout)\n'
-            f"or only the runtime: pip install {LLAMA_CPP_REQUIREMENT}. Either compiles llama.cpp (minutes). "
+            f'  CMAKE_ARGS="{LLAMA_CPP_CMAKE_ARGS}" pip install -e ".[local]"   (from a checkout)\n'
+            f'or only the runtime: CMAKE_ARGS="{LLAMA_CPP_CMAKE_ARGS}" pip install {LLAMA_CPP_REQUIREMENT}. Either '
+            "compiles llama.cpp for every x86 CPU level (40 min on 2 busy cores). "
             "Or use another LM with --lm, e.g. --lm ollama_chat/qwen2.5 or --lm openai/gpt-4o-mini."
         )
 
 
 class LlamaCppRuntime:
-    """The only code that imports llama_cpp: loading a model and compiling JSON grammars."""
+    """The engine's way into llama_cpp: loading a model (on the CPU backend chosen for this machine) and
+    compiling JSON grammars."""
 
     def load(self, path: Path, settings: LlamaSettings) -> Any:
         require_llama_cpp()
+        cpu = ensure_cpu_backend()  # before the model: a run-time-choice build has no CPU code until then
+        logger.info("llama.cpp CPU backend: %s", cpu.describe())
         from afirs_dspy.lm.caching_llama import PrefixCachingLlama
 
         threads = settings.n_threads or default_threads()
@@ -100,6 +114,7 @@ class LlamaCppRuntime:
             n_threads_batch=settings.n_threads_batch or available_cores(), n_batch=settings.n_batch,
             seed=settings.sampling.seed, verbose=settings.verbose,
             prefix_states=PrefixStates(settings.prefix_cache_mb << 20),
+            grammar_on_chosen_token=settings.grammar == "chosen-token",
         )
 
     def grammar(self, constraint: JsonConstraint) -> tuple[Any, tuple[Adaptation, ...]]:
@@ -159,11 +174,19 @@ class LlamaEngine:
         with self._lock:
             self._loaded_model()
 
+    def tokenize(self, text: str) -> list[int]:
+        """The model's tokens for ``text``, special tokens (``<|im_start|>``) read as such."""
+        with self._lock:
+            return self._loaded_model().tokenize(text.encode(), add_bos=False, special=True)
+
     def complete(self, request: Request) -> Response:
         messages = chat_messages(request)
         arguments = sampling_arguments(request.config, self.settings.sampling)
         constraint = json_constraint(request.config)
-        grammar, adaptations = self._runtime.grammar(constraint) if constraint else (None, ())
+        if constraint and self.settings.grammar == "off":
+            grammar, adaptations = None, (free_decoding_adaptation(request.config),)
+        else:
+            grammar, adaptations = self._runtime.grammar(constraint) if constraint else (None, ())
         with self._lock:
             llama = self._loaded_model()
             try:

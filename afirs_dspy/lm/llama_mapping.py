@@ -115,6 +115,15 @@ def schema_fallback_adaptation() -> Adaptation:
     )
 
 
+def free_decoding_adaptation(config: Config) -> Adaptation:
+    """Recorded on the response when ``LlamaSettings(grammar="off")`` left the asked JSON format to the parser."""
+    return Adaptation(
+        field="config.response_format", action="client_side",
+        reason="decoded without a grammar (LlamaSettings.grammar='off'); the adapter parses and validates the JSON",
+        asked=config.response_format["type"],
+    )
+
+
 def response_from_completion(completion: dict[str, Any], model: str, adaptations: tuple[Adaptation, ...] = (),
                              reused_tokens: int | None = None) -> Response:
     """A ``dspy.lm15.Response`` (with token usage, so DSPy's usage tracking and history work); prompt tokens
