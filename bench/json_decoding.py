@@ -29,7 +29,7 @@ from afirs_dspy.lm import LlamaSettings, LMOptions, LocalEngines, make_lm
 from afirs_dspy.lm.compact_adapter import CompactJSONAdapter, program_adapter
 from afirs_dspy.lm.cpu_backend import ensure_cpu_backend
 from afirs_dspy.programs.predictors import predictor
-from afirs_dspy.reporting import markdown_table
+from afirs_dspy.utils.tables import markdown_table
 from afirs_dspy.signatures import ConfirmPreferences, DecideFromEvidence
 from results_files import write_results
 from signature_quality import CASES, Case, first_is, numbered
