@@ -156,9 +156,9 @@ def by_step(sessions: list[dict]) -> list[dict]:
 
 
 def report(args, settings: dict, sessions: list[dict], threads: dict | None, machine: dict) -> None:
-    afirs = {name: {s["user"]: s for s in sessions if s["method"] == "afirs" and s["setup"] == name} for name in SETUPS}
+    afirs = {name: {s["user"]: s for s in sessions if s["method"] == "afirs" and s["setup"] == name} for name in args.setups}
     paired = sorted(set.intersection(*(set(by_user) for by_user in afirs.values())))  # every setup finished: same turns
-    comparison = [{"setup": name, **turn_summary([afirs[name][u] for u in paired])} for name in SETUPS if paired]
+    comparison = [{"setup": name, **turn_summary([afirs[name][u] for u in paired])} for name in args.setups if paired]
     others = {}
     for s in sessions:
         if s["setup"] == "new":
@@ -168,7 +168,7 @@ def report(args, settings: dict, sessions: list[dict], threads: dict | None, mac
         "# Cost of a turn with the embedded model: AF-IRS's setups, and every method\n\n"
         f"`python bench/turn_cost.py {' '.join(sys.argv[1:])}` (last chunk): the first {args.turns} turns of seeded test "
         f"users of {args.dataset} (attribute simulator, seed {args.seed}); DSPy's response cache off; "
-        f"setups (`bench/setups.py`): {'; '.join(f'{n}: {s.describe()}' for n, s in SETUPS.items())}. "
+        f"setups (`bench/setups.py`): {'; '.join(f'{n}: {SETUPS[n].describe()}' for n in args.setups)}. "
         f"Tree: {machine['tree']}. Machine: {machine['platform']}, {machine['cpus']} CPUs, load average "
         f"{machine['load average']} (1/5/15 min, at the last chunk's end: other jobs shared the CPU); "
         f"llama.cpp: `{machine['llama.cpp']}`.\n\n"
@@ -177,7 +177,7 @@ def report(args, settings: dict, sessions: list[dict], threads: dict | None, mac
         "\"reused tok\": prompt tokens resumed from a saved KV state instead of being evaluated; \"accepted\", "
         "\"recommend\": turns; retries and fallbacks: `guarded_call` steps in the turns' traces.\n\n"
         "## LM calls by signature, AF-IRS (per call)\n\n"
-        + (markdown_table(by_step([afirs[n][u] for n in SETUPS for u in paired])) if paired else "(none yet)") + "\n\n"
+        + (markdown_table(by_step([afirs[n][u] for n in args.setups for u in paired])) if paired else "(none yet)") + "\n\n"
         "## Every method per turn (new setup; each row on its own users, the first of the same seeded sample)\n\n"
         + (markdown_table(cost) if cost else "(none yet)") + "\n"
         + ("\n## Prompt processing threads (one 40-item prompt, no saved states, interleaved; generation on 1 thread)\n\n"
@@ -189,9 +189,10 @@ def report(args, settings: dict, sessions: list[dict], threads: dict | None, mac
 
 
 def llama_build() -> str:
-    import llama_cpp
+    """The CPU code llama.cpp runs (the variant chosen at run time, or the built-in one)."""
+    from afirs_dspy.lm.cpu_backend import ensure_cpu_backend
 
-    return llama_cpp.llama_print_system_info().decode().strip()
+    return ensure_cpu_backend().describe()
 
 
 def users(dataset, args: argparse.Namespace) -> list:
@@ -203,7 +204,7 @@ def measure(args, context, lm: dspy.LM, machine: dict, threads: dict | None = No
     """Run the sessions ``args`` asks for that ``args.progress`` does not hold yet, then write the results."""
     started = time.perf_counter()
     settings = {"dataset": args.dataset, "turns": args.turns, "seed": args.seed,
-                "setups": {n: s.describe() for n, s in SETUPS.items()}, "tree nodes": len(context.tree.nodes),
+                "setups": {n: SETUPS[n].describe() for n in args.setups}, "tree nodes": len(context.tree.nodes),
                 "data key": context.dataset.report.get("data_key")}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
     if args.fresh:
@@ -219,7 +220,7 @@ def measure(args, context, lm: dspy.LM, machine: dict, threads: dict | None = No
     done = {(s["setup"], s["method"], s["user"]) for s in sessions}
 
     cases = users(context.dataset, args)
-    names = list(SETUPS)  # each user starts with the next setup, so load from other jobs falls on all alike
+    names = list(args.setups)  # each user starts with the next setup, so load from other jobs falls on all alike
     jobs = [(SETUPS[name], "afirs", case) for index, case in enumerate(cases[: args.n_users]) if "afirs" in args.methods
             for name in names[index % len(names):] + names[: index % len(names)]]
     jobs += [(SETUPS["new"], method, case) for case in cases[: args.other_users] for method in args.methods
@@ -246,6 +247,8 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--methods", default=",".join(METHODS), type=lambda text: [m for m in text.split(",") if m],
                         help="comma-separated methods (default: all); afirs runs under every setup, the others under new")
     parser.add_argument("--turns", type=int, default=2, help="first turns of each session (default 2)")
+    parser.add_argument("--setups", default=",".join(SETUPS), type=lambda text: [s for s in text.split(",") if s],
+                        help=f"AF-IRS's setups to time, comma-separated (default all: {','.join(SETUPS)})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--time-limit", type=float, help="minutes after which no new session starts (a chunk)")
     parser.add_argument("--thread-rounds", type=int, default=0, help="rounds of the 1-vs-2 prompt-thread check (0: skip)")
@@ -261,6 +264,8 @@ def main() -> None:
     args = parser.parse_args()
     if unknown := [m for m in args.methods if m not in METHODS]:
         parser.error(f"unknown methods {unknown}; known: {', '.join(METHODS)}")
+    if unknown := [s for s in args.setups if s not in SETUPS]:
+        parser.error(f"unknown setups {unknown}; known: {', '.join(SETUPS)}")
 
     context = load_context(load_dataset(args.dataset))
     machine = {"tree": f"{len(context.tree.nodes)} nodes ({context.tree.meta.get('builder', 'builder not recorded')})",

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import dspy
 
-from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.catalog import SHORT_LINE, Catalog
 from afirs_dspy.domain.session import SessionState
 from afirs_dspy.programs.dialogue import user_responses
 from afirs_dspy.programs.guarded import guarded_call, ranked_picks
@@ -69,7 +69,7 @@ class ActionStage(dspy.Module):
         self.shortlist = max(shortlist, n_recommend)
         # A shortlist line keeps 3 attributes: the score already weighed them all, and each line is
         # ~10 prompt tokens shorter (the paper-literal "lm" refinement shows the catalog's 5).
-        self.line_attributes = 5 if refinement == "lm" else 3
+        self.line_attributes = 5 if refinement == "lm" else SHORT_LINE
         self.summarize = predictor(SummarizePreferences)
         self.refine = predictor(RefineCandidates if refinement == "lm" else RerankShortlist)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dspy
 import numpy as np
 
-from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.catalog import SHORT_LINE, Catalog
 from afirs_dspy.text.embeddings import TextEmbedder, top_k_similar
 from afirs_dspy.domain.session import rejected_items
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
@@ -30,7 +30,7 @@ DEFAULT_ASPECT = "what they are looking for"
 
 class ChatCRS(dspy.Module):
     def __init__(self, catalog: Catalog, embedder: TextEmbedder, item_vectors: np.ndarray, n_recommend: int = 10,
-                 n_knowledge: int = 20, description_chars: int = 150):
+                 n_knowledge: int = 20, description_chars: int = 100):
         super().__init__()
         self.catalog = catalog
         self.embedder = embedder
@@ -51,7 +51,8 @@ class ChatCRS(dspy.Module):
 
     def fact(self, item: int) -> str:
         description = self.catalog.descriptions[item][: self.description_chars]
-        return f"{self.catalog.line(item)}: {description}" if description else self.catalog.line(item)
+        line = self.catalog.line(item, SHORT_LINE)
+        return f"{line}: {description}" if description else line
 
     def forward(self, dialogue: list[dict], history: list[int], must_recommend: bool = False) -> dspy.Prediction:
         """``must_recommend``: recommend now, whatever the decision would be — the evaluation asks this at a turn where

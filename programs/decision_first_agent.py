@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dspy
 
-from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.catalog import SHORT_LINE, Catalog
 from afirs_dspy.domain.session import rejected_items
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation, user_responses
 from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
@@ -55,7 +55,7 @@ class DecisionFirstAgent(dspy.Module):
                                   conversation=conversation)
             preselected = guarded_call(
                 self.refine, lambda p: ranked_picks(p.selected, candidates, self.n_recommend), lambda: candidates[: self.n_recommend],
-                trace, "refine", preferences=wanted, candidates=self.catalog.numbered(candidates), k=self.n_recommend,
+                trace, "refine", preferences=wanted, candidates=self.catalog.numbered(candidates, SHORT_LINE), k=self.n_recommend,
             ) if preselected is None else preselected
         else:
             question = guarded_call(self.ask, lambda p: non_empty(p.question), lambda: GENERIC_QUESTION, trace, "ask",

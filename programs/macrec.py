@@ -17,7 +17,7 @@ from __future__ import annotations
 import dspy
 import numpy as np
 
-from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.catalog import SHORT_LINE, Catalog
 from afirs_dspy.text.embeddings import TextEmbedder
 from afirs_dspy.programs.attribute_search import AttributeSearch
 from afirs_dspy.domain.session import rejected_items
@@ -100,7 +100,7 @@ class MACRec(dspy.Module):
         return guarded_call(
             self.analyst, lambda p: non_empty(p.analysis), lambda: "no analysis", trace, "analyst",
             conversation=conversation, history=recent_titles(self.catalog, history, self.history_shown),
-            found=[self.catalog.line(i) for i in candidates[: self.found_shown]],
+            found=[self.catalog.line(i, SHORT_LINE) for i in candidates[: self.found_shown]],
         )
 
     def propose(self, action: str, conversation: str, reports: list[str], candidates: list[int],
@@ -114,14 +114,14 @@ class MACRec(dspy.Module):
         return guarded_call(
             self.propose_items, lambda p: ranked_picks(p.selected, candidates, self.n_recommend),
             lambda: candidates[: self.n_recommend], trace, "propose",
-            conversation=conversation, reports=list(reports), candidates=self.catalog.numbered(candidates),
+            conversation=conversation, reports=list(reports), candidates=self.catalog.numbered(candidates, SHORT_LINE),
             k=self.n_recommend,
         ), ""
 
     def reflect(self, conversation: str, action: str, items: list[int], question: str,
                 trace: list[dict]) -> tuple[bool, str]:
         """(accepted, feedback); a failing reflector accepts, so it never blocks an answer."""
-        shown = "; ".join(self.catalog.line(i) for i in items) if action == "recommend" else question
+        shown = "; ".join(self.catalog.line(i, SHORT_LINE) for i in items) if action == "recommend" else question
         verdict, feedback = guarded_call(self.reflector, lambda p: (p.verdict, p.feedback), lambda: ("accept", ""),
                                          trace, "reflector", conversation=conversation, answer=f"{action}: {shown}")
         return verdict == "accept", feedback

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 import dspy
 import numpy as np
 
-from afirs_dspy.domain.catalog import Catalog
+from afirs_dspy.domain.catalog import SHORT_LINE, Catalog
 from afirs_dspy.text.embeddings import TextEmbedder, top_k_similar
 from afirs_dspy.domain.session import rejected_items
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation
@@ -23,7 +23,7 @@ _USER: ContextVar[tuple[list[int], list[int]]] = ContextVar("react_user")
 
 class ReActAgent(dspy.Module):
     def __init__(self, tool: RecsysTool, catalog: Catalog, embedder: TextEmbedder, item_vectors: np.ndarray,
-                 n_recommend: int = 10, max_iters: int = 4, results_per_tool: int = 10):
+                 n_recommend: int = 10, max_iters: int = 3, results_per_tool: int = 10):
         super().__init__()
         self.tool = tool
         self.catalog = catalog
@@ -34,7 +34,7 @@ class ReActAgent(dspy.Module):
         self.agent = dspy.ReAct(AgentTurn, tools=[self.search_catalog, self.recommend_for_user], max_iters=max_iters)
 
     def _listing(self, items) -> str:
-        return "\n".join(f"id {i}: {self.catalog.line(int(i))}" for i in items) or "no items"
+        return "\n".join(f"id {i}: {self.catalog.line(int(i), SHORT_LINE)}" for i in items) or "no items"
 
     def search_catalog(self, query: str) -> str:
         """Find catalog items whose title and attributes match the query; returns 'id N: title — attributes' lines."""

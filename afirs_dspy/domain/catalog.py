@@ -9,6 +9,9 @@ from afirs_dspy.utils.shared_resource import SharedResource
 from afirs_dspy.text.title_forms import released_year, title_key, title_variants, title_year
 
 YEAR_TOLERANCE = 1  # a named year may be off by one (festival vs release year); remakes are further apart
+# Attributes on an item's line where a prompt lists many items (candidates to pick from, tool results): every
+# item line is ~10 prompt tokens shorter than with the default 5, on a CPU model a second per 50 items.
+SHORT_LINE = 3
 
 
 class Catalog(SharedResource):
