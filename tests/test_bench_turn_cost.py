@@ -17,7 +17,8 @@ import turn_cost  # noqa: E402
 
 def args_for(tmp_path: Path, **changes) -> Namespace:
     base = {"dataset": "toy", "n_users": 2, "other_users": 1, "methods": ["afirs", "no-refine"], "turns": 2,
-            "seed": 0, "time_limit": None, "progress": tmp_path / "sessions.jsonl", "fresh": False, "out": tmp_path}
+            "seed": 0, "time_limit": None, "progress": tmp_path / "sessions.jsonl", "fresh": False, "out": tmp_path,
+            "setups": list(turn_cost.SETUPS)}
     return Namespace(**{**base, **changes})
 
 
@@ -56,3 +57,10 @@ def test_progress_from_other_settings_is_refused_unless_fresh(tmp_path):
         turn_cost.measure(args_for(tmp_path, n_users=1, other_users=0, turns=1), context, lm, dict(machine))
     again = turn_cost.measure(args_for(tmp_path, n_users=1, other_users=0, turns=1, fresh=True), context, lm, dict(machine))
     assert len(again) == 3 and all(len(s["turns"]) == 1 for s in again)
+
+
+def test_only_the_setups_asked_for_are_timed(tmp_path):
+    context, lm = toy_context(tmp_path), toy_lm()
+    machine = {"tree": "toy", "platform": "test", "cpus": 1, "llama.cpp": "none"}
+    sessions = turn_cost.measure(args_for(tmp_path, setups=["new"], methods=["afirs"]), context, lm, dict(machine))
+    assert {s["setup"] for s in sessions} == {"new"} and len(sessions) == 2
