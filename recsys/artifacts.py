@@ -9,17 +9,11 @@ import torch
 
 from afirs_dspy.data.tables import PreparedDataset
 from afirs_dspy.utils.paths import checkpoint_dir, training_state_path
-from afirs_dspy.recsys.checkpoint import (Checkpoint, dataset_fingerprint, load_checkpoint, mismatch,
-                                          save_checkpoint)
+from afirs_dspy.recsys.checkpoint import Checkpoint, load_checkpoint, mismatch, save_checkpoint
 from afirs_dspy.recsys.config import SASRecConfig
-from afirs_dspy.recsys.evaluator import evaluate
 from afirs_dspy.recsys.item_index import ItemIndex
-from afirs_dspy.recsys.machine import machine_info
-from afirs_dspy.recsys.popularity import PopularityRanker
-from afirs_dspy.recsys.popularity_prior import fit_prior_weights, popularity_prior, training_counts
-from afirs_dspy.recsys.sasrec_ranker import SCORINGS, SASRecRanker
+from afirs_dspy.recsys.pipeline import score_prior, train_recommender
 from afirs_dspy.recsys.tool import RecsysTool
-from afirs_dspy.recsys.trainer import TrainingResult, train_sasrec
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -31,48 +25,17 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def evaluation_report(dataset: PreparedDataset, result: TrainingResult, device: torch.device,
-                      prior: dict | None = None) -> dict:
-    """Valid/test metrics of the trained model (with the popularity prior of ``fit_prior_weights``, if
-    given) beside the model without it and popularity, and how training went."""
-    counts = training_counts(dataset)
-    prior = prior or {}
-
-    def splits(ranker) -> dict:
-        return {"valid": evaluate(ranker, dataset.valid), "test": evaluate(ranker, dataset.test)}
-
-    plain = splits(SASRecRanker(result.model, device))
-    shipped = splits(SASRecRanker(result.model, device, prior=popularity_prior(counts, prior.get("dot", 0.0))))
-    return {
-        "dataset": dataset.name,
-        **shipped,
-        "without_prior": plain,
-        "popularity_prior": prior,
-        "popularity": splits(PopularityRanker(counts)),
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.epochs),
-        "seconds_per_epoch": result.seconds_per_epoch,
-        "train_seconds": result.train_seconds,
-        "total_seconds": result.total_seconds,
-        "machine": machine_info(device),
-        "epochs": result.epochs,
-    }
-
-
 def train_and_save(dataset: PreparedDataset, config: SASRecConfig, directory: str | os.PathLike,
                    device: torch.device, progress: bool = True,
-                   state_path: str | os.PathLike | None = None) -> tuple[Checkpoint, int]:
-    """Train (resuming the state at ``state_path``, removed once the checkpoint is saved) and save; also
-    return the epoch training was resumed after (0: none)."""
-    result = train_sasrec(dataset, config, device, progress=progress, state_path=state_path)
-    prior = fit_prior_weights(result.model, dataset, device)
-    metrics = evaluation_report(dataset, result, device, prior)
-    fingerprint = dataset_fingerprint(dataset)
-    weights = {scoring: prior[scoring] for scoring in SCORINGS}
-    save_checkpoint(directory, result.model, config, fingerprint, metrics, weights)
-    if state_path is not None:
-        Path(state_path).unlink(missing_ok=True)
-    return Checkpoint(result.model, config, fingerprint, metrics, weights), result.resumed_after
+                   state_paths: tuple[str | os.PathLike, str | os.PathLike] | None = None) -> tuple[Checkpoint, int]:
+    """Train (``train_recommender``) and save; the training states at ``state_paths`` are removed once the
+    checkpoint is saved. Also return the epoch the validated training was resumed after (0: none)."""
+    checkpoint, resumed_after = train_recommender(dataset, config, device, progress, state_paths)
+    save_checkpoint(directory, checkpoint.model, config, checkpoint.dataset, checkpoint.metrics,
+                    checkpoint.prior_weights)
+    for path in state_paths or ():
+        Path(path).unlink(missing_ok=True)
+    return checkpoint, resumed_after
 
 
 def load_or_train(dataset: PreparedDataset, config: SASRecConfig,
@@ -85,9 +48,11 @@ def load_or_train(dataset: PreparedDataset, config: SASRecConfig,
     (``training_state_path``) and resumes a state saved for the same data and config, unless ``fresh``.
     """
     directory = checkpoint_dir(dataset.name, artifacts_root)
-    state_path = training_state_path(dataset.name, artifacts_root)
+    state_paths = (training_state_path(dataset.name, artifacts_root),
+                   training_state_path(dataset.name, artifacts_root, refit=True))
     if fresh:
-        state_path.unlink(missing_ok=True)
+        for path in state_paths:
+            path.unlink(missing_ok=True)
     if force:
         reason = "retrained (--force)"
     else:
@@ -102,8 +67,8 @@ def load_or_train(dataset: PreparedDataset, config: SASRecConfig,
             if why is None:
                 return existing, f"loaded from {directory}"
             reason = f"retrained: the checkpoint in {directory} did not match, {why}"
-    checkpoint, resumed_after = train_and_save(dataset, config, directory, device, progress, state_path)
-    return checkpoint, reason + (f"; resumed after epoch {resumed_after} from {state_path}" if resumed_after else "")
+    checkpoint, resumed_after = train_and_save(dataset, config, directory, device, progress, state_paths)
+    return checkpoint, reason + (f"; resumed after epoch {resumed_after} from {state_paths[0]}" if resumed_after else "")
 
 
 def load_tool(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None = None,
@@ -119,4 +84,4 @@ def load_tool(dataset: PreparedDataset, artifacts_root: str | os.PathLike | None
         raise ValueError(f"the checkpoint in {directory} cannot serve {dataset.name}: {why}; "
                          f"run `afirs-dspy train-recsys --dataset {dataset.name}`")
     return RecsysTool.from_dataset(checkpoint.model, dataset, preference_index, device,
-                                   prior_weight=checkpoint.prior_weight("cosine"))
+                                   prior=score_prior(dataset, checkpoint.config, checkpoint.prior("cosine")))

@@ -19,13 +19,9 @@ class Ranker(Protocol):
         """(B, n_items + 1) scores, higher is better; column 0 is padding."""
 
 
-def target_ranks(scores: torch.Tensor, histories: Sequence[Sequence[int]], targets: torch.Tensor) -> torch.Tensor:
-    """0-based rank of each target among all items not in its history.
-
-    History items other than the target itself are excluded (a repeated target
-    still counts). Ties are broken towards the lower item index, so a constant
-    ranker cannot score by luck.
-    """
+def exclude_seen(scores: torch.Tensor, histories: Sequence[Sequence[int]], targets: torch.Tensor) -> torch.Tensor:
+    """A float32 copy of ``scores`` with padding and the history items at -inf, except the target itself
+    (a repeated target still counts). Adding finite scores (a prior) keeps them out of every ranking."""
     scores = scores.to(torch.float32, copy=True)
     targets = targets.to(scores.device).unsqueeze(1)
     target_scores = scores.gather(1, targets)
@@ -33,9 +29,22 @@ def target_ranks(scores: torch.Tensor, histories: Sequence[Sequence[int]], targe
     scores[:, 0] = -torch.inf
     scores.scatter_(1, seen, -torch.inf)
     scores.scatter_(1, targets, target_scores)
+    return scores
+
+
+def ranks_among(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """0-based rank of each target in its row of ``scores`` (excluded items already at -inf). Ties are
+    broken towards the lower item index, so a constant ranker cannot score by luck."""
+    targets = targets.to(scores.device).unsqueeze(1)
+    target_scores = scores.gather(1, targets)
     index = torch.arange(scores.size(1), device=scores.device)
     ahead = (scores > target_scores) | ((scores == target_scores) & (index < targets))
     return ahead.sum(1)
+
+
+def target_ranks(scores: torch.Tensor, histories: Sequence[Sequence[int]], targets: torch.Tensor) -> torch.Tensor:
+    """0-based rank of each target among all items not in its history (``exclude_seen``, ``ranks_among``)."""
+    return ranks_among(exclude_seen(scores, histories, targets), targets)
 
 
 def evaluate(ranker: Ranker, split: pd.DataFrame, ks: Iterable[int] = DEFAULT_KS,

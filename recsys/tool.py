@@ -3,8 +3,9 @@
 Stage 1 (preference-based): the items carrying every session preference, the
 intersection of their sets in an :class:`ItemIndex` (eq. 3). Stage 2
 (collaboration-based): those items ranked by the cosine between the SASRec user
-embedding and each item embedding (eq. 4-5), plus the checkpoint's popularity prior
-(weight chosen on validation, 0 where it does not help; ``popularity_prior``), top k kept.
+embedding and each item embedding (eq. 4-5), plus the checkpoint's score prior (popularity and
+co-occurrence with the history, weights chosen on validation, 0 where they do not help;
+``score_prior``), top k kept.
 
 When fewer than k unseen items satisfy all preferences: given ``parents`` (key →
 parent key, e.g. a preference tree's edges; the tool knows nothing of trees),
@@ -31,6 +32,7 @@ from afirs_dspy.recsys.item_index import ItemIndex, normalize_key
 from afirs_dspy.recsys.model import SASRec
 from afirs_dspy.recsys.popularity_prior import popularity_prior, training_counts
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
+from afirs_dspy.recsys.score_prior import ScorePrior
 from afirs_dspy.recsys.threads import torch_threads
 from afirs_dspy.utils.shared_resource import SharedResource
 
@@ -57,7 +59,7 @@ class Recommendation:
     preferences hold), "partial" (some hold, or their parents; ranked by grade),
     "relaxed-j" (all but ``relaxed[:j]`` hold), "sasrec" (no filter) or
     "attribute-filter". ``scores`` are cosine
-    similarities (plus the popularity prior, if any), or training counts when ``scored_by == "popularity"`` (empty
+    similarities (plus the score prior, if any), or training counts when ``scored_by == "popularity"`` (empty
     history). ``preferences``: the known keys applied first (required attributes
     for the hard filter); ``relaxed``: the keys dropped, in order; ``widened``:
     (key, parent) for each preference whose parent counted in the grade; ``steps``:
@@ -115,15 +117,16 @@ class RecsysTool(SharedResource):
 
     ``preference_index`` maps session preferences (preference-tree nodes) to
     items; ``attribute_index`` maps predefined item attributes to items for the
-    hard filter. ``popularity`` (length n_items + 1) ranks empty histories; with ``prior_weight`` > 0 it is
-    also added to every cosine as the popularity prior the checkpoint chose on validation (``popularity_prior``).
+    hard filter. ``popularity`` (length n_items + 1) ranks empty histories; ``prior`` (the checkpoint's
+    ``ScorePrior``) is added to every cosine, or without it, with ``prior_weight`` > 0, the popularity prior.
     ``threads``: torch threads per call (see :func:`torch_threads`); None keeps torch's setting.
     """
 
     def __init__(self, model: SASRec, preference_index: ItemIndex, attribute_index: ItemIndex,
-                 popularity: np.ndarray, device: str = "cpu", threads: int | None = 1, prior_weight: float = 0.0):
+                 popularity: np.ndarray, device: str = "cpu", threads: int | None = 1, prior_weight: float = 0.0,
+                 prior: ScorePrior | None = None):
         self.ranker = SASRecRanker(model, device, scoring="cosine",
-                                   prior=popularity_prior(popularity, prior_weight))
+                                   prior=popularity_prior(popularity, prior_weight) if prior is None else prior)
         self.threads = threads
         self.n_items = model.n_items
         for name, index in (("preference_index", preference_index), ("attribute_index", attribute_index)):
@@ -132,16 +135,18 @@ class RecsysTool(SharedResource):
         self.preference_index = preference_index
         self.attribute_index = attribute_index
         self.popularity = np.asarray(popularity, dtype=np.float32)
-        self._items = model.item_emb.weight.detach().cpu().numpy().copy()
+        self._items = self.ranker.items.cpu().numpy().copy()  # with side information: id + feature embeddings
         self._items.flags.writeable = False
 
     @classmethod
     def from_dataset(cls, model: SASRec, dataset: PreparedDataset, preference_index: ItemIndex | None = None,
-                     device: str = "cpu", prior_weight: float = 0.0) -> RecsysTool:
-        """Attribute index and popularity from ``dataset``; preferences default to the attributes."""
+                     device: str = "cpu", prior_weight: float = 0.0, prior: ScorePrior | None = None) -> RecsysTool:
+        """Attribute index and popularity from ``dataset`` (from ``prior``'s counts, the sequences the model
+        was trained on, when given); preferences default to the attributes."""
         attributes = ItemIndex.from_item_attributes(dataset.items)
         return cls(model, attributes if preference_index is None else preference_index, attributes,
-                   training_counts(dataset), device, prior_weight=prior_weight)
+                   training_counts(dataset) if prior is None else prior.counts, device, prior_weight=prior_weight,
+                   prior=prior)
 
     def user_embedding(self, history: Sequence[int]) -> np.ndarray:
         """Last position's hidden state over the newest max_len items; zeros for an empty history."""

@@ -16,7 +16,9 @@ from afirs_dspy.recsys.batches import bucketed_batches, left_pad, trim_padding
 from afirs_dspy.recsys.checkpoint import dataset_fingerprint
 from afirs_dspy.recsys.config import SASRecConfig
 from afirs_dspy.recsys.evaluator import evaluate
+from afirs_dspy.recsys.item_features import item_features
 from afirs_dspy.recsys.model import SASRec
+from afirs_dspy.recsys.refit import refit_sequences
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
 from afirs_dspy.recsys.seeding import seed_everything
 from afirs_dspy.recsys.training_state import TrainingState, copied, load_training_state, save_training_state
@@ -68,37 +70,43 @@ def sequence_loss(model: SASRec, batch: torch.Tensor, config: SASRecConfig) -> t
     """Next-item loss at every non-padding position of every prefix, in one forward pass."""
     inputs, targets = batch[:, :-1], batch[:, 1:]
     valid = inputs != 0
-    hidden = model(inputs)[valid]
+    table = model.item_table()  # once per batch: with features it is a sum over every item's features
+    hidden = model(inputs, table)[valid]
     targets = targets[valid]
     if config.loss == "ce":
-        logits = model.item_logits(hidden)
+        logits = model.item_logits(hidden, table)
         logits[:, 0] = -torch.inf  # padding is never the answer
         return F.cross_entropy(logits, targets)
     # Uniform negatives over all items except the positive: draw from n-1 and skip it.
     negatives = torch.randint(1, model.n_items, (targets.size(0), config.n_negatives), device=batch.device)
     negatives += (negatives >= targets.unsqueeze(1)).long()
-    weights = model.item_emb.weight
-    pos_logits = (hidden * weights[targets]).sum(-1)
-    neg_logits = torch.einsum("nd,nkd->nk", hidden, weights[negatives])
+    pos_logits = (hidden * table[targets]).sum(-1)
+    neg_logits = torch.einsum("nd,nkd->nk", hidden, table[negatives])
     return (F.binary_cross_entropy_with_logits(pos_logits, torch.ones_like(pos_logits))
             + F.binary_cross_entropy_with_logits(neg_logits, torch.zeros_like(neg_logits)))
 
 
 def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | torch.device = "cpu",
                  progress: bool = True, state_path: str | os.PathLike | None = None,
-                 save_every: float = 60.0) -> TrainingResult:
+                 save_every: float = 60.0, refit_epochs: int | None = None) -> TrainingResult:
     """Train on ``dataset.train`` and keep the epoch with the best validation NDCG@10.
 
     Patience counts evaluations without improvement (one every ``eval_every`` epochs). With ``state_path``
     the training up to the last finished epoch is saved there (``training_state``) every ``save_every``
-    seconds and on Ctrl-C, and a state saved for the same data and config is resumed.
+    seconds, on Ctrl-C and at the end, and a state saved for the same data and config is resumed.
+    With ``refit_epochs`` (the best epoch of a validated training) the model is trained instead on the
+    training sequences with the validation targets (``refit_sequences``) for exactly that many epochs,
+    without validation (it has seen the validation targets), and the last epoch is kept.
     """
     started = time.perf_counter()
     rng = seed_everything(config.seed)
     device = torch.device(device)
-    model = SASRec(dataset.n_items, config).to(device)
+    features = item_features(dataset.items) if config.item_features else None
+    model = SASRec(dataset.n_items, config, features).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    data = training_array(dataset.train["sequence"], config.max_len, config.windows)
+    sequences = dataset.train["sequence"] if refit_epochs is None else refit_sequences(dataset)
+    data = training_array(sequences, config.max_len, config.windows)
+    last_epoch = config.max_epochs if refit_epochs is None else refit_epochs
     if not len(data):
         raise ValueError(f"{dataset.name}: no training sequence has two or more items")
     lengths = (data != 0).sum(1)
@@ -108,6 +116,8 @@ def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | t
     saved = None
     if state_path is not None:
         binding = {"dataset": dataset_fingerprint(dataset), "config": config.to_dict()}
+        if refit_epochs is not None:
+            binding["refit_epochs"] = refit_epochs
         saved = load_training_state(state_path, binding)
     if saved is not None:
         model.load_state_dict(saved.model)
@@ -119,8 +129,9 @@ def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | t
         best_state, stale, result.resumed_after = saved.best_state, saved.stale, saved.epoch
         result.best_epoch, result.best_valid, result.epochs = saved.best_epoch, saved.best_valid, saved.epochs
         result.train_seconds = saved.train_seconds
-    bar = tqdm(range(result.resumed_after + 1, config.max_epochs + 1), initial=result.resumed_after,
-               total=config.max_epochs, desc=f"SASRec {dataset.name}", unit="epoch", disable=not progress)
+    bar = tqdm(range(result.resumed_after + 1, last_epoch + 1), initial=result.resumed_after, total=last_epoch,
+               desc=f"SASRec {dataset.name}" + (" (refit on train + valid)" if refit_epochs else ""),
+               unit="epoch", disable=not progress)
     snapshot, last_saved = None, time.perf_counter()
     try:
         for epoch in bar:
@@ -140,7 +151,7 @@ def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | t
             result.train_seconds += log["seconds"]
             result.epochs.append(log)
             postfix = {"loss": f"{log['loss']:.4f}"}
-            if epoch % config.eval_every == 0 or epoch == config.max_epochs:
+            if refit_epochs is None and (epoch % config.eval_every == 0 or epoch == last_epoch):
                 log["valid"] = evaluate(SASRecRanker(model, device), dataset.valid)
                 score = log["valid"][STOP_METRIC]
                 if best_state is None or score > result.best_valid[STOP_METRIC]:
@@ -166,7 +177,12 @@ def train_sasrec(dataset: PreparedDataset, config: SASRecConfig, device: str | t
             save_training_state(state_path, snapshot, binding)
         raise
     bar.close()
-    model.load_state_dict(best_state)
+    if snapshot is not None:  # a finished training resumes as finished
+        save_training_state(state_path, snapshot, binding)
+    if refit_epochs is None:
+        model.load_state_dict(best_state)
+    else:
+        result.best_epoch = refit_epochs
     model.eval()
     result.total_seconds = time.perf_counter() - started
     return result

@@ -10,8 +10,9 @@ from afirs_dspy.recsys.checkpoint import load_checkpoint, mismatch
 from afirs_dspy.recsys.config import SASRecConfig
 from afirs_dspy.recsys.evaluator import evaluate
 from afirs_dspy.recsys.popularity import PopularityRanker
-from afirs_dspy.recsys.popularity_prior import popularity_prior, training_counts
+from afirs_dspy.recsys.refit import refit_sequences
 from afirs_dspy.recsys.sasrec_ranker import SASRecRanker
+from afirs_dspy.recsys.score_prior import PriorWeights, ScorePrior
 from afirs_dspy.recsys.synthetic import synthetic_dataset
 from afirs_dspy.recsys.trainer import train_sasrec
 from recsys_threads import one_torch_thread  # noqa: F401 (autouse fixture)
@@ -96,21 +97,38 @@ def test_prior_weights_are_saved_and_used_by_the_tool(dataset, saved):
     assert set(checkpoint.prior_weights) == {"dot", "cosine"}
     loaded = load_checkpoint(checkpoint_dir(dataset.name, root))
     assert loaded.prior_weights == checkpoint.prior_weights
-    assert set(loaded.metrics["popularity_prior"]["grid"]) == {"dot", "cosine"}
-    expected = popularity_prior(training_counts(dataset), checkpoint.prior_weight("cosine"))
+    assert set(loaded.metrics["score_prior"]["valid"]) == {"dot", "cosine"}
     served = load_tool(dataset, root).ranker.prior
-    assert served is None if expected is None else torch.equal(served, expected)
+    assert isinstance(served, ScorePrior) and served.weights == checkpoint.prior("cosine")
+    # The prior counts what the saved model was trained on: the refit's sequences, validation targets included.
+    assert served.counts.tolist() == ScorePrior.from_sequences(refit_sequences(dataset), dataset.n_items).counts.tolist()
 
 
-def test_checkpoint_from_before_the_prior_loads_without_it_and_is_retrained(dataset, tmp_path):
+def test_checkpoint_from_before_the_score_prior_loads_and_is_retrained(dataset, tmp_path):
     config = dataclasses.replace(CONFIG, max_epochs=1)
     load_or_train(dataset, config, tmp_path, progress=False)
     header_file = checkpoint_dir(dataset.name, tmp_path) / "config.json"
     header = json.loads(header_file.read_text())
-    del header["popularity_prior"]
+    del header["score_prior"]
+    header_file.write_text(json.dumps({**header, "popularity_prior": {"dot": 2.0, "cosine": 0.5}}))
+    popularity_only = load_checkpoint(checkpoint_dir(dataset.name, tmp_path))
+    assert popularity_only.prior("cosine") == PriorWeights(popularity=0.5)
     header_file.write_text(json.dumps(header))
     old = load_checkpoint(checkpoint_dir(dataset.name, tmp_path))
-    assert old.prior_weights == {} and old.prior_weight("cosine") == 0.0
-    assert load_tool(dataset, tmp_path).ranker.prior is None  # still serves, without a prior
+    assert old.prior_weights == {} and old.prior("cosine") == PriorWeights()
+    assert load_tool(dataset, tmp_path).ranker.prior([[1, 2]]) is None  # still serves, without a prior
     _, how = load_or_train(dataset, config, tmp_path, progress=False)
-    assert how.startswith("retrained: ") and "no popularity-prior weights" in how
+    assert how.startswith("retrained: ") and "no score-prior weights" in how
+
+
+def test_a_model_with_side_information_round_trips(dataset, tmp_path):
+    config = dataclasses.replace(CONFIG, max_epochs=2, item_features=True)
+    checkpoint, _ = load_or_train(dataset, config, tmp_path, progress=False)
+    directory = checkpoint_dir(dataset.name, tmp_path)
+    assert json.loads((directory / "config.json").read_text())["item_features"] == ["even", "high", "low", "odd"]
+    loaded = load_checkpoint(directory)
+    assert loaded.model.feature_names == ("even", "high", "low", "odd")
+    histories = list(dataset.test["history"])
+    assert torch.equal(SASRecRanker(checkpoint.model).scores(histories), SASRecRanker(loaded.model).scores(histories))
+    tool = load_tool(dataset, tmp_path)
+    assert torch.allclose(torch.from_numpy(tool.item_embeddings().copy()), loaded.model.item_table().detach())

@@ -44,7 +44,7 @@ def test_no_gradient_flows_from_the_future_or_from_padding(model):
         output.retain_grad()
         captured["embeddings"] = output
 
-    model.item_emb.register_forward_hook(keep_grad)
+    model.emb_dropout.register_forward_hook(keep_grad)  # the embedded positions (item + position)
     hidden = model(torch.tensor([[0, 0, 3, 4, 5, 6]]))
     (hidden[0, 3] * torch.randn(16)).sum().backward()
     grad = captured["embeddings"].grad[0].abs().sum(-1)
@@ -72,12 +72,14 @@ def test_config_defaults_and_validation():
     ml = default_config("ml-latest-small")
     assert (ml.max_len, ml.windows, ml.batch_size) == (100, True, 32)
     assert not default_config("beauty").windows and not SASRecConfig().windows
-    # A config saved before ``windows`` existed still reads, as the behaviour it was trained with.
-    old = {k: v for k, v in SASRecConfig().to_dict().items() if k != "windows"}
-    assert SASRecConfig.from_dict(old) == SASRecConfig(windows=False)
+    # A config saved before ``windows`` (and the refit) existed still reads, as the behaviour it was trained with.
+    old = {k: v for k, v in SASRecConfig().to_dict().items() if k not in ("windows", "refit")}
+    assert SASRecConfig.from_dict(old) == SASRecConfig(windows=False, refit=False)
     assert default_config("beauty").max_len == 50 and default_config("steam").max_len == 50
     assert default_config("unknown-set", seed=3).seed == 3
     assert SASRecConfig.from_dict(SASRecConfig(loss="bce").to_dict()) == SASRecConfig(loss="bce")
+    assert default_config("steam").item_features and default_config("beauty").item_features
+    assert not default_config("ml-latest-small").item_features and default_config("steam").refit
     with pytest.raises(ValueError):
         SASRecConfig(loss="hinge")
     with pytest.raises(ValueError):

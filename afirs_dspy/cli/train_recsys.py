@@ -17,10 +17,11 @@ SHOWN_METRICS = ("HR@10", "NDCG@10", "HR@20", "NDCG@20", "HR@50", "NDCG@50")
 
 
 def metrics_table(metrics: dict) -> str:
-    """SASRec beside popularity on valid and test."""
+    """SASRec (dot product, and cosine: the tool's ranking) beside popularity on valid and test."""
+    models = (("SASRec", metrics), ("SASRec tool (cosine)", metrics.get("cosine")), ("popularity", metrics["popularity"]))
     rows = [
         {"model": model, "split": split, **{m: values[split][m] for m in SHOWN_METRICS}}
-        for model, values in (("SASRec", metrics), ("popularity", metrics["popularity"]))
+        for model, values in models if values is not None
         for split in ("valid", "test")
     ]
     return markdown_table(rows)
@@ -44,8 +45,10 @@ def train_recsys(data: DatasetSpec, device: str, epochs: int | None, seed: int |
                  artifacts_dir: str | None, threads: int | None, quiet: bool) -> None:
     """Train SASRec (full-softmax SASRec+ recipe) and save it with its config and metrics.
 
-    After training, the weight of a popularity prior added to the scores is chosen on the validation
-    split (0 where popularity does not help), for the dot-product and the cosine ranking the tool uses.
+    Training stops early on the validation split; then the weights of the priors added to the scores
+    (popularity, and co-occurrence with the history in the training sequences) are chosen on validation
+    (0 where they do not help), for the dot-product and the cosine ranking the tool uses, and the model
+    is trained again for the chosen number of epochs with the validation targets (the saved model).
 
     A checkpoint trained on the same prepared data with the same config is
     reloaded instead; full-ranking test/valid metrics are printed beside popularity.
@@ -64,7 +67,8 @@ def train_recsys(data: DatasetSpec, device: str, epochs: int | None, seed: int |
             checkpoint, how = load_or_train(dataset, config, artifacts_dir, torch_device, force=force,
                                             progress=not quiet, fresh=fresh)
         except KeyboardInterrupt:
-            state = training_state_path(dataset.name, artifacts_dir)
+            refit_state = training_state_path(dataset.name, artifacts_dir, refit=True)
+            state = refit_state if refit_state.is_file() else training_state_path(dataset.name, artifacts_dir)
             kept = describe_training_state(state)
             click.echo("\ninterrupted; " + (f"the training up to {kept} is kept in {state}: run the same command to "
                                              "resume it (--fresh starts over)" if kept else
@@ -73,13 +77,16 @@ def train_recsys(data: DatasetSpec, device: str, epochs: int | None, seed: int |
     metrics = checkpoint.metrics
     click.echo(f"{dataset.name}: SASRec {how}")
     click.echo(f"checkpoint: {checkpoint_dir(dataset.name, artifacts_dir)}")
+    refit = metrics.get("refit_epochs", 0)
     click.echo(
-        f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']}, "
-        f"{metrics['seconds_per_epoch']:.2f} s/epoch, {metrics['total_seconds']:.1f} s in all "
+        f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']}"
+        + (f", then {refit} epochs on train + valid targets" if refit else "")
+        + f", {metrics['seconds_per_epoch']:.2f} s/epoch, {metrics['total_seconds']:.1f} s in all "
         f"on {metrics['machine']['device']}"
     )
     weights = checkpoint.prior_weights
-    click.echo("popularity prior (weight chosen on validation): " + (
-        ", ".join(f"{scoring} {weights[scoring]:g}" for scoring in sorted(weights)) if weights else "none"))
+    click.echo("score prior (weights chosen on validation): " + ("; ".join(
+        f"{scoring}: popularity {w.popularity:g}, co-occurrence {w.cooccurrence:g} (decay {w.decay:g})"
+        for scoring, w in sorted(weights.items())) if weights else "none"))
     click.echo(metrics_table(metrics))
     echo_next()

@@ -49,9 +49,10 @@ def checkpoint_dir(dataset_name: str, artifacts_root: Root = None) -> Path:
     return dataset_artifacts(dataset_name, artifacts_root) / "sasrec"
 
 
-def training_state_path(dataset_name: str, artifacts_root: Root = None) -> Path:
-    """``<artifacts>/<dataset>/sasrec-training.pt``."""
-    return dataset_artifacts(dataset_name, artifacts_root) / "sasrec-training.pt"
+def training_state_path(dataset_name: str, artifacts_root: Root = None, refit: bool = False) -> Path:
+    """``<artifacts>/<dataset>/sasrec-training.pt`` (``sasrec-refit.pt`` for the refit on train + valid): an
+    unfinished training, outside the checkpoint folder, whose files a compiled program's manifest hashes."""
+    return dataset_artifacts(dataset_name, artifacts_root) / ("sasrec-refit.pt" if refit else "sasrec-training.pt")
 
 
 def tree_dir(dataset_name: str, artifacts_root: Root = None) -> Path:
