@@ -1,6 +1,6 @@
 """The session memory in simulated sessions (issue 31) and the opener's share of SR@1 (issue 32).
 
-    python bench/memory_sessions.py [--n-sessions 30] [--lm …] [--api-base …] [--num-threads 1]
+    python bench/memory_sessions.py [--n-sessions 30] [--protocols now "before issue 32"] [--lm …] [--num-threads 1]
 
 The users of bench/results/questions (the first 30 of the seed-0 test sample: the documented development
 slice), the attribute simulator, AF-IRS with this code under two protocols:
@@ -76,6 +76,8 @@ def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-sessions", type=int, default=30)
     parser.add_argument("--num-threads", type=int, default=1)
+    parser.add_argument("--protocols", nargs="+", choices=list(PROTOCOLS), default=list(PROTOCOLS),
+                        help="Protocols to run (one per process runs them side by side; the report reads all).")
     parser.add_argument("--report-only", action="store_true")
     add_lm_arguments(parser)
     return parser
@@ -95,7 +97,8 @@ def main() -> None:
     if not args.report_only:
         with LocalEngines() as engines:
             lm = open_lm(args.lm, args.api_base, engines)
-            for protocol, config in PROTOCOLS.items():
+            for protocol in args.protocols:
+                config = PROTOCOLS[protocol]
                 runner = Runner({"afirs": build_program("afirs", context)}, AttributeSimulators(context, 0, config),
                                 Transcript(folder / f"{protocol.replace(' ', '-')}.jsonl"), lm, context.catalog.titles,
                                 MAX_TURNS, args.num_threads)

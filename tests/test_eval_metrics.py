@@ -72,7 +72,10 @@ def test_dsr_is_not_computed_when_an_ask_lacks_the_list_it_would_recommend():
     # Turns that recommend always carry their list: a method that never asked is judged.
     assert decision_success_rate([session("x", 1, [turn(1, "recommend", [2], preselected=None)])]) == 0.0
     summary = build_summary({"react": react}, ["react"], 5, 50)
-    assert "| react | 0.00 | 0.00 | 0.00 | 6.00 | – | – | – | 3 | 0 |" in render_markdown(summary, "toy")
+    text = render_markdown(summary, "toy")
+    assert "| react | 0.00 | 0.00 | 0.00 | 6.00 | – | – | – | 3 | 0 |" in text
+    # the table says why, per method (issue 32)
+    assert "- react: no DSR@5, the agent's one final answer decides" in text
 
 
 def test_hit_rates_have_the_sessions_as_denominator():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from afirs_dspy.programs.registry import WHY_NO_DSR
 from afirs_dspy.utils.tables import markdown_table
 
 METRICS = ("SR@1", "SR@3", "SR@5", "AT", "DSR@5")
@@ -79,8 +80,17 @@ def costs_table(summary: dict) -> str:
     return markdown_table(rows)
 
 
+def missing_dsr_lines(summary: dict) -> list[str]:
+    """Per method whose DSR@5 is blank, why: the registry's reason, or the turns that lack a judged decision."""
+    return [f"{row['method']}: no DSR@5, "
+            + WHY_NO_DSR.get(row["method"], "some of its ask turns carry no list it would have recommended")
+            for row in summary["rows"] if row["DSR@5"] is None and row["sessions"]]
+
+
 def render_markdown(summary: dict, title: str) -> str:
     parts = [f"## {title}", "", results_table(summary), ""]
+    if missing := missing_dsr_lines(summary):
+        parts += [f"- {line}" for line in missing] + [""]
     if summary["comparisons"]:
         tests = summary["tests"]
         parts += [f"Paired tests against {summary['baseline']} (SR@t: {tests['SR']}; AT: {tests['AT']}"
