@@ -20,7 +20,8 @@ from afirs_dspy.signatures import AskQuestion, DecideAction, DecideFromConversat
 
 def spoken_options(aspect: Aspect, count: int = 3) -> str:
     names = [name for name, _ in aspect.options[:count]]
-    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+    # one splitting option is a yes/no question: say the "no" too
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else f"{names[0]}, or something else"
 
 
 def fallback_question(tree: PreferenceTree, aspect: Aspect | None) -> str:

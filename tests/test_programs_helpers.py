@@ -34,6 +34,8 @@ def test_split_aspects_ranks_by_expected_information_gain():
     assert fallback_question(tree, mood) == "Do you have a preference regarding feel, such as dark, funny or tense?"
     listed = dataclasses.replace(mood, path="Mood > dark, funny")  # a subcategory named after its attributes
     assert fallback_question(tree, listed) == "Which would you like: dark, funny or tense?"
+    single = dataclasses.replace(listed, options=(("dark", 2),))  # one option splits: a yes/no question
+    assert fallback_question(tree, single) == "Which would you like: dark, or something else?"
 
 
 def test_split_aspects_leaves_out_settled_aspects_and_named_options():

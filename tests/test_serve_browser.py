@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import statistics
-from contextlib import contextmanager
 import socket
+import statistics
+import sys
 import threading
 import time
 from pathlib import Path
@@ -27,14 +27,15 @@ from chat_in_toy_world import slowed
 from test_eval_runner import toy_lm
 from toy_world import N_ITEMS, toy_context
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from browser_page import browser_paths, page_as_user  # noqa: E402
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
-def _browser() -> tuple[str, str]:
-    """(browser, chromedriver) paths; fails in CI and skips elsewhere when either (or selenium) is missing."""
-    browser = next(filter(None, map(shutil.which, BROWSERS)), None)
-    driver = shutil.which("chromedriver")
+def _need_browser() -> None:
+    """Fails in CI and skips elsewhere when chromium, chromedriver or selenium is missing."""
+    browser, driver = browser_paths()
     try:
         import selenium  # noqa: F401
         missing = None if browser and driver else "chromium and chromedriver (apt-get install chromium chromium-driver)"
@@ -42,7 +43,6 @@ def _browser() -> tuple[str, str]:
         missing = 'selenium (pip install -e ".[test]")'
     if missing:
         (pytest.fail if os.environ.get("CI") else pytest.skip)(f"the browser test needs {missing}")
-    return browser, driver
 
 
 def _free_port() -> int:
@@ -88,38 +88,16 @@ def zombie_server(tmp_path):
     yield from serve(context)
 
 
-@contextmanager
-def page_as_user_3(url: str, seconds: float = 20):
-    """A headless chromium on the page at ``url``, talking as test user 3: (page, wait)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.select import Select
-    from selenium.webdriver.support.wait import WebDriverWait
-
-    browser, chromedriver = _browser()
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
-        options.add_argument(argument)
-    page = webdriver.Chrome(options=options, service=Service(chromedriver))
-    try:
-        page.get(url)
-        wait = WebDriverWait(page, seconds)
-        wait.until(lambda p: len(p.find_elements(By.CSS_SELECTOR, "#user option")) > 1)
-        Select(page.find_element(By.ID, "user")).select_by_value("3")
-        yield page, wait
-    finally:
-        page.quit()
-
-
 def test_a_turn_in_the_browser_shows_the_reply_the_tree_path_and_the_funnel(server, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
 
-    with page_as_user_3(server) as (page, wait):
+    _need_browser()
+    with page_as_user(server, "3") as (_, page):
         page.find_element(By.ID, "input").send_keys("a funny comedy please")
         page.find_element(By.ID, "send").click()
         # The scripted LM takes 0.3 s a call: stage lines appear while the turn runs, before the reply.
+        wait = WebDriverWait(page, 20)
         wait.until(lambda p: p.find_elements(By.CSS_SELECTOR, "#progress .stage"))
         assert not page.find_elements(By.CSS_SELECTOR, ".msg.assistant")
         wait.until(lambda p: p.find_elements(By.CSS_SELECTOR, ".msg.assistant"))
@@ -145,20 +123,13 @@ def test_a_turn_in_the_browser_shows_the_reply_the_tree_path_and_the_funnel(serv
 def test_the_second_message_keeps_the_session_and_critiques_the_first_list(zombie_server, tmp_path):
     """Issue 31's conversation in the page: the second message rejects the first list, asks for more recent
     films and for no cartoon; the zombies, the horror and the comedy stay in force."""
-    from selenium.webdriver.common.by import By
-
-    with page_as_user_3(zombie_server, seconds=30) as (page, wait):
-        def say(text: str, replies: int) -> tuple[str, list[int], str]:
-            page.find_element(By.ID, "input").send_keys(text)
-            page.find_element(By.ID, "send").click()
-            wait.until(lambda p: len(p.find_elements(By.CSS_SELECTOR, ".msg.assistant")) == replies)
-            reply = page.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text
-            films = [int(card.text.split()[1]) for card in page.find_elements(By.CSS_SELECTOR, "#explanation .card .title")]
-            return reply, films, page.find_element(By.CSS_SELECTOR, "#explanation .session").text
-
-        first_reply, first, _ = say("I'm in the mood for a horror movie with zombies, but also funny.", 1)
-        second_reply, second, session = say("No, I've seen those. Something more recent please, not a cartoon.", 2)
+    _need_browser()
+    with page_as_user(zombie_server, "3", seconds=30) as (say, page):
+        first = say("I'm in the mood for a horror movie with zombies, but also funny.")
+        second = say("No, I've seen those. Something more recent please, not a cartoon.")
         page.save_screenshot(str(tmp_path / "serve-second-turn.png"))
+        first_reply, second_reply, session = first.reply, second.reply, second.session
+        first, second = ([int(title.split()[1]) for title in turn.items] for turn in (first, second))
         assert "turn 1 · recommend" in first_reply and "turn 2 · recommend" in second_reply
         for kept in ("Horror", "zombies", "funny"):
             assert kept in session, session  # in force on the second turn
