@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from afirs_dspy.lm.llama_engine import LLAMA_CPP_CMAKE_ARGS
 from afirs_dspy.utils.paths import cache_dir
 
-CMAKE_ARGS = "-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 EXTRAS = "local,mipro"  # the embedded LM; MIPROv2 for a compile cell
 WHO = ("import afirs_dspy; from afirs_dspy.evaluation.provenance import code_digest, git_commit; "
        "print(git_commit(), code_digest(), afirs_dspy.__path__[0])")
@@ -61,7 +61,7 @@ def install(root: Path) -> Path:
     python = root / ".venv" / "bin" / "python"
     _run([sys.executable, "-m", "venv", str(root / ".venv")], "creating the environment")
     _run([str(python), "-m", "pip", "install", "-q", "-e", f"{root}[{EXTRAS}]"], "installing the pinned code",
-         env={**os.environ, "CMAKE_ARGS": CMAKE_ARGS})
+         env={**os.environ, "CMAKE_ARGS": LLAMA_CPP_CMAKE_ARGS})
     return python
 
 

@@ -62,3 +62,13 @@ def test_installed_package_imports_from_outside_the_repo(tmp_path):
     found = _probe(tmp_path)
     assert Path(found["recsys"]).parent.name == "recsys"
     assert found["top_level"] == [] and found["items"] == 1862
+
+
+def test_every_install_builds_llama_cpp_as_the_readme_does():
+    """The README's commands, CI and the evidence worktrees build llama.cpp with the one set of CMake flags."""
+    from afirs_dspy.lm.llama_engine import LLAMA_CPP_CMAKE_ARGS
+
+    root = Path(__file__).resolve().parents[1]
+    readme, ci = (root / "README.md").read_text(), (root / ".ci" / "run").read_text()
+    assert readme.count(f'CMAKE_ARGS="{LLAMA_CPP_CMAKE_ARGS}"') == 2 and f'CMAKE_ARGS="{LLAMA_CPP_CMAKE_ARGS}"' in ci
+    assert "LLAMA_CPP_CMAKE_ARGS" in (root / "bench" / "evidence_checkout.py").read_text()
