@@ -25,9 +25,10 @@ from afirs_dspy.text.user_words import read_message
 
 
 class SessionMemory(dspy.Module):
-    """``memory(dialogue=…)`` → Prediction(state, notes, rejected, excluded, avoided, trace): the state after the
-    dialogue's last user message, what changed in words, the items shown before and not taken, the items
-    never to recommend now (rejected, refused, outside the years) and those to rank last.
+    """``memory(dialogue=…)`` → Prediction(state, notes, rejected, critiqued, excluded, avoided, trace): the state
+    after the dialogue's last user message, what changed in words, the items shown before and not taken, whether
+    the last message critiqued the list, the items never to recommend now (rejected, refused, outside the years)
+    and those to rank last.
 
     ``extractor=None`` (the "w/o LLM2RS" ablation): no preferences are extracted; the critiques still act."""
 
@@ -63,6 +64,7 @@ class SessionMemory(dspy.Module):
         carried = carried_state(dialogue, self.tree)
         start, state = (carried[0] + 1, carried[1]) if carried else (0, SessionState())
         notes: list[str] = []
+        effects = MessageEffects()
         for position in range(start, len(dialogue)):
             if dialogue[position]["role"] != "user":
                 continue
@@ -72,7 +74,7 @@ class SessionMemory(dspy.Module):
             notes += changed
         rejected = rejected_items(dialogue, self.catalog)
         return dspy.Prediction(
-            state=state, notes=notes, rejected=rejected,
+            state=state, notes=notes, rejected=rejected, critiqued=effects.critiques,
             excluded=excluded_items(state, self.tree, self.catalog, rejected).tolist(),
             avoided=np.flatnonzero(item_mask(self.tree, state.avoided)).tolist(), trace=trace,
         )

@@ -138,6 +138,15 @@ def test_critiques_act_on_the_candidates(context):
     assert second.user_preferences.constraints == [f"released {pivot + 1}–…"]
 
 
+def test_a_critique_gets_a_list_without_asking_the_lm(context):
+    # "Drama" alone: the toy LM would ask (no mood known); after a critique the user asked for another list.
+    first, second = talk(context, ["I want a Drama", "Something more recent please"])
+    assert first.action == "ask" and second.action == "recommend"
+    steps = [event["step"] for event in second.trace]
+    assert "critique" in steps and "decide" not in steps
+    assert second["items"] and all(context.catalog.years[i] >= second.session.state.years[0] for i in second["items"])
+
+
 def test_something_different_moves_away_from_what_the_last_list_shared(context):
     tree = context.tree
     # Films 4, 8 and 16 are comedies, 4 and 16 dark: both are shared, unless the user asked for one of them.

@@ -79,6 +79,12 @@ class MessageEffects:
     different: bool = False
     changes_mind: bool = False
 
+    @property
+    def critiques(self) -> bool:
+        """Whether the message critiques the list (years, something ruled out, something different): the
+        user asked for another list, not a question."""
+        return bool(self.refused or self.year or self.different)
+
 
 def _deepest(tree: PreferenceTree, nodes: Sequence[int]) -> tuple[int, ...]:
     """``nodes`` once each, less those with a deeper node among them (a deeper pick refines its ancestor)."""

@@ -112,7 +112,7 @@ def explain_turn(turn: dspy.Prediction, stages: list[Stage], catalog: Catalog,
         funnel["refined"] = len(preselected) if preselected is not None else None
         funnel["refine_status"] = worst_status(_trace_of("refine", trace))
     decided = last.get("decide") or last.get("decide_first")
-    decision_notes = [e["note"] for e in trace if e.get("note") and e.get("step") in ("no_question", "finish")]
+    decision_notes = [e["note"] for e in trace if e.get("note") and e.get("step") in ("no_question", "critique", "finish")]
     decision_notes += [err for e in trace if e.get("step") == "finish" for err in e.get("errors", [])]
     preference_nodes = extract.detail.get("preferences", []) if extract is not None and not extract.error else []
     shown = list(turn["items"]) if turn["action"] == "recommend" else list(preselected or [])
