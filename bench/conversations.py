@@ -24,7 +24,7 @@ list keeps the aspects in force (goal ≥ 0.8: its items hold on average at leas
 ≥ 0.8: years inside the range or later/earlier than the previous list's median year for every item that has
 one, no item with an excluded attribute, fewer items with what the previous list shared for "something
 different"; a critique no list followed is not honoured); rejection and answer turns on which a preference
-in force was lost; LM calls and seconds per turn.
+in force was lost; LM calls and seconds per turn (DSPy's response cache off: every call reaches the model).
 """
 from __future__ import annotations
 
@@ -331,6 +331,7 @@ def main() -> None:
     if not args.report_only:
         with LocalEngines() as engines:
             lm = open_lm(args.lm, args.api_base, engines)
+            lm.cache = False  # every call reaches the model: seconds per turn are what a fresh turn costs
             for name in args.datasets:
                 run_dataset(name, args.arm, args.out, lm, args.limit, args.artifacts_dir)
     if not args.no_report:
