@@ -64,17 +64,19 @@ class SessionMemory(dspy.Module):
         carried = carried_state(dialogue, self.tree)
         start, state = (carried[0] + 1, carried[1]) if carried else (0, SessionState())
         notes: list[str] = []
-        effects = MessageEffects()
+        critiqued = False
         for position in range(start, len(dialogue)):
             if dialogue[position]["role"] != "user":
                 continue
             before = dialogue[:position]
             effects = self.effects(dialogue[position]["content"], before, trace)
-            state, changed = advance(state, effects, self.tree, self.catalog, last_shown(before, self.catalog))
+            shown = last_shown(before, self.catalog)
+            state, changed = advance(state, effects, self.tree, self.catalog, shown)
             notes += changed
+            critiqued = effects.critiques and bool(shown)  # a first message's "no horror" critiques no list
         rejected = rejected_items(dialogue, self.catalog)
         return dspy.Prediction(
-            state=state, notes=notes, rejected=rejected, critiqued=effects.critiques,
+            state=state, notes=notes, rejected=rejected, critiqued=critiqued,
             excluded=excluded_items(state, self.tree, self.catalog, rejected).tolist(),
             avoided=np.flatnonzero(item_mask(self.tree, state.avoided)).tolist(), trace=trace,
         )

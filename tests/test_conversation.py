@@ -139,12 +139,14 @@ def test_critiques_act_on_the_candidates(context):
 
 
 def test_a_critique_gets_a_list_without_asking_the_lm(context):
-    # "Drama" alone: the toy LM would ask (no mood known); after a critique the user asked for another list.
-    first, second = talk(context, ["I want a Drama", "Something more recent please"])
-    assert first.action == "ask" and second.action == "recommend"
+    first, second = talk(context, ["I want a Comedy, something funny", "Something more recent please"])
+    assert first.action == "recommend" and second.action == "recommend"
     steps = [event["step"] for event in second.trace]
-    assert "critique" in steps and "decide" not in steps
+    assert "critique" in steps and "decide" not in steps  # the user asked for another list
     assert second["items"] and all(context.catalog.years[i] >= second.session.state.years[0] for i in second["items"])
+    # a first message's refusal critiques no list: the LM decides
+    (only,) = talk(context, ["A Drama, but no Horror"])
+    assert "decide" in [event["step"] for event in only.trace]
 
 
 def test_something_different_moves_away_from_what_the_last_list_shared(context):

@@ -64,3 +64,11 @@ def test_different_withdrawal_and_change_of_mind():
     message = read_message("Actually, forget the horror, I'd rather have a romantic comedy instead")
     assert message.changes_mind and message.withdrawn == ("horror",) and message.wishes == ("romantic comedy",)
     assert not read_message("Actually, I also want it to be funny").changes_mind  # "actually" alone changes nothing
+
+
+def test_what_the_user_would_do_and_a_list_all_alike_are_no_wishes():
+    # "These all feel the same" asks for something different; "watch", "try" name what one does with an item
+    said = read_message("These all feel kind of the same. Can you show me something else?")
+    assert said.wishes == () and said.different
+    assert read_message("Something to watch with friends and laugh at.").wishes == ("friends", "laugh")
+    assert read_message("A feel-good movie").wishes == ("feel-good",)

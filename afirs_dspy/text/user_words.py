@@ -24,6 +24,8 @@ FILLER = ENGLISH_STOP_WORDS | {
     # conversation words: "think horror", "preferably co-op", "a comedy instead"
     "think", "maybe", "preferably", "ideally", "instead", "actually", "rather", "prefer", "ok", "okay", "hmm", "pls",
     "sorry", "thanks", "thank", "ones", "keyword", "keywords", "trait", "traits",
+    # what the user would do with it: "something to watch", "could you try", "it feels"
+    "watch", "try", "play", "feel", "feels", "kind", "sort",
 }
 TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")  # a word, hyphens and apostrophes inside kept ("co-op", "sci-fi")
 
@@ -128,7 +130,9 @@ def withdrawn_phrases(text: str) -> list[str]:
 DIFFERENT = re.compile(
     r"\b(?:something|anything|somewhat|completely|totally|entirely|quite|very)\s+(?:\w+\s+)?different\b|"
     r"\bdifferent\s+(?:kind|type|sort|style|direction|genre)\b|\bsomething else entirely\b|\bchange of pace\b|"
-    r"\bmix (?:it|things) up\b|\bswitch (?:it|things) up\b", re.IGNORECASE)
+    r"\bmix (?:it|things) up\b|\bswitch (?:it|things) up\b|"
+    # "these all feel kind of the same", "too similar"
+    r"\b(?:all|too)\s+(?:\w+\s+){0,3}?(?:the same|similar|alike)\b", re.IGNORECASE)
 
 
 def wants_different(text: str) -> bool:
