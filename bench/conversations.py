@@ -59,6 +59,14 @@ RESULTS = Path(__file__).parent / "results"
 TRANSCRIPTS = "conversations"
 DATASETS = ("ml-latest-small", "steam")
 GOALS = {"repeating turns": 0.0, "last list keeps the wants": 0.8, "critiques honoured": 0.8}
+# How the committed transcripts came to be: what a reader needs to weigh the "after" figures.
+HISTORY = ("The after arm's program changed twice after its first conversations had been played, each time for a "
+           "general rule, each change restarting the arm from scratch, so every after figure is one code's: a critique "
+           "gets a list without the LM's decision (879d81f, after 2 of the first 8 ml critiques had been answered "
+           "with a question), and 'watch', 'try', 'feel', 'these all feel the same' are no wishes (c1b2311, after 'feel-good' "
+           "and 'different' had become preferences). The runs played the first 40 ml-latest-small and the first 30 "
+           "Steam conversations of the 48 and 36 written (the issue's minimum, for CPU time); the before arm ran the "
+           "same ones from a worktree of b101f43.")
 KEEP = 0.5  # a list keeps the wants when its items hold, on average, at least this share of them
 
 
@@ -284,18 +292,20 @@ def report(out: Path) -> None:
                           "conversation k has the history of the k-th seed-0 validation user. Rates with 95% "
                           "Clopper-Pearson intervals; paired exact tests of after against before (McNemar: the "
                           "discordant conversations, critiques or turns; Wilcoxon: seconds per turn). Goals: "
-                          + ", ".join(f"{k} {'=' if v == 0 else '≥'} {v:g}" for k, v in GOALS.items()) + ".", ""]
+                          + ", ".join(f"{k} {'=' if v == 0 else '≥'} {v:g}" for k, v in GOALS.items()) + ".", "",
+                          HISTORY, ""]
     for name in DATASETS:
         judge = Judge(Catalog(load_dataset(name).items))
         by_id = {c["id"]: c for c in conversations if c["dataset"] == name}
-        arms = {}
+        arms, codes = {}, {}
         for path in sorted((out / TRANSCRIPTS).glob(f"{name}-*.jsonl")):
             arm = path.stem.removeprefix(f"{name}-")
             latest = {line["id"]: line for line in read_lines(path)}  # the last line of a conversation counts
             arms[arm] = {i: judge.judge(by_id[i], line["turns"]) for i, line in latest.items() if i in by_id}
+            codes[arm] = ", ".join(sorted({line["code"] for line in latest.values()}))
         if not arms:
             continue
-        summaries = {arm: summarise(judged) for arm, judged in arms.items()}
+        summaries = {arm: {**summarise(judged), "code": codes[arm]} for arm, judged in arms.items()}
         payload[name] = {"summaries": summaries}
         keys = list(next(iter(summaries.values())))
         lines += [f"## {name}", "", "| measure | " + " | ".join(summaries) + " |", "| --- |" + " --- |" * len(summaries)]
