@@ -42,7 +42,7 @@ MAX_TURNS = 5
 
 
 def repeating_turns(record: SessionRecord) -> tuple[int, int]:
-    """(recommend turns after the first that show an item shown before in the session, such turns)."""
+    """(recommend turns after the session's first that show an item shown before in it, such turns)."""
     shown: set[int] = set()
     repeats = later = 0
     for turn in record.turns:
@@ -58,7 +58,9 @@ def repeating_turns(record: SessionRecord) -> tuple[int, int]:
 def figures(records: list[SessionRecord]) -> dict:
     repeats = [repeating_turns(r) for r in records]
     k, n = sum(r for r, _ in repeats), sum(n for _, n in repeats)
-    return {"users": len(records), "repeating recommend turns": f"{k}/{n} ({k / n:.0%})" if n else "0/0",
+    total = sum(turn.action == "recommend" for r in records for turn in r.turns)
+    return {"users": len(records), "recommend turns": total,
+            "later recommend turns repeating": f"{k}/{n} ({k / n:.0%})" if n else "0/0",
             **{f"SR@{t}": success_rate(records, t) for t in (1, 3, 5)}, "AT": average_turns(records, MAX_TURNS)}
 
 
@@ -103,12 +105,12 @@ def main() -> None:
                                 Transcript(folder / f"{protocol.replace(' ', '-')}.jsonl"), lm, context.catalog.titles,
                                 MAX_TURNS, args.num_threads)
                 runner.run(plan_jobs(["afirs"], cases))
-    users = {case.user for case in cases}
+    user_ids = {case.user for case in cases}
     arms = {"program before issue 31, protocol before issue 32": [
-        r for (method, user), r in Transcript(OLD_PROGRAM).latest().items() if method == "after" and user in users]}
+        r for (method, user), r in Transcript(OLD_PROGRAM).latest().items() if method == "after" and user in user_ids]}
     for protocol in PROTOCOLS:
         path = folder / f"{protocol.replace(' ', '-')}.jsonl"
-        arms[f"this program, protocol {protocol}"] = [r for r in Transcript(path).latest().values() if r.user in users]
+        arms[f"this program, protocol {protocol}"] = [r for r in Transcript(path).latest().values() if r.user in user_ids]
     rows = {arm: figures(records) for arm, records in arms.items()}
     names = list(arms)
     old, new_old_protocol, new_now = (arms[n] for n in names)
@@ -124,7 +126,7 @@ def main() -> None:
               + "; ".join(f"SR@{t} {mcnemar(new_old_protocol, old, t)}" for t in (1, 3, 5)),
               f"- this program, protocol now vs before issue 32 (the opener's share): "
               + "; ".join(f"SR@{t} {mcnemar(new_now, new_old_protocol, t)}" for t in (1, 3, 5))]
-    write_results("memory_sessions", {"users": sorted(users), "arms": rows}, "\n".join(lines))
+    write_results("memory_sessions", {"users": sorted(user_ids), "arms": rows}, "\n".join(lines))
 
 
 if __name__ == "__main__":
