@@ -3,18 +3,21 @@ the embedded model (or --lm), a headless chromium as a new user, the two message
 
     python bench/serve_conversation.py [--dataset ml-latest-small] [--lm …] [--screenshot docs/serve-conversation.png]
 
-Checks what the issue asks of the second turn: the first request's aspects (zombies, horror, comedy) still in
+DSPy's response cache starts empty, so the seconds shown are what the turns cost. Checks what the issue asks of the
+second turn: the first request's aspects (zombies, horror, comedy) still in
 force, none of the first list shown again, a later median year. Writes the page after the second turn to
 --screenshot and the turns with the checks to bench/results/serve_conversation.{md,json}.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from datetime import date
@@ -45,10 +48,10 @@ def median_year(titles: list[str]) -> float | None:
     return statistics.median(years) if years else None
 
 
-def serve(arguments: list[str], port: int) -> subprocess.Popen:
-    """`afirs-dspy serve` in a child process, once its page answers."""
+def serve(arguments: list[str], port: int, dspy_cache: str) -> subprocess.Popen:
+    """`afirs-dspy serve` in a child process, once its page answers; DSPy's response cache in ``dspy_cache``."""
     server = subprocess.Popen([sys.executable, "-m", "afirs_dspy.cli", "serve", "--port", str(port), *arguments],
-                              cwd=ROOT)
+                              cwd=ROOT, env={**os.environ, "DSPY_CACHEDIR": dspy_cache})
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -68,7 +71,9 @@ def main() -> None:
     parser.add_argument("--screenshot", type=Path, default=ROOT / "docs" / "serve-conversation.png")
     args = parser.parse_args()
     port = free_port()
-    server = serve(["--dataset", args.dataset, *(["--lm", args.lm] if args.lm else [])], port)
+    # an empty response cache: the seconds the page shows are what the turns cost
+    empty_cache = tempfile.TemporaryDirectory()
+    server = serve(["--dataset", args.dataset, *(["--lm", args.lm] if args.lm else [])], port, empty_cache.name)
     try:
         # the first turn loads the data, the artifacts and the model
         with page_as_user(f"http://127.0.0.1:{port}/", "", seconds=600, size="1400,1500") as (say, page):
@@ -78,6 +83,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        empty_cache.cleanup()
     first, second = turns
     session = second.session.lower()
     checks = {"aspects kept on the second turn": {stem: stem in session for stem in KEPT},
