@@ -64,9 +64,9 @@ HISTORY = ("The after arm's program changed twice after its first conversations 
            "general rule, each change restarting the arm from scratch, so every after figure is one code's: a critique "
            "gets a list without the LM's decision (879d81f, after 2 of the first 8 ml critiques had been answered "
            "with a question), and 'watch', 'try', 'feel', 'these all feel the same' are no wishes (c1b2311, after 'feel-good' "
-           "and 'different' had become preferences). The runs played the first 40 ml-latest-small and the first 30 "
-           "Steam conversations of the 48 and 36 written (the issue's minimum, for CPU time); the before arm ran the "
-           "same ones from a worktree of b101f43.")
+           "and 'different' had become preferences). Both arms played all 48 ml-latest-small and 36 Steam "
+           "conversations written (the first 40 and 30 first, the rest the same day with the same code); the before "
+           "arm from a worktree of b101f43.")
 KEEP = 0.5  # a list keeps the wants when its items hold, on average, at least this share of them
 
 
