@@ -1,7 +1,8 @@
 """Decision-first tool agents (paper section 3's paradigm): decide from the dialogue, then act.
 
-Subclasses choose how candidates are retrieved; recommending refines them with the LM, asking
-writes a question from the conversation. Shared by the LLMCRS- and InteRecAgent-style baselines.
+Subclasses choose how candidates are retrieved; recommending refines them with the LM, which reads the
+conversation itself (no preference summary first: one call fewer, issue 33), asking writes a question from
+the conversation. Shared by the LLMCRS- and InteRecAgent-style baselines.
 """
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ from afirs_dspy.programs.guarded import guarded_call, non_empty, ranked_picks
 from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn
 from afirs_dspy.recsys.tool import RecsysTool
 from afirs_dspy.programs.predictors import predictor
-from afirs_dspy.signatures import (
-    AskFromConversation, DecideFromConversation, RefineCandidates, SummarizePreferences, UserPreferences,
-)
+from afirs_dspy.signatures import AskFromConversation, DecideFromConversation, RefineFromConversation
 
 
 class DecisionFirstAgent(dspy.Module):
@@ -27,8 +26,7 @@ class DecisionFirstAgent(dspy.Module):
         self.n_candidates = n_candidates
         self.n_recommend = n_recommend
         self.decide = predictor(DecideFromConversation)
-        self.summarize = predictor(SummarizePreferences)
-        self.refine = predictor(RefineCandidates)
+        self.refine = predictor(RefineFromConversation)
         self.ask = predictor(AskFromConversation)
 
     def retrieve(self, user_text: str, history: list[int], trace: list[dict], exclude: list[int]) -> tuple[list[int], list[str]]:
@@ -50,14 +48,15 @@ class DecisionFirstAgent(dspy.Module):
         candidates, preferences = self.retrieve(user_responses(dialogue), list(history), trace, rejected)
         preselected = candidates if len(candidates) <= self.n_recommend else None
         question = ""
-        if action == "recommend":
-            wanted = guarded_call(self.summarize, lambda p: p.preferences, UserPreferences, trace, "summarize",
-                                  conversation=conversation)
+        if action == "recommend" and preselected is None:
+            # One attempt: the fallback, the tool's own top k, is what the small model mostly answered anyway
+            # ([1, 2, …, 10]), and a second read of 50 candidates is the turn's largest cost (issue 33).
             preselected = guarded_call(
                 self.refine, lambda p: ranked_picks(p.selected, candidates, self.n_recommend), lambda: candidates[: self.n_recommend],
-                trace, "refine", preferences=wanted, candidates=self.catalog.numbered(candidates, SHORT_LINE), k=self.n_recommend,
-            ) if preselected is None else preselected
-        else:
+                trace, "refine", attempts=1, conversation=conversation,
+                candidates=self.catalog.numbered(candidates, SHORT_LINE), k=self.n_recommend,
+            )
+        elif action != "recommend":
             question = guarded_call(self.ask, lambda p: non_empty(p.question), lambda: GENERIC_QUESTION, trace, "ask",
                                     conversation=conversation)
         return finish_turn(self.catalog, action, preselected or [], question, trace, rejected=rejected,

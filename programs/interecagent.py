@@ -15,7 +15,7 @@ from afirs_dspy.recsys.tool import RecsysTool
 
 class InteRecAgent(DecisionFirstAgent):
     def __init__(self, tool: RecsysTool, catalog: Catalog, embedder: TextEmbedder, attributes: list[str],
-                 attribute_vectors: np.ndarray, attributes_shown: int = 20, **sizes):
+                 attribute_vectors: np.ndarray, attributes_shown: int = 12, **sizes):
         super().__init__(tool, catalog, **sizes)
         self.search = AttributeSearch(tool, embedder, attributes, attribute_vectors, self.n_candidates,
                                       attributes_shown)

@@ -10,7 +10,8 @@ simplifies: the manager picks its next action from a fixed set instead of writin
 thoughts and actions, and never writes search queries (the searcher reads the user's words and the
 analyst's reports); the reflector critiques the proposed answer within the turn rather than
 reflecting on a whole failed trial; there is no task interpreter; and the reply is the shared
-template. Calls are kept short for weak local models: Literal choices and numbers into shown lists.
+template. Calls are kept short for weak local models: Literal choices and numbers into shown lists. Steps
+are bounded: the last one answers, and a search that would repeat the previous one recommends instead.
 """
 from __future__ import annotations
 
@@ -58,27 +59,35 @@ class MACRec(dspy.Module):
         analyses: list[str] = []
         candidates: list[int] = []
         preferences: list[str] = []
+        searched = None  # the searcher's last query
         for step in range(self.max_steps):
             action = guarded_call(
                 # Without a usable choice the manager moves on: search first, then recommend what was found.
                 self.manage, lambda p: p.action, lambda: "recommend" if candidates else "search", trace, "manager",
                 conversation=conversation, reports=list(reports), steps_left=self.max_steps - step,
             )
+            query = "\n".join([user_responses(dialogue), *analyses])
+            # Bounded steps (issue 33): the last step answers, and a search that would repeat the last one finds
+            # nothing new; the small model chose "search" on every step and never answered.
+            if (action == "search" and query == searched) or (action == "analyse" and step == self.max_steps - 1):
+                trace.append({"step": "bound", "status": "ok", "note": f"{action} → recommend"})
+                action = "recommend"
             if action == "analyse":
                 analyses.append(self.analyse(conversation, history, candidates, trace))
                 reports.append(f"analyst: {analyses[-1]}")
                 continue
             # Recommending needs items: with none found yet, the searcher runs first.
             if action == "search" or (action == "recommend" and not candidates):
-                query = "\n".join([user_responses(dialogue), *analyses])
                 found = self.searcher(user_text=query, history=history, exclude=rejected)
+                searched = query
                 trace.extend(found.trace)
                 candidates, preferences = found.candidates, found.preferences
                 top = "; ".join(self.catalog.titles[i] for i in candidates[: self.found_shown])
                 filtered = ", ".join(preferences) or "no attribute filter"
                 reports.append(f"searcher: {len(candidates)} items ({filtered}); top: {top}")
-            if action == "search":
+            if action == "search" and step < self.max_steps - 1:
                 continue
+            action = "recommend" if action == "search" else action
             items, question = self.propose(action, conversation, reports, candidates, trace)
             accepted, feedback = self.reflect(conversation, action, items, question, trace)
             if accepted:
@@ -113,7 +122,7 @@ class MACRec(dspy.Module):
             return candidates, ""
         return guarded_call(
             self.propose_items, lambda p: ranked_picks(p.selected, candidates, self.n_recommend),
-            lambda: candidates[: self.n_recommend], trace, "propose",
+            lambda: candidates[: self.n_recommend], trace, "propose", attempts=1,  # as the decision-first refinement
             conversation=conversation, reports=list(reports), candidates=self.catalog.numbered(candidates, SHORT_LINE),
             k=self.n_recommend,
         ), ""

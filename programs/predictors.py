@@ -12,7 +12,7 @@ from afirs_dspy.signatures import (
     AnalyseUser, AskFromConversation, AskQuestion, AskWithKnowledge, ClusterAttributes, ConfirmPreferences, DecideAction, DecideFromEvidence,
     DecideFromConversation, DecideFromProfile, ExtractAttributeFilter, FindMisfits, GroupItems, LearnUserProfile, ManageStep,
     PlanDialogueGoal, ProposeItems, ProposeQuestion, RecommendFromProfile, RecommendWithKnowledge, RefineCandidates,
-    ReflectOnAnswer, RerankShortlist, SelectNodes, SummarizePreferences, WriteResponse, ZeroShotTurn,
+    RefineFromConversation, ReflectOnAnswer, RerankShortlist, SelectNodes, SummarizePreferences, WriteResponse, ZeroShotTurn,
 )
 
 OUTPUT_TOKENS: dict[type[dspy.Signature], int] = {
@@ -23,11 +23,12 @@ OUTPUT_TOKENS: dict[type[dspy.Signature], int] = {
     RerankShortlist: 64,
     DecideAction: 96,
     DecideFromEvidence: 24,
-    DecideFromConversation: 96,
+    DecideFromConversation: 24,
     AskQuestion: 96,
     AskFromConversation: 96,
     WriteResponse: 160,
-    ExtractAttributeFilter: 96,
+    ExtractAttributeFilter: 48,
+    RefineFromConversation: 96,
     ZeroShotTurn: 320,
     ClusterAttributes: 128,
     FindMisfits: 48,

@@ -1,18 +1,25 @@
 """ReAct baseline (Yao et al. 2023; paper 5.1.3): dspy.ReAct reasons and acts with two tools —
 a catalog search and the SASRec recommender for the current user — then recommends item ids or
-asks. Ids are checked against the catalog; unknown ids are dropped and listed in the trace."""
+asks. Ids are checked against the catalog; unknown ids are dropped and listed in the trace.
+
+Bounded for small local models (issue 33): at most two steps (a tool call, then another or finish), each
+through the programs' compact adapter with an output budget; a step that fails to parse ends the trajectory,
+as DSPy's ReAct ends it on an invalid tool; and the final answer is read from the trajectory's thoughts
+without a second chain of thought (DSPy's default ``extract`` reasons again, ~100 generated tokens)."""
 from __future__ import annotations
 
 from contextvars import ContextVar
 
 import dspy
 import numpy as np
+from dspy.utils.exceptions import AdapterParseError
 
 from afirs_dspy.domain.catalog import SHORT_LINE, Catalog
 from afirs_dspy.text.embeddings import TextEmbedder, top_k_similar
 from afirs_dspy.domain.session import rejected_items
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call
+from afirs_dspy.programs.predictors import CompactPredict
 from afirs_dspy.programs.turn import GENERIC_QUESTION, finish_turn
 from afirs_dspy.recsys.tool import RecsysTool
 from afirs_dspy.signatures import AgentTurn
@@ -21,9 +28,21 @@ from afirs_dspy.signatures import AgentTurn
 _USER: ContextVar[tuple[list[int], list[int]]] = ContextVar("react_user")
 
 
+class AgentStep(CompactPredict):
+    """One ReAct step; an answer that does not parse raises ValueError, which ``dspy.ReAct`` takes as the end of
+    the trajectory (it goes on to the final answer) rather than the failure of the whole turn."""
+
+    def forward(self, **kwargs):
+        try:
+            return super().forward(**kwargs)
+        except AdapterParseError as exc:
+            raise ValueError(str(exc)) from exc
+
+
 class ReActAgent(dspy.Module):
     def __init__(self, tool: RecsysTool, catalog: Catalog, embedder: TextEmbedder, item_vectors: np.ndarray,
-                 n_recommend: int = 10, max_iters: int = 3, results_per_tool: int = 10):
+                 n_recommend: int = 10, max_iters: int = 2, results_per_tool: int = 10, step_tokens: int = 80,
+                 answer_tokens: int = 96):
         super().__init__()
         self.tool = tool
         self.catalog = catalog
@@ -32,6 +51,9 @@ class ReActAgent(dspy.Module):
         self.n_recommend = n_recommend
         self.results = results_per_tool
         self.agent = dspy.ReAct(AgentTurn, tools=[self.search_catalog, self.recommend_for_user], max_iters=max_iters)
+        self.agent.react = AgentStep(self.agent.react.signature, max_tokens=step_tokens)
+        self.agent.extract = CompactPredict(self.agent.extract.predict.signature.delete("reasoning"),
+                                            max_tokens=answer_tokens)
 
     def _listing(self, items) -> str:
         return "\n".join(f"id {i}: {self.catalog.line(int(i), SHORT_LINE)}" for i in items) or "no items"

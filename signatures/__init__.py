@@ -3,7 +3,9 @@
 Each docstring is the instruction and the typed fields are the contract. Item and node
 references are numbers into the list shown in the prompt, checked by the programs.
 """
-from afirs_dspy.signatures.baselines import AgentTurn, AskFromConversation, ExtractAttributeFilter, ZeroShotTurn
+from afirs_dspy.signatures.baselines import (
+    AgentTurn, AskFromConversation, ExtractAttributeFilter, RefineFromConversation, ZeroShotTurn,
+)
 from afirs_dspy.signatures.crs_baselines import (
     AnalyseUser, AskWithKnowledge, DecideFromProfile, LearnUserProfile, ManageStep, PlanDialogueGoal, ProposeItems,
     ProposeQuestion, RecommendFromProfile, RecommendWithKnowledge, ReflectOnAnswer,
@@ -17,7 +19,8 @@ from afirs_dspy.signatures.response import WriteResponse
 from afirs_dspy.signatures.tree_construction import ClusterAttributes, FindMisfits, GroupItems
 
 __all__ = [
-    "AgentTurn", "AskFromConversation", "DecideFromConversation", "ExtractAttributeFilter", "ZeroShotTurn",
+    "AgentTurn", "AskFromConversation", "DecideFromConversation", "ExtractAttributeFilter", "RefineFromConversation",
+    "ZeroShotTurn",
     "AskQuestion", "ClusterAttributes", "ConfirmPreferences", "DecideAction", "DecideFromEvidence", "FindMisfits",
     "GroupItems", "RefineCandidates", "RerankShortlist", "SelectNodes", "SummarizePreferences", "UserPreferences",
     "WriteResponse",

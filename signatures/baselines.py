@@ -33,13 +33,25 @@ class AgentTurn(dspy.Signature):
 
 class ExtractAttributeFilter(dspy.Signature):
     """Turn the user's requests into a hard filter over the catalog's predefined attributes: the
-    attribute numbers the items must have, and those they must not have. Use only attributes the
-    user clearly asked for or ruled out."""
+    attributes the items must have and those they must not have, copied from the list. Use only
+    attributes the user clearly asked for or ruled out."""
 
+    # Names, not numbers into the list: given numbers, the 1.5B model counted 1..20 into its answer (issue 33).
     user_responses: str = dspy.InputField()
-    attributes: list[str] = dspy.InputField(desc="numbered attributes: 'number. name'")
-    required: list[int] = dspy.OutputField()
-    excluded: list[int] = dspy.OutputField()
+    attributes: list[str] = dspy.InputField(desc="the catalog's attributes closest to the user's words")
+    required: list[str] = dspy.OutputField(desc="attributes the user asked for")
+    excluded: list[str] = dspy.OutputField(desc="attributes the user ruled out")
+
+
+class RefineFromConversation(dspy.Signature):
+    """Given the conversation and the candidate items, select the top k items that best match what
+    the user asked for, leaving out what the user turned down. Answer with candidate numbers, best
+    first."""
+
+    conversation: str = dspy.InputField()
+    candidates: list[str] = dspy.InputField(desc="numbered items: 'number. title — attributes'")
+    k: int = dspy.InputField(desc="how many to select")
+    selected: list[int] = dspy.OutputField(desc="k candidate numbers, best first")
 
 
 class AskFromConversation(dspy.Signature):

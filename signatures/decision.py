@@ -39,6 +39,7 @@ class DecideFromConversation(dspy.Signature):
     alone: recommend when you know enough about what the user wants, otherwise ask a
     clarification question."""
 
+    # No ``reason`` output, as in DecideFromEvidence: a small model's reason was ~45 generated tokens (~5 s) of
+    # every decision-first turn (issue 33), and the decisions compared should cost alike.
     conversation: str = dspy.InputField()
-    reason: str = dspy.OutputField(desc="one short sentence")
     action: Literal["recommend", "ask"] = dspy.OutputField()

@@ -32,7 +32,7 @@ def user(text):
 def any_method_lm():
     """The toy LM, answering the decision-first baselines too (they decide to recommend)."""
     lm = toy_lm()
-    lm.rules = {**lm.rules, "`[[ ## reason ## ]]`": {"reason": "-", "action": "recommend"},
+    lm.rules = {**lm.rules, "(`action`).": {"action": "recommend"},
                 "[[ ## attributes ## ]]": {"required": "[]", "excluded": "[]"}}
     return lm
 

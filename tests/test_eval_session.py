@@ -128,11 +128,11 @@ def test_a_decide_first_method_that_asks_is_asked_what_it_would_recommend_unbill
 
     context = toy_context(tmp_path)
     lm = toy_lm()
-    lm.rules = {**lm.rules, "`[[ ## reason ## ]]`": {"reason": "-", "action": "ask"},
+    lm.rules = {**lm.rules, "(`action`).": {"action": "ask"},
                 "`[[ ## question ## ]]`": {"question": "What mood?"}}
     simulators = AttributeSimulators(context, 0, AttributeSimulatorConfig(min_open_items=1))
     case = SessionCase("u", 5, (1, 2))
     record = run_session(build_program("llmcrs", context), simulators(case), case, "llmcrs", lm, max_turns=2)
     for turn in record.turns:
         assert turn.action == "ask" and len(turn.preselected) == 10  # the refined list it would recommend
-        assert turn.probe_usage.lm_calls == 2 and turn.program_usage.lm_calls == 2  # refine + summary, apart
+        assert turn.probe_usage.lm_calls == 1 and turn.program_usage.lm_calls == 2  # the refinement, apart

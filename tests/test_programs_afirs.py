@@ -33,7 +33,7 @@ def rules(**overrides):
         "[[ ## candidates ## ]]": {"selected": "[2, 1]"},
         "[[ ## items ## ]]": {"reason": "they match", "action": "recommend"},
         "[[ ## candidate_distribution ## ]]": {"question": "Funny or dark?"},
-        "`[[ ## reason ## ]]`": {"reason": "not sure yet", "action": "ask"},
+        "(`action`).": {"action": "ask"},
     }
     base.update(overrides)
     return base

@@ -6,6 +6,7 @@ import json
 import dspy
 import pytest
 
+from afirs_dspy.programs.attribute_search import named
 from afirs_dspy.programs.registry import METHODS, build_program
 from scripted import ScriptedLM, field, listed
 from toy_world import toy_context
@@ -47,16 +48,29 @@ def test_zero_shot_recommending_nothing_known_asks_instead(context):
 
 
 def test_llmcrs_decides_first_then_refines_plain_ranking(context):
-    rules = {"`[[ ## reason ## ]]`": {"reason": "clear", "action": "recommend"}, "`[[ ## preferences ## ]]`": PREFS,
-             "[[ ## candidates ## ]]": {"selected": "[3]"}}
-    out, lm = run(context, "llmcrs", rules)
+    seen = {}
+
+    def refine(prompt):
+        seen["prompt"] = prompt
+        return {"selected": "[3]"}
+
+    out, lm = run(context, "llmcrs", {"(`action`).": {"action": "recommend"}, "[[ ## candidates ## ]]": refine})
     assert out.action == "recommend" and len(out.candidates) == 22  # 24 items minus the history
     assert out["items"][0] == out.candidates[2] and len(out["items"]) == 10
-    assert [e["step"] for e in out.trace] == ["decide", "tool", "summarize", "refine"]
+    # The refinement reads the conversation itself: no preference summary first (issue 33).
+    assert [e["step"] for e in out.trace] == ["decide", "tool", "refine"]
+    assert field(seen["prompt"], "conversation") == "User: Something dark, a horror film"
+
+
+def test_decision_first_refinement_takes_the_tools_order_when_its_answer_is_unusable(context):
+    out, lm = run(context, "llmcrs", {"(`action`).": {"action": "recommend"}, "[[ ## candidates ## ]]": {"selected": "[99]"}})
+    # One attempt, then the tool's own top 10: a second read of 50 candidates costs more than it gains.
+    assert out["items"] == out.candidates[:10] and lm.calls["[[ ## candidates ## ]]"] == 1
+    assert next(e for e in out.trace if e["step"] == "refine")["status"] == "fallback"
 
 
 def test_llmcrs_asks_from_the_conversation(context):
-    rules = {"`[[ ## reason ## ]]`": {"reason": "unclear", "action": "ask"},
+    rules = {"(`action`).": {"action": "ask"},
              "`[[ ## question ## ]]`": {"question": "Which genre?"}}
     out, lm = run(context, "llmcrs", rules)
     assert (out.action, out.question, out["items"]) == ("ask", "Which genre?", [])
@@ -67,12 +81,11 @@ def test_llmcrs_asks_from_the_conversation(context):
 
 def test_interecagent_hard_filters_on_the_attributes_the_lm_names(context):
     def pick(prompt):
-        shown = listed(prompt, "attributes")
-        number = next(int(s.split(". ")[0]) for s in shown if s.endswith("Horror"))
-        return {"required": f"[{number}]", "excluded": "[]"}
+        assert "Horror" in listed(prompt, "attributes")
+        return {"required": '["horror", "Not An Attribute"]', "excluded": "[]"}  # names, in any case
 
-    rules = {"`[[ ## reason ## ]]`": {"reason": "clear", "action": "recommend"}, "[[ ## attributes ## ]]": pick,
-             "`[[ ## preferences ## ]]`": PREFS, "[[ ## candidates ## ]]": {"selected": "[1]"}}
+    rules = {"(`action`).": {"action": "recommend"}, "[[ ## attributes ## ]]": pick,
+             "[[ ## candidates ## ]]": {"selected": "[1]"}}
     out, _ = run(context, "interecagent", rules)
     horror = set(context.tree.node_items(5).tolist()) - {1, 2}
     assert set(out.candidates) == horror and out.preferences == ["Horror"]
@@ -81,12 +94,10 @@ def test_interecagent_hard_filters_on_the_attributes_the_lm_names(context):
 
 def test_interecagent_falls_back_to_ranking_when_nothing_passes_the_filter(context):
     def pick(prompt):
-        shown = listed(prompt, "attributes")
-        wanted = [int(s.split(". ")[0]) for s in shown if s.endswith(("Horror", "Comedy"))]
-        return {"required": json.dumps(wanted), "excluded": "[]"}
+        return {"required": '["Horror", "Comedy"]', "excluded": "[]"}
 
-    rules = {"`[[ ## reason ## ]]`": {"reason": "clear", "action": "recommend"}, "[[ ## attributes ## ]]": pick,
-             "`[[ ## preferences ## ]]`": PREFS, "[[ ## candidates ## ]]": {"selected": "[1]"}}
+    rules = {"(`action`).": {"action": "recommend"}, "[[ ## attributes ## ]]": pick,
+             "[[ ## candidates ## ]]": {"selected": "[1]"}}
     out, _ = run(context, "interecagent", rules)
     assert len(out.candidates) == 22
     assert [e["status"] for e in out.trace if e["step"] == "tool"] == ["ok", "fallback"]
@@ -101,9 +112,30 @@ def test_react_uses_its_tools_and_keeps_only_catalog_ids(context):
 
     def extract(prompt):
         seen["prompt"] = prompt
-        return {"reasoning": "found", "action": "recommend", "item_ids": "[6, 999, 2, 6]", "question": ""}
+        return {"action": "recommend", "item_ids": "[6, 999, 2, 6]", "question": ""}
 
-    out, _ = run(context, "react", {"`[[ ## next_thought ## ]]`": lambda _: next(steps), "`[[ ## reasoning ## ]]`": extract})
+    out, _ = run(context, "react", {"`[[ ## next_thought ## ]]`": lambda _: next(steps), "`[[ ## item_ids ## ]]`": extract})
     assert "[[ ## tool_name_0 ## ]]\nsearch_catalog" in seen["prompt"] and "id 6: Film 6 (1996) — Horror, funny" in seen["prompt"]
     assert out["items"] == [6]  # 999 is not an item, 2 is in the history
     assert next(e for e in out.trace if e["step"] == "check_ids")["dropped"] == [999, 2]
+
+
+def test_react_is_bounded_and_a_step_that_does_not_parse_ends_the_trajectory(context):
+    seen = []
+
+    def answer(prompt):
+        seen.append(prompt)
+        return {"action": "ask", "item_ids": "[]", "question": "Dark or funny?"}
+
+    step = {"next_thought": "search", "next_tool_name": "search_catalog", "next_tool_args": json.dumps({"query": "x"})}
+    out, lm = run(context, "react", {"`[[ ## next_thought ## ]]`": step, "`[[ ## item_ids ## ]]`": answer})
+    assert lm.calls["`[[ ## next_thought ## ]]`"] == 2 and len(seen) == 1  # max_iters=2, then the final answer
+    assert "`reasoning`" not in seen[0]  # the answer does not reason a second time
+    out, lm = run(context, "react", {"`[[ ## next_thought ## ]]`": "not json at all", "`[[ ## item_ids ## ]]`": answer})
+    assert lm.calls["`[[ ## next_thought ## ]]`"] == 1 and (out.action, out.question) == ("ask", "Dark or funny?")
+
+
+def test_attribute_filter_keeps_the_first_shown_names_of_a_run_on_list():
+    shown = ["Horror", "Comedy", "Drama", "Thriller", "War"]
+    listed_all = ["drama", "film noir", "Horror ", "drama", "War", "Comedy", "Thriller"]
+    assert named(listed_all, shown, 3) == ["Drama", "Horror", "War"]  # unknown and repeated names dropped

@@ -163,9 +163,9 @@ def test_rah_falls_back_to_asking_when_learning_and_deciding_fail(context):
 def filter_on(required=(), excluded=()):
     """The searcher's attribute filter: the shown attributes named in ``required`` / ``excluded``."""
     def rule(prompt):
-        shown = {s.split(". ", 1)[1]: int(s.split(". ")[0]) for s in listed(prompt, "attributes")}
-        return {"required": json.dumps([shown[a] for a in required]),
-                "excluded": json.dumps([shown[a] for a in excluded])}
+        shown = listed(prompt, "attributes")
+        return {"required": json.dumps([a for a in required if a in shown]),
+                "excluded": json.dumps([a for a in excluded if a in shown])}
     return rule
 
 
@@ -222,18 +222,33 @@ def test_macrec_rejected_answer_goes_back_to_the_manager_for_another_step(contex
     assert out.preselected is None and lm.calls["`[[ ## verdict ## ]]`"] == 2
 
 
-def test_macrec_falls_back_to_asking_when_the_step_bound_is_reached(context):
+def test_macrec_answers_on_its_last_step_and_asks_when_the_reflector_rejects_it(context):
     rules = {"[[ ## steps_left ## ]]": {"action": "analyse"},
-             "`[[ ## analysis ## ]]`": {"analysis": "Wants a dark horror film."}}
+             "`[[ ## analysis ## ]]`": {"analysis": "Wants a dark horror film."},
+             "[[ ## attributes ## ]]": filter_on(required=["Horror"]),
+             "`[[ ## verdict ## ]]`": {"verdict": "reject", "feedback": "not yet"}}
     out, lm = run(context, "macrec", rules)
-    assert steps(out) == ["manager", "analyst"] * 3 + ["manager"]
+    # Bounded steps (issue 33): a third "analyse" becomes the answer; few enough items need no selection call.
+    assert steps(out) == ["manager", "analyst"] * 2 + ["manager", "bound", "attribute_filter", "tool", "reflector",
+                                                       "manager"]
     assert out.trace[-1]["status"] == "fallback" and "max_steps=3" in out.trace[-1]["errors"][0]
-    assert (out.action, out.question, out["items"], out.candidates, out.preselected) == ("ask", GENERIC_QUESTION, [], [], None)
+    horror = set(context.tree.node_items(5).tolist()) - {1, 2}
+    assert (out.action, out.question, out["items"]) == ("ask", GENERIC_QUESTION, [])
+    assert set(out.candidates) == horror and out.preselected == out.candidates
 
     names, vectors = context.attributes()
     short = MACRec(context.tool, context.catalog, context.embedder, names, vectors, max_steps=1)
-    out, lm = run(context, "macrec", rules, program=short)
-    assert lm.calls["[[ ## steps_left ## ]]"] == 1 and out.action == "ask"
+    out, lm = run(context, "macrec", {**rules, "`[[ ## verdict ## ]]`": {"verdict": "accept", "feedback": ""}},
+                  program=short)
+    assert lm.calls["[[ ## steps_left ## ]]"] == 1 and out.action == "recommend" and set(out["items"]) == horror
+
+
+def test_macrec_search_that_would_repeat_the_last_one_recommends_instead(context):
+    rules = {"[[ ## steps_left ## ]]": {"action": "search"}, "[[ ## attributes ## ]]": filter_on(required=["Horror"]),
+             "`[[ ## verdict ## ]]`": {"verdict": "accept", "feedback": ""}}
+    out, lm = run(context, "macrec", rules)
+    assert steps(out) == ["manager", "attribute_filter", "tool", "manager", "bound", "reflector"]
+    assert lm.calls["[[ ## attributes ## ]]"] == 1 and out.action == "recommend"
 
 
 def test_macrec_manager_that_cannot_choose_searches_then_recommends(context):

@@ -53,7 +53,7 @@ def rules(decide, question="Which genre do you prefer, Drama or Comedy?"):
         "`[[ ## preferences ## ]]`": PREFS,
         "[[ ## candidates ## ]]": {"selected": "[1, 2, 3]"},
         "[[ ## items ## ]]": lambda p: {"reason": "-", "action": decide(field(p, "conversation"))},
-        "`[[ ## reason ## ]]`": lambda p: {"reason": "-", "action": decide(field(p, "conversation"))},  # decision first
+        "(`action`).": lambda p: {"action": decide(field(p, "conversation"))},  # decision first
         "[[ ## candidate_distribution ## ]]": {"question": question},
     }
 
