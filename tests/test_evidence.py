@@ -85,22 +85,32 @@ def test_a_plan_is_checked_and_its_pilots_run_first(tmp_path):
             load_plan(write_plan(tmp_path, {**PLAN, **change}, "bad"))
 
 
-def test_plan_1_follows_the_issues_priority_and_is_pinned_after_the_conversation_and_simulator_work():
-    plan = load_plan(Path(evidence.__file__).parent / "plans" / "evidence-1.json")
+# What each pinned plan's commit must hold, by a marker in its source: the conversation and simulator work
+# (issues 31, 32), and for plan 2 the baselines bounded for the embedded model (issue 33).
+PINNED_WORK = {
+    "evidence-1": {"programs/session_memory.py": "critiqued", "afirs_dspy/evaluation/attribute_simulator.py": "min_open_items"},
+    "evidence-2": {"programs/session_memory.py": "critiqued", "afirs_dspy/evaluation/attribute_simulator.py": "min_open_items",
+                   "programs/attribute_search.py": "max_named", "programs/macrec.py": "searched"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_WORK))
+def test_the_plans_follow_the_issues_priority_and_are_pinned_after_the_work_they_measure(name):
+    plan = load_plan(Path(evidence.__file__).parent / "plans" / f"{name}.json")
     assert plan.pinned and plan.users == "evidence" and plan.pilot.users == 5 and plan.pilot.strongest == 3
     assert len(plan.pilot.methods) == 7 and plan.pilot.datasets == ("ml-latest-small", "steam")
     cells = plan.ordered_cells()
     assert [c.name[0] for c in cells] == list("00123333456")
     assert [c.users for c in cells] == [5, 5, 30, 30, 30, 30, 10, 10, 20, 30, 20]
     assert cells[8].simulator == "llm" and [s.optimizer for s in cells[9].compile] == ["bootstrap", "mipro-light"]
-    assert plan.artifacts_dir == "artifacts/evidence-1"  # never rebuilt by development
+    assert plan.artifacts_dir == f"artifacts/{name}"  # never rebuilt by development
     repo = Path(evidence.__file__).resolve().parents[1]
     known = subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{plan.commit}^{{commit}}"], capture_output=True)
-    if known.returncode == 0:  # (a shallow clone may lack it) the commit holds issue 31's and issue 32's work
-        for path in ("programs/session_memory.py", "afirs_dspy/evaluation/attribute_simulator.py"):
+    if known.returncode == 0:  # (a shallow clone may lack it)
+        for path, marker in PINNED_WORK[name].items():
             source = subprocess.run(["git", "-C", str(repo), "show", f"{plan.commit}:{path}"], capture_output=True,
                                     text=True, check=True).stdout
-            assert "critiqued" in source or "min_open_items" in source, path
+            assert marker in source, path
 
 
 def test_the_pilots_choose_the_strongest_by_sr5_then_at_then_order(tmp_path):
