@@ -43,7 +43,7 @@ import afirs_dspy
 from afirs_dspy.data import load_dataset
 from afirs_dspy.evaluation.sampling import sample_cases
 from afirs_dspy.evaluation.usage import metered
-from afirs_dspy.lm.backends import LocalEngines
+from afirs_dspy.lm.backends import LMOptions, LocalEngines
 from afirs_dspy.programs.registry import build_program
 from lm_arguments import add_lm_arguments
 
@@ -340,8 +340,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.report_only:
         with LocalEngines() as engines:
-            lm = open_lm(args.lm, args.api_base, engines)
-            lm.cache = False  # every call reaches the model: seconds per turn are what a fresh turn costs
+            # DSPy's response cache off: every call reaches the model, seconds per turn are what a fresh turn costs
+            lm = open_lm(args.lm, args.api_base, engines, options=LMOptions(cache=False))
             for name in args.datasets:
                 run_dataset(name, args.arm, args.out, lm, args.limit, args.artifacts_dir)
     if not args.no_report:

@@ -120,15 +120,16 @@ class AFIRS(dspy.Module):
                                              or self.config.refinement == "score")
         acted = self.action_stage(conversation=conversation, dialogue=dialogue, history=list(history), refine=refine)
         trace += acted.trace
-        if self.config.action_first and not must_recommend and acted.session.critiqued:
-            # "more recent", "not a cartoon", "something different": the user asked for another list
-            action = "recommend"
-            trace.append({"step": "critique", "status": "ok", "errors": [],
-                          "note": "the message critiqued the list: recommending, without asking the LM"})
-        elif self.config.action_first and not must_recommend:
-            evidence = (self.matcher.evidence(acted.preselected, acted.preference_nodes, acted.preferences)
-                        if self.config.decision_facts else None)
-            action = decision.choose(conversation, acted.preselected, trace, evidence)
+        if self.config.action_first and not must_recommend:
+            if acted.session.critiqued:
+                # "more recent", "not a cartoon", "something different": the user asked for another list
+                action = "recommend"
+                trace.append({"step": "critique", "status": "ok", "errors": [],
+                              "note": "the message critiqued the list: recommending, without asking the LM"})
+            else:
+                evidence = (self.matcher.evidence(acted.preselected, acted.preference_nodes, acted.preferences)
+                            if self.config.decision_facts else None)
+                action = decision.choose(conversation, acted.preselected, trace, evidence)
         aspect = decision.aspect(in_play(acted.recommendation, self.config.n_recommend), facts,
                                  acted.preference_nodes if memory else [])
         if action == "ask" and aspect is None and memory:

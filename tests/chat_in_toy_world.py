@@ -32,5 +32,5 @@ if __name__ == "__main__":
     context = toy_context(Path(folder))
     DatasetSpec.load = lambda self, force=False: toy_dataset()
     chat.load_context = lambda dataset, artifacts_dir=None: context
-    lm_opening.make_lm = lambda spec, api_base=None, engines=None: slowed(toy_lm(), float(seconds))
+    lm_opening.make_lm = lambda spec, api_base=None, options=None, engines=None: slowed(toy_lm(), float(seconds))
     main(["chat", *options], prog_name="afirs-dspy")

@@ -98,7 +98,7 @@ def test_an_eval_whose_sessions_errored_exits_non_zero(monkeypatch, tmp_path, sh
     context = toy_context(tmp_path / "tree")
     monkeypatch.setattr(DatasetSpec, "load", lambda self, force=False: toy_dataset())
     monkeypatch.setattr(eval_run, "load_context", lambda dataset, artifacts_dir: context)
-    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base, engines=None: failing_lm())
+    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base, options=None, engines=None: failing_lm())
     result = CliRunner().invoke(eval_command, ["--out", str(tmp_path / "run"), "--n-sessions", "2", "--no-progress",
                                                "--n-candidates", "6", "--n-recommend", "3",
                                                "--max-error-share", str(share)])

@@ -98,7 +98,7 @@ def test_chat_without_a_terminal_prints_stage_lines_but_no_spinner_and_quiet_pri
 def test_chat_says_which_steps_the_program_repaired(toy, monkeypatch):
     lm = toy_lm()
     lm.rules["[[ ## nodes ## ]]"] = {"selected": "[99]"}  # never among the proposals
-    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base=None, engines=None: lm)
+    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base=None, options=None, engines=None: lm)
     result = CliRunner().invoke(chat_command, ["--user", "3"], input="a funny comedy please\n")
     assert result.exit_code == 0, result.output
     assert "LM output repaired: confirm fallback" in result.output
@@ -132,7 +132,7 @@ def test_build_tree_names_the_next_command_with_the_options_that_carry_over(monk
 
 def test_an_lm_that_stays_unreachable_ends_chat_with_one_line(toy, monkeypatch):
     unreachable = make_lm("openai/some-model", "http://127.0.0.1:9/v1", options=LMOptions(num_retries=0, cache=False))
-    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base=None, engines=None: unreachable)
+    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base=None, options=None, engines=None: unreachable)
     result = CliRunner().invoke(main, ["chat", "--user", "3", "--quiet"], input="a funny comedy please\n")
     assert result.exit_code == 1 and "Error: LM openai/some-model at http://127.0.0.1:9/v1 failed" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)

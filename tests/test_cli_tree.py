@@ -25,7 +25,7 @@ def toy(monkeypatch):
 
     def use(rules):
         lm = ScriptedLM(rules)
-        monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base=None, engines=None: lm)
+        monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base=None, options=None, engines=None: lm)
         return lm
     return use
 

@@ -26,7 +26,7 @@ def toy_data(monkeypatch):
 def toy_world(monkeypatch, tmp_path, toy_data):
     context = toy_context(tmp_path / "tree")
     monkeypatch.setattr(eval_run, "load_context", lambda dataset, artifacts_dir: context)
-    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base, engines=None: toy_lm())
+    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base, options=None, engines=None: toy_lm())
 
 
 def test_help_lists_the_options():

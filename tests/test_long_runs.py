@@ -24,7 +24,7 @@ ARGS = ["--n-sessions", "4", "--modules", "select,decide,refine", "--no-progress
 def counted(monkeypatch, toy):  # noqa: F811
     """The toy world with one scripted LM whose calls are counted (it has no response cache)."""
     lm = toy_lm()
-    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base=None, engines=None: lm)
+    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base=None, options=None, engines=None: lm)
     return toy, lm
 
 

@@ -31,7 +31,7 @@ def toy(monkeypatch, tmp_path):
     for module in (compile_run, eval_run, chat, compiled):
         monkeypatch.setattr(module, "load_context", lambda dataset, artifacts_dir=None: context)
     for module in (lm_opening, compiled):
-        monkeypatch.setattr(module, "make_lm", lambda spec, api_base=None, engines=None: toy_lm())
+        monkeypatch.setattr(module, "make_lm", lambda spec, api_base=None, options=None, engines=None: toy_lm())
     return root
 
 

@@ -130,7 +130,7 @@ def loading(monkeypatch, saved):
     asked = []
     monkeypatch.setattr(compiled, "load_dataset", lambda *args, **kwargs: toy_dataset())
     monkeypatch.setattr(compiled, "load_context", lambda dataset, artifacts_dir=None: context)
-    monkeypatch.setattr(compiled, "make_lm", lambda spec, api_base=None, engines=None: asked.append((spec, api_base))
+    monkeypatch.setattr(compiled, "make_lm", lambda spec, api_base=None, options=None, engines=None: asked.append((spec, api_base))
                         or toy_lm())
     return root, path, asked
 
@@ -276,7 +276,7 @@ def test_a_corrupt_run_file_on_resume_is_a_one_line_error(monkeypatch, tmp_path)
     context = toy_context(tmp_path / "tree")
     monkeypatch.setattr(DatasetSpec, "load", lambda self, force=False: toy_dataset())
     monkeypatch.setattr(eval_run, "load_context", lambda dataset, artifacts_dir: context)
-    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base, engines=None: toy_lm())
+    monkeypatch.setattr(lm_opening, "make_lm", lambda spec, api_base, options=None, engines=None: toy_lm())
     out = tmp_path / "run"
     out.mkdir()
     (out / "run.json").write_text("{\"methods\": [")

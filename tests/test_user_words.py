@@ -44,6 +44,8 @@ def test_wishes_refusals_and_new_aspects_in_one_message():
     ("2010 or later", YearWish(start=2010)),
     ("before 1990", YearWish(end=1989)),
     ("between 1990 and 1995", YearWish(start=1990, end=1995)),
+    ("from around 2005 to 2011", YearWish(start=2005, end=2011)),  # a hedge keeps the years (steam-03)
+    ("after about 2000", YearWish(start=2001)),
     ("released in 1999", YearWish(start=1999, end=1999)),
     ("newer ones", YearWish(direction="later")),
     ("something more recent", YearWish(direction="later")),

@@ -7,7 +7,7 @@ import click
 import dspy
 
 from afirs_dspy.lm import opening
-from afirs_dspy.lm.backends import LocalEngines
+from afirs_dspy.lm.backends import LMOptions, LocalEngines
 from afirs_dspy.lm.errors import LMSetupError
 
 LM_HELP = (
@@ -41,10 +41,10 @@ def program_lm_options(command):
 
 
 def open_lm(spec: str | None, api_base: str | None, engines: LocalEngines | None = None,
-            option: str = "--lm") -> dspy.LM:
+            option: str = "--lm", options: LMOptions | None = None) -> dspy.LM:
     """``opening.open_lm`` with set-up errors (missing install or model file, bad spec, a remote LM that does not
     answer a one-token call) as one-line CLI errors, before any work."""
     try:
-        return opening.open_lm(spec, api_base, engines, option)
+        return opening.open_lm(spec, api_base, engines, option, options)
     except LMSetupError as exc:
         raise click.ClickException(str(exc)) from None

@@ -177,7 +177,8 @@ class YearWish:
 
 _DECADE_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
                  "seventies": 1970, "eighties": 1980, "nineties": 1990}
-_YEAR = r"((?:19|20)\d\d)"
+# "from around 2005 to 2011": a hedge before a year keeps the year (steam-03 of bench/conversations).
+_YEAR = r"(?:(?:around|about|roughly|approximately|circa|ca\.)\s+)?((?:19|20)\d\d)"
 _DECADE = r"(?:(?:19|20)?(\d)0'?s|'(\d)0s|(" + "|".join(_DECADE_WORDS) + r"))\b"
 _TIME_PATTERNS = [
     ("between", rf"\bbetween\s+{_YEAR}\s+and\s+{_YEAR}\b|\bfrom\s+{_YEAR}\s+(?:to|until|till)\s+{_YEAR}\b|\b{_YEAR}\s*[-–]\s*{_YEAR}\b"),
