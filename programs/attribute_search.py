@@ -19,7 +19,8 @@ from afirs_dspy.signatures import ExtractAttributeFilter
 def named(names: list[str], shown: list[str], limit: int) -> list[str]:
     """The first ``limit`` of ``names`` that are shown attributes (any case), repeats dropped."""
     by_key = {name.casefold(): name for name in shown}
-    return list(dict.fromkeys(by_key[n.strip().casefold()] for n in names if n.strip().casefold() in by_key))[:limit]
+    keys = (name.strip().casefold() for name in names)
+    return list(dict.fromkeys(by_key[key] for key in keys if key in by_key))[:limit]
 
 
 class AttributeSearch(dspy.Module):

@@ -48,7 +48,10 @@ class DecisionFirstAgent(dspy.Module):
         candidates, preferences = self.retrieve(user_responses(dialogue), list(history), trace, rejected)
         preselected = candidates if len(candidates) <= self.n_recommend else None
         question = ""
-        if action == "recommend" and preselected is None:
+        if action != "recommend":
+            question = guarded_call(self.ask, lambda p: non_empty(p.question), lambda: GENERIC_QUESTION, trace, "ask",
+                                    conversation=conversation)
+        elif preselected is None:
             # One attempt: the fallback, the tool's own top k, is what the small model mostly answered anyway
             # ([1, 2, …, 10]), and a second read of 50 candidates is the turn's largest cost (issue 33).
             preselected = guarded_call(
@@ -56,8 +59,5 @@ class DecisionFirstAgent(dspy.Module):
                 trace, "refine", attempts=1, conversation=conversation,
                 candidates=self.catalog.numbered(candidates, SHORT_LINE), k=self.n_recommend,
             )
-        elif action != "recommend":
-            question = guarded_call(self.ask, lambda p: non_empty(p.question), lambda: GENERIC_QUESTION, trace, "ask",
-                                    conversation=conversation)
         return finish_turn(self.catalog, action, preselected or [], question, trace, rejected=rejected,
                            preferences=preferences, candidates=candidates, preselected=preselected)

@@ -67,9 +67,10 @@ class MACRec(dspy.Module):
                 conversation=conversation, reports=list(reports), steps_left=self.max_steps - step,
             )
             query = "\n".join([user_responses(dialogue), *analyses])
+            last = step == self.max_steps - 1
             # Bounded steps (issue 33): the last step answers, and a search that would repeat the last one finds
             # nothing new; the small model chose "search" on every step and never answered.
-            if (action == "search" and query == searched) or (action == "analyse" and step == self.max_steps - 1):
+            if (action == "search" and query == searched) or (action == "analyse" and last):
                 trace.append({"step": "bound", "status": "ok", "note": f"{action} → recommend"})
                 action = "recommend"
             if action == "analyse":
@@ -85,9 +86,10 @@ class MACRec(dspy.Module):
                 top = "; ".join(self.catalog.titles[i] for i in candidates[: self.found_shown])
                 filtered = ", ".join(preferences) or "no attribute filter"
                 reports.append(f"searcher: {len(candidates)} items ({filtered}); top: {top}")
-            if action == "search" and step < self.max_steps - 1:
-                continue
-            action = "recommend" if action == "search" else action
+            if action == "search":
+                if not last:
+                    continue
+                action = "recommend"  # the last step answers with what it found
             items, question = self.propose(action, conversation, reports, candidates, trace)
             accepted, feedback = self.reflect(conversation, action, items, question, trace)
             if accepted:

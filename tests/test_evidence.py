@@ -87,10 +87,11 @@ def test_a_plan_is_checked_and_its_pilots_run_first(tmp_path):
 
 # What each pinned plan's commit must hold, by a marker in its source: the conversation and simulator work
 # (issues 31, 32), and for plan 2 the baselines bounded for the embedded model (issue 33).
+CONVERSATION_AND_SIMULATOR = {"programs/session_memory.py": "critiqued",
+                              "afirs_dspy/evaluation/attribute_simulator.py": "min_open_items"}
 PINNED_WORK = {
-    "evidence-1": {"programs/session_memory.py": "critiqued", "afirs_dspy/evaluation/attribute_simulator.py": "min_open_items"},
-    "evidence-2": {"programs/session_memory.py": "critiqued", "afirs_dspy/evaluation/attribute_simulator.py": "min_open_items",
-                   "programs/attribute_search.py": "max_named", "programs/macrec.py": "searched"},
+    "evidence-1": CONVERSATION_AND_SIMULATOR,
+    "evidence-2": {**CONVERSATION_AND_SIMULATOR, "programs/attribute_search.py": "max_named", "programs/macrec.py": "searched"},
 }
 
 
