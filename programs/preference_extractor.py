@@ -5,13 +5,14 @@ Two modes (``AFIRSConfig.extraction``):
 * ``"confirm"`` (default): code proposes, the LM confirms. The text is split into wish phrases (at
   punctuation and at "and", "but", "with", "also", "or", "plus"), less their filler words ("I'm in the
   mood for a … movie"); a negated phrase ("not too long") proposes nothing. For each phrase, each word of a
-  many-word phrase, and all of them together the attributes with the most similar names (embedding cosine)
-  are proposed, the best of every phrase first, at most ``max_options``, each shown as its full path; one call of
-  ``ConfirmPreferences`` keeps those the user asks for. So "a scary movie with zombies, but also
-  funny" can keep three wishes, not the first one only. When the LM's answer is unusable (twice) the
-  proposals at least ``accept_similarity`` similar are kept (0.8: on ml-latest-small validation
-  openers nine in ten wrong proposals score below it, the attributes the user named score 1). ``levels`` still lists each kept attribute's path,
-  level by level (category, subcategory, attribute).
+  many-word phrase that is no attribute's name, and all of them together (unless each is a name) the
+  attributes with the most similar names (embedding cosine) are proposed, the best of every phrase first, at
+  most ``max_options``, each shown as its full path; one call of ``ConfirmPreferences`` keeps those the user
+  asks for. So "a scary movie with zombies, but also funny" can keep three wishes, not the first one only.
+  When the LM's answer is unusable (twice) the proposals at least ``accept_similarity`` similar are kept
+  (0.8: on ml-latest-small validation openers nine in ten wrong proposals score below it, the attributes the
+  user named score 1). ``levels`` still lists each kept attribute's path, level by level (category,
+  subcategory, attribute).
 * ``"levelwise"``: the paper's literal descent. At each level the children of the nodes picked above
   are pre-ranked by embedding similarity (Infer-Retrieve-Rank style) and only the top ones are shown to
   the LM, best first (``SelectNodes``), which picks up to ``max_per_level`` of them; one call per level.
@@ -86,8 +87,12 @@ class SessionPreferenceExtractor(dspy.Module):
         # Each word of a many-word phrase proposes too: "funny animated kids" names three attributes, and
         # as one phrase it was nearest to a single one (hand-written requests: the proposals held an
         # accepted attribute for 29/34, 31/33, 30/34 with words vs 27/34, 26/33, 28/34 without).
-        words_of = [word for wish in wishes if " " in wish for word in wish.split()]
-        queries = [*wishes, *words_of, " ".join(wishes)]
+        # Not for a phrase that is a name as it stands, by its words or with the others: "Steam Achievements"
+        # proposed "Steam Machine", "Strategy and Single-player" "Multi-player" (development openers: 139 of
+        # Steam's 171 proposals came by the words, and the target held 22 of them; Beauty's 90 of 90, and 0).
+        unnamed = [wish for wish in wishes if words(wish) not in self.names.by_words]
+        words_of = [word for wish in unnamed if " " in wish for word in wish.split()]
+        queries = [*wishes, *words_of, *([" ".join(wishes)] if unnamed else [])]
         if not len(ids) or not wishes:
             return []
         similarity = self.embedder.encode(queries) @ names.T

@@ -405,6 +405,23 @@ def test_confirm_extraction_proposes_per_phrase_and_falls_back_to_the_closest_na
         assert extractor(user_responses="anything").preferences == []
 
 
+def test_the_words_of_a_name_said_as_it_stands_propose_nothing():
+    nodes = [TreeNode(0, "games", 0, None), TreeNode(1, "Features", 1, 0), TreeNode(2, "Steam", 2, 1),
+             TreeNode(3, "Steam Achievements", 3, 2, (1,)), TreeNode(4, "Steam Machine", 3, 2, (2,)),
+             TreeNode(5, "Adventure", 3, 2, (1, 2))]
+    tree = PreferenceTree(nodes, n_items=2)
+    embedder = BagOfWordsEmbedder()
+    extractor = SessionPreferenceExtractor(tree, embedder, node_vectors(tree, embedder))
+    # "Steam Achievements" names an attribute: its word "steam" does not also propose "Steam Machine" for the LM
+    # to confirm (the 1.5B model kept it, and the intersection lost the target).
+    assert extractor.proposals("Steam Achievements and Adventure") == [(3, pytest.approx(1.0)),
+                                                                       (5, pytest.approx(1.0))]
+    with dspy.context(lm=ScriptedLM({})):
+        assert sorted(extractor(user_responses="Steam Achievements and Adventure").preferences) == [3, 5]
+    # A phrase that names none still proposes by its words: as a whole, "steam adventure" is near Adventure only.
+    assert {node for node, _ in extractor.proposals("steam adventure")} == {3, 5}
+
+
 def test_the_extraction_mode_is_checked():
     tree = toy_tree(toy_items())
     with pytest.raises(ValueError, match="extraction must be one of confirm, levelwise"):

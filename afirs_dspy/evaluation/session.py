@@ -80,7 +80,8 @@ def run_session(program: dspy.Module, simulator: UserSimulator, case: SessionCas
 
 def answers_must_recommend(program: dspy.Module) -> bool:
     """Whether the program can say what it would recommend at a turn where it asks (``must_recommend``)."""
-    return "must_recommend" in inspect.signature(program.forward).parameters
+    # Read from the class: DSPy warns on every access to ``forward`` outside ``__call__``.
+    return "must_recommend" in inspect.signature(type(program).forward).parameters
 
 
 def session_summary(memory: dspy.Prediction | None) -> dict | None:
