@@ -8,6 +8,7 @@ as DSPy's ReAct ends it on an invalid tool; and the final answer is read from th
 without a second chain of thought (DSPy's default ``extract`` reasons again, ~100 generated tokens)."""
 from __future__ import annotations
 
+import json
 from contextvars import ContextVar
 
 import dspy
@@ -39,6 +40,21 @@ class AgentStep(CompactPredict):
             raise ValueError(str(exc)) from exc
 
 
+class AgentTool(dspy.Tool):
+    """A tool whose invalid arguments come back as a one-line observation that shows the call's form. DSPy's
+    ReAct shows a failed call's traceback instead: ~600 tokens a step, holding the install's paths, so the same
+    session read differently (and missed the response cache) in another checkout. The 1.5B model copies the
+    argument's schema (``{"query": {"type": "string"}}``) on most first calls; shown the form, it can correct
+    the next one (with the traceback, ReAct recommended on 3 of evidence-2's 45 pilot turns)."""
+
+    def __call__(self, **kwargs):
+        try:
+            return super().__call__(**kwargs)
+        except ValueError as exc:  # DSPy's argument validation: the arguments never reached the tool
+            example = json.dumps({name: "..." for name in self.args})
+            return f"invalid arguments: {exc}. Give each argument its value, not its type: {example}"
+
+
 class ReActAgent(dspy.Module):
     def __init__(self, tool: RecsysTool, catalog: Catalog, embedder: TextEmbedder, item_vectors: np.ndarray,
                  n_recommend: int = 10, max_iters: int = 2, results_per_tool: int = 10, step_tokens: int = 80,
@@ -50,7 +66,8 @@ class ReActAgent(dspy.Module):
         self.item_vectors = item_vectors  # row i-1 is item i
         self.n_recommend = n_recommend
         self.results = results_per_tool
-        self.agent = dspy.ReAct(AgentTurn, tools=[self.search_catalog, self.recommend_for_user], max_iters=max_iters)
+        self.agent = dspy.ReAct(AgentTurn, tools=[AgentTool(self.search_catalog), AgentTool(self.recommend_for_user)],
+                                max_iters=max_iters)
         self.agent.react = AgentStep(self.agent.react.signature, max_tokens=step_tokens)
         self.agent.extract = CompactPredict(self.agent.extract.predict.signature.delete("reasoning"),
                                             max_tokens=answer_tokens)

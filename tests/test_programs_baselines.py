@@ -135,6 +135,23 @@ def test_react_is_bounded_and_a_step_that_does_not_parse_ends_the_trajectory(con
     assert lm.calls["`[[ ## next_thought ## ]]`"] == 1 and (out.action, out.question) == ("ask", "Dark or funny?")
 
 
+def test_react_sees_invalid_tool_arguments_in_one_line_without_a_traceback(context):
+    # What the 1.5B model writes: the argument's schema, copied from the tool's description.
+    steps = iter([{"next_thought": "search", "next_tool_name": "search_catalog",
+                   "next_tool_args": json.dumps({"query": {"type": "string", "keywords": ["horror"]}})},
+                  {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": "{}"}])
+    seen = []
+
+    def answer(prompt):
+        seen.append(prompt)
+        return {"action": "ask", "item_ids": "[]", "question": "Dark or funny?"}
+
+    run(context, "react", {"`[[ ## next_thought ## ]]`": lambda _: next(steps), "`[[ ## item_ids ## ]]`": answer})
+    observation = seen[0].split("[[ ## observation_0 ## ]]\n")[1].split("\n")[0]
+    assert observation.startswith("invalid arguments: Arg query is invalid:") and "is not of type 'string'" in observation
+    assert "Traceback" not in seen[0] and "site-packages" not in seen[0]
+
+
 def test_attribute_filter_keeps_the_first_shown_names_of_a_run_on_list():
     shown = ["Horror", "Comedy", "Drama", "Thriller", "War"]
     listed_all = ["drama", "film noir", "Horror ", "drama", "War", "Comedy", "Thriller"]
