@@ -87,14 +87,14 @@ def test_a_plan_is_checked_and_its_pilots_run_first(tmp_path):
 
 # What each pinned plan's commit must hold, by a marker in its source: the conversation and simulator work
 # (issues 31, 32), from plan 2 the baselines bounded for the embedded model (issue 33), from plan 3 the extraction
-# that proposes nothing by the words of a name said as it stands.
+# that proposes nothing by the words of a name said as it stands and ReAct's one-line answer to invalid arguments.
 CONVERSATION_AND_SIMULATOR = {"programs/session_memory.py": "critiqued",
                               "afirs_dspy/evaluation/attribute_simulator.py": "min_open_items"}
 PINNED_WORK = {
     "evidence-1": CONVERSATION_AND_SIMULATOR,
     "evidence-2": {**CONVERSATION_AND_SIMULATOR, "programs/attribute_search.py": "max_named", "programs/macrec.py": "searched"},
     "evidence-3": {**CONVERSATION_AND_SIMULATOR, "programs/attribute_search.py": "max_named", "programs/macrec.py": "searched",
-                   "programs/preference_extractor.py": "unnamed"},
+                   "programs/preference_extractor.py": "unnamed", "programs/react_agent.py": "AgentTool"},
 }
 
 
