@@ -71,6 +71,7 @@ def report(name: str, commits: dict[str, str], arms: dict[str, Sequence[SessionR
     rows = {arm: {"arm": arm, "commit": commits[arm][:7], **summarize(paired[arm], MAX_TURNS),
                   "LM calls/turn": costs(paired[arm])["lm_calls_per_turn"]} for arm in arms}
     test = compare(paired["after"], paired["before"], MAX_TURNS)
+    p_at = "–" if test["AT"]["p"] is None else f"{test['AT']['p']:.2g}"
     tests = [{"": t, "b": v["b"], "c": v["c"], "Δ": v["delta"], "p": v["p"]} for t, v in test["mcnemar"].items()]
     lines = [f"# A code change in simulated sessions: {name}", "",
              f"`python bench/code_change.py --before {commits['before'][:7]} --dataset {args.dataset} --method "
@@ -83,7 +84,7 @@ def report(name: str, commits: dict[str, str], arms: dict[str, Sequence[SessionR
              "exact McNemar.", "",
              markdown_table(tests), "",
              f"AT after − before: {signed(test['AT']['delta'])} (95% bootstrap interval "
-             f"{interval(test['effect']['AT']['ci'])}, sign-flip p {test['AT']['p']}); SR@5 after − before: "
+             f"{interval(test['effect']['AT']['ci'])}, sign-flip p {p_at}); SR@5 after − before: "
              f"{signed(test['mcnemar']['SR@5']['delta'])} ({interval(test['effect']['SR@5']['ci'])})."]
     text = "\n".join(lines)
     write_results(name, {"commits": commits, "dataset": args.dataset, "method": args.method, "users": len(users),
