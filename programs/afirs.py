@@ -16,7 +16,7 @@ from afirs_dspy.programs.decision_stage import DecisionStage
 from afirs_dspy.programs.dialogue import check_inputs, render_conversation
 from afirs_dspy.programs.guarded import guarded_call, non_empty
 from afirs_dspy.programs.preference_extractor import EXTRACTION_MODES, SessionPreferenceExtractor
-from afirs_dspy.programs.preference_match import PreferenceMatcher
+from afirs_dspy.programs.preference_match import PreferenceMatcher, ScoreWeights
 from afirs_dspy.programs.session_memory import SessionMemory
 from afirs_dspy.programs.turn import finish_turn
 from afirs_dspy.recsys.tool import PREFERENCES, Recommendation, RecsysTool
@@ -49,6 +49,8 @@ class AFIRSConfig:
     # echoed its input order and cost ~17 s a turn: bench/results/turn_cost.md); "scored": the LM reranks the
     # score's top 15; "lm": the LM sees all 50 (the paper's eq. 7)
     refinement: str = "score"
+    # The refinement score's similarity term (ScoreWeights.similarity); None: the dataset's (SIMILARITY_WEIGHTS)
+    similarity_weight: float | None = None
     decision_facts: bool = True  # the decision sees computed evidence about the items (False: items only)
     brief_lists: bool = True  # the LM sees a past recommendation as its number of titles (False: the titles)
 
@@ -68,6 +70,9 @@ class AFIRSConfig:
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.refinement not in REFINEMENTS:
             raise ValueError(f"refinement must be one of {', '.join(REFINEMENTS)}, got {self.refinement!r}")
+        weight = self.similarity_weight
+        if weight is not None and (type(weight) not in (int, float) or not weight >= 0):
+            raise ValueError(f"similarity_weight must be a number >= 0 or null, got {weight!r}")
         if self.summary not in SUMMARIES:
             raise ValueError(f"summary must be one of {', '.join(SUMMARIES)}, got {self.summary!r}")
 
@@ -94,7 +99,8 @@ class AFIRS(dspy.Module):
                                        config.extraction, names=names)
             if config.llm_to_rs else None
         )
-        self.matcher = PreferenceMatcher(tree, catalog, embedder, item_vectors)
+        weights = ScoreWeights() if config.similarity_weight is None else ScoreWeights(similarity=config.similarity_weight)
+        self.matcher = PreferenceMatcher(tree, catalog, embedder, item_vectors, weights)
         self.action_stage = ActionStage(SessionMemory(tree, catalog, names, extractor, config.question_memory), tool, catalog,
                                         config.n_candidates, config.n_recommend,
                                         tree.parent_keys() if config.relax_up_tree else None,

@@ -8,6 +8,7 @@ import dspy
 
 from afirs_dspy.artifacts.context import ProgramContext
 from afirs_dspy.programs.afirs import AFIRS, AFIRSConfig
+from afirs_dspy.programs.preference_match import SIMILARITY_WEIGHTS, ScoreWeights
 from afirs_dspy.programs.chatcrs import ChatCRS
 from afirs_dspy.programs.interecagent import InteRecAgent
 from afirs_dspy.programs.llmcrs import LLMCRS
@@ -38,7 +39,10 @@ def build_program(method: str, context: ProgramContext, config: AFIRSConfig = AF
     sizes = {"n_candidates": config.n_candidates, "n_recommend": config.n_recommend}
     if method in ABLATIONS:
         config = replace(config, **ABLATIONS[method])
-        scored = config.llm_refine and config.refinement != "lm"  # the refinement score's similarity term
+        if config.similarity_weight is None:
+            config = replace(config, similarity_weight=SIMILARITY_WEIGHTS.get(context.dataset.name, ScoreWeights.similarity))
+        # the item vectors, where the refinement score has its similarity term
+        scored = config.llm_refine and config.refinement != "lm" and config.similarity_weight > 0
         return AFIRS(context.tree, context.tool, context.catalog, context.embedder, context.node_vectors(), config,
                      context.item_vectors() if scored else None)
     if method == "zero-shot":

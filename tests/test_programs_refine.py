@@ -3,6 +3,7 @@ and the decision that sees computed evidence (scripted LM, toy world)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -10,6 +11,7 @@ from afirs_dspy.programs.action_stage import INPUT_ORDER, is_input_order
 from afirs_dspy.programs.afirs import AFIRSConfig
 from afirs_dspy.programs.decision_policies import always_ask, always_recommend, recommend_if_share
 from afirs_dspy.programs.preference_match import PreferenceMatcher
+from afirs_dspy.programs.registry import build_program
 from afirs_dspy.programs.summary_check import check_summary
 from afirs_dspy.signatures import UserPreferences
 from scripted import ScriptedLM, field, listed
@@ -132,3 +134,13 @@ def test_trivial_policies(context):
 def test_unknown_refinement_is_refused():
     with pytest.raises(ValueError, match="refinement must be one of"):
         AFIRSConfig(refinement="llm")
+    with pytest.raises(ValueError, match="similarity_weight must be a number >= 0"):
+        AFIRSConfig(similarity_weight=-1.0)
+
+
+def test_the_similarity_weight_is_the_datasets_unless_the_config_sets_it(context):
+    assert build_program("afirs", context).matcher.weights.similarity == 1.0  # ml-latest-small: issue 15's
+    steam = replace(context, dataset=replace(context.dataset, name="steam"))
+    program = build_program("afirs", steam)
+    assert program.config.similarity_weight == 0.0 and program.matcher.item_vectors is None  # none loaded
+    assert build_program("afirs", steam, AFIRSConfig(similarity_weight=0.5)).matcher.weights.similarity == 0.5
