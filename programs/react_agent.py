@@ -50,7 +50,7 @@ class AgentTool(dspy.Tool):
     def __call__(self, **kwargs):
         try:
             return super().__call__(**kwargs)
-        except ValueError as exc:  # DSPy's argument validation: the arguments never reached the tool
+        except ValueError as exc:  # from DSPy's argument validation: these tools raise none of their own
             example = json.dumps({name: "..." for name in self.args})
             return f"invalid arguments: {exc}. Give each argument its value, not its type: {example}"
 
