@@ -22,7 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from afirs_dspy.evaluation.metrics import costs, summarize
+from afirs_dspy.data import PreparedDataset
 from afirs_dspy.evaluation.records import SessionRecord
+from afirs_dspy.evaluation.sampling import sample_cases
+from afirs_dspy.evaluation.simulator_base import SessionCase
 from afirs_dspy.evaluation.significance import compare
 from afirs_dspy.utils.tables import markdown_table
 from evidence import REPO, Execute, subprocess_executor
@@ -92,9 +95,14 @@ def report(name: str, commits: dict[str, str], arms: dict[str, Sequence[SessionR
     return text
 
 
-def main(argv: Sequence[str] | None = None, execute: Execute | None = None) -> None:
+def users(dataset: PreparedDataset, args: argparse.Namespace) -> list[SessionCase]:
+    """The users both arms' `eval --users development --seed 0` take."""
+    return sample_cases(dataset, "test", args.n_sessions, seed=0, users="development")
+
+
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before", required=True, help="the commit whose code is the 'before' arm")
+    parser.add_argument("--before", help="the commit whose code is the 'before' arm (required)")
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--method", default="afirs", help="one method of `afirs-dspy eval --method`")
     parser.add_argument("--n-sessions", type=int, default=40, help="development users (the first N of the slice)")
@@ -102,7 +110,13 @@ def main(argv: Sequence[str] | None = None, execute: Execute | None = None) -> N
     parser.add_argument("--artifacts-dir", default="artifacts", help="the artifacts both arms read")
     parser.add_argument("--cores", type=int, default=1, help="cores the runs may use (0: all)")
     add_lm_arguments(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, execute: Execute | None = None) -> None:
+    args = arguments().parse_args(argv)
+    if not args.before:
+        raise SystemExit("--before COMMIT is required: the code to measure this checkout against")
     try:
         before = checkout(subprocess.run(["git", "-C", str(REPO), "rev-parse", args.before], capture_output=True,
                                          text=True, check=True).stdout.strip(), REPO)

@@ -19,7 +19,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 # Each samples users through its own ``users(dataset, args)``, with the defaults of its ``arguments()``.
 DEVELOPMENT_BENCHES = ("questions", "stages", "turn_cost", "candidate_hit_rate", "speakable_attributes",
-                       "memory_sessions")
+                       "memory_sessions", "code_change")
 # They sample the validation split only (conversations.py also runs in a worktree of code older than the cut).
 VALIDATION_BENCHES = ("conversations",)
 # Table 2 and 3, the compile effect and the pinned evidence runs: they take the evidence users by design.
