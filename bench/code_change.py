@@ -16,8 +16,6 @@ compared: DSPy's response cache answers the calls the two arms make alike. Write
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,33 +27,21 @@ from afirs_dspy.evaluation.simulator_base import SessionCase
 from afirs_dspy.evaluation.significance import compare
 from afirs_dspy.utils.tables import markdown_table
 from evidence import REPO, Execute, subprocess_executor
-from evidence_checkout import CheckoutError, checkout
+from evidence_checkout import CheckoutError, checkout, resolve, this_checkout
 from evidence_runs import read_records
-from lm_arguments import add_lm_arguments
+from lm_arguments import add_lm_arguments, option_words
 from results_files import RESULTS, write_results
 
 OUT = RESULTS / "code_change"
-PACKAGE = ("afirs_dspy", "signatures", "programs", "optimize", "recsys")
 MAX_TURNS = 5
 
 
 def eval_arguments(args: argparse.Namespace, folder: Path) -> list[str]:
-    lm = [word for option, value in (("--lm", args.lm), ("--api-base", args.api_base)) if value
-          for word in (option, value)]
     return ["eval", "--dataset", args.dataset, "--method", args.method, "--simulator", "attribute",
             "--n-sessions", str(args.n_sessions), "--users", "development", "--seed", "0",
             "--max-turns", str(MAX_TURNS), "--num-threads", "1", "--artifacts-dir", args.artifacts_dir,
-            "--out", str(folder), "--resume", "--no-progress", *lm]
-
-
-def head_commit(repo: Path) -> str:
-    """This checkout's commit; refused while its package has uncommitted changes (the arm would be no commit)."""
-    changed = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", *PACKAGE], capture_output=True,
-                             text=True, check=True).stdout.strip()
-    if changed:
-        raise SystemExit(f"commit the package first: the 'after' arm must be a commit, and these differ:\n{changed}")
-    return subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+            "--out", str(folder), "--resume", "--no-progress",
+            *option_words([("--lm", args.lm), ("--api-base", args.api_base)])]
 
 
 def signed(value: float | None) -> str:
@@ -118,19 +104,16 @@ def main(argv: Sequence[str] | None = None, execute: Execute | None = None) -> N
     if not args.before:
         raise SystemExit("--before COMMIT is required: the code to measure this checkout against")
     try:
-        before = checkout(subprocess.run(["git", "-C", str(REPO), "rev-parse", args.before], capture_output=True,
-                                         text=True, check=True).stdout.strip(), REPO)
-    except (CheckoutError, subprocess.CalledProcessError) as exc:
+        codes = {"before": checkout(resolve(args.before, REPO), REPO), "after": this_checkout(REPO)}
+    except CheckoutError as exc:
         raise SystemExit(f"--before {args.before}: {exc}") from None
-    commits = {"before": before.commit, "after": head_commit(REPO)}
-    name = args.name or f"{args.dataset}-{args.method}-{before.commit[:7]}"
+    name = args.name or f"{args.dataset}-{args.method}-{codes['before'].commit[:7]}"
     execute = execute or subprocess_executor(args.cores)
-    commands = {"before": before.command, "after": lambda *a: [sys.executable, "-P", "-m", "afirs_dspy.cli", *a]}
-    for arm, command in commands.items():
-        if execute(command(*eval_arguments(args, OUT / name / arm))):
+    for arm, code in codes.items():
+        if execute(code.command(*eval_arguments(args, OUT / name / arm))):
             raise SystemExit(f"the {arm} arm's eval failed; run again to resume it")
-    arms = {arm: [r for r in read_records(OUT / name / arm) if r.method == args.method] for arm in commands}
-    report(name, commits, arms, args)
+    arms = {arm: [r for r in read_records(OUT / name / arm) if r.method == args.method] for arm in codes}
+    report(name, {arm: code.commit for arm, code in codes.items()}, arms, args)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from evidence_plan import Cell, Plan, PlanError, load_plan
 from evidence_runs import (EVIDENCE, MergeRefused, bind_plan, compiled_program, finished_users, merge, pack,
                            pilot_choice, planned_users, read_records, run_folder, stamp, unpack)
 from evidence_tables import status_rows, write_tables
+from lm_arguments import option_words
 
 REPO = Path(__file__).resolve().parents[1]
 Execute = Callable[[list[str]], int]
@@ -46,8 +47,7 @@ def lm_arguments(plan: Plan, simulator: str) -> list[str]:
     pairs = [("--lm", plan.lm), ("--api-base", plan.api_base)]
     if simulator == "llm":
         pairs += [("--sim-lm", plan.sim_lm), ("--sim-api-base", plan.sim_api_base)]
-    pairs += [("--artifacts-dir", plan.artifacts_dir)]
-    return [word for option, value in pairs if value for word in (option, str(value))]
+    return option_words([*pairs, ("--artifacts-dir", plan.artifacts_dir)])
 
 
 def compile_arguments(plan: Plan, cell: Cell, program: Path, optimizer: str, n_sessions: int) -> list[str]:

@@ -18,9 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from afirs_dspy.evaluation.provenance import code_digest
 from afirs_dspy.lm.llama_engine import LLAMA_CPP_CMAKE_ARGS
 from afirs_dspy.utils.paths import cache_dir
 
+PACKAGE = ("afirs_dspy", "signatures", "programs", "optimize", "recsys")  # the folders that make the code
 EXTRAS = "local,mipro"  # the embedded LM; MIPROv2 for a compile cell
 WHO = ("import afirs_dspy; from afirs_dspy.evaluation.provenance import code_digest, git_commit; "
        "print(git_commit(), code_digest(), afirs_dspy.__path__[0])")
@@ -54,6 +56,20 @@ def _run(command: Sequence[str], what: str, **options) -> str:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise CheckoutError(f"{what} failed ({' '.join(map(str, command))}): {' / '.join(tail)}")
     return done.stdout.strip()
+
+
+def resolve(revision: str, repo: Path) -> str:
+    """The full commit hash a revision (a branch, a tag, a short hash) names in ``repo``."""
+    return _run(["git", "-C", str(repo), "rev-parse", "--verify", f"{revision}^{{commit}}"], f"resolving {revision}")
+
+
+def this_checkout(repo: Path) -> PinnedCode:
+    """The code this interpreter runs, as a commit: refused while the package has uncommitted changes (results
+    elsewhere in the checkout may change, as an evidence run's transcripts do)."""
+    changed = _run(["git", "-C", str(repo), "status", "--porcelain", "--", *PACKAGE], "reading the checkout")
+    if changed:
+        raise CheckoutError(f"commit the package first: its code must be a commit, and these differ:\n{changed}")
+    return PinnedCode(resolve("HEAD", repo), code_digest(), Path(sys.executable))
 
 
 def install(root: Path) -> Path:
@@ -90,7 +106,7 @@ def checkout(commit: str, repo: Path, worktrees: Path | None = None, python: Pat
     if not (root / ".git").exists():
         root.parent.mkdir(parents=True, exist_ok=True)
         _run(["git", "-C", str(repo), "worktree", "add", "--detach", str(root), commit], "checking out the commit")
-    head = _run(["git", "-C", str(root), "rev-parse", "HEAD"], "reading the worktree's commit")
+    head = resolve("HEAD", root)
     if head != commit:
         raise CheckoutError(f"{root} is at {head}, not {commit}: remove it (git worktree remove {root}) to check "
                             "the commit out again")

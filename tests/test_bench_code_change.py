@@ -13,7 +13,7 @@ from test_eval_significance import _session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import code_change  # noqa: E402
-from evidence_checkout import PinnedCode  # noqa: E402
+from evidence_checkout import CheckoutError, PinnedCode, this_checkout  # noqa: E402
 
 AFTER = "b" * 40
 
@@ -21,7 +21,7 @@ AFTER = "b" * 40
 def test_both_arms_run_on_the_development_users_and_are_paired_by_user(tmp_path, monkeypatch):
     monkeypatch.setattr(code_change, "OUT", tmp_path)
     monkeypatch.setattr(code_change, "checkout", lambda commit, repo: PinnedCode(commit, "digest", Path("/pinned/python")))
-    monkeypatch.setattr(code_change, "head_commit", lambda repo: AFTER)
+    monkeypatch.setattr(code_change, "this_checkout", lambda repo: PinnedCode(AFTER, "digest", Path(sys.executable)))
     # Turn the target was found on (None: never); user 4 has no "after" session and is left out.
     found = {"before": {"1": None, "2": 3, "3": 1, "4": 1}, "after": {"1": 2, "2": 2, "3": 1}}
     ran = []
@@ -48,16 +48,18 @@ def test_both_arms_run_on_the_development_users_and_are_paired_by_user(tmp_path,
     assert "AT after − before: -1.67" in (tmp_path / "toy.md").read_text()
 
 
-def test_the_after_arm_must_be_a_commit(tmp_path):
+def test_the_after_arm_is_this_checkout_as_a_commit_whatever_results_change(tmp_path):
     def git(*arguments):
         subprocess.run(["git", "-C", str(tmp_path), *arguments], check=True, capture_output=True)
 
     git("init", "-q")
     (tmp_path / "programs").mkdir()
     (tmp_path / "programs" / "afirs.py").write_text("x = 1\n")
+    (tmp_path / "results.md").write_text("an evidence run's transcript\n")
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
-    assert len(code_change.head_commit(tmp_path)) == 40
+    (tmp_path / "results.md").write_text("an evidence run's transcript, appended while it runs\n")
+    assert len(this_checkout(tmp_path).commit) == 40
     (tmp_path / "programs" / "afirs.py").write_text("x = 2\n")
-    with pytest.raises(SystemExit, match="the 'after' arm must be a commit"):
-        code_change.head_commit(tmp_path)
+    with pytest.raises(CheckoutError, match="commit the package first"):
+        this_checkout(tmp_path)
