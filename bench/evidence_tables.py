@@ -1,7 +1,7 @@
 """An evidence plan's tables, from its transcripts alone: ``bench/results/evidence/<plan>/tables.{md,json}``.
 
 First the state of every cell in priority order (users finished of those planned, sessions, errors, shards
-not yet merged) and the pilots' choice. Then, per dataset and simulator, the cells' sessions pooled — each
+not yet merged, the core-hours its users left would take) and the pilots' choice. Then, per dataset and simulator, the cells' sessions pooled — each
 cell's users every one of its methods has a session of, each (method, user) once — into the paper's tables:
 
 - Table 2, methods: AF-IRS and the baselines, tested against the best baseline by SR@5;
@@ -15,10 +15,12 @@ Holm's correction over the table, 95% bootstrap intervals and the users a differ
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 from afirs_dspy.compiled.manifest import manifest_path
+from afirs_dspy.evaluation.metrics import costs
 from afirs_dspy.evaluation.records import SessionRecord
 from afirs_dspy.evaluation.report import render_markdown
 from afirs_dspy.evaluation.run_config import read_run_config
@@ -29,23 +31,44 @@ from afirs_dspy.programs.registry import ABLATIONS, BASELINES
 from afirs_dspy.utils.tables import markdown_table
 from evidence_plan import Cell, Plan, PilotChoice
 from evidence_runs import (EVIDENCE, by_method_of, compiled_program, finished_users, pilot_choice, plan_folder,
-                           read_records, run_folder, unmerged_shards)
+                           read_records, run_folder, shard_folders, unmerged_shards)
 
 BEST_BASELINE = "the best baseline by SR@5 (ties: lower AT, then the order listed)"
 
 
+def session_seconds(plan: Plan, root: Path = EVIDENCE) -> dict[tuple[str, str, str], float | None]:
+    """(dataset, simulator, method) → seconds a session of it takes run afresh at the plan's own pace, from all
+    its sessions so far, shards' included (``metrics.costs``: a call DSPy's cache answered is priced at the mean
+    of the calls that reached the model; None where none did)."""
+    sessions: dict[tuple[str, str, str], list[SessionRecord]] = defaultdict(list)
+    for cell in plan.ordered_cells():
+        for folder in (run_folder(plan, cell, root=root), *shard_folders(plan, cell, root)):
+            for record in read_records(folder):
+                sessions[(cell.dataset, cell.simulator, record.method)].append(record)
+    return {key: costs(records)["seconds_per_session"] for key, records in sessions.items()}
+
+
 def status_rows(plan: Plan, choice: PilotChoice | None, root: Path = EVIDENCE) -> list[dict]:
+    seconds = session_seconds(plan, root)
     rows = []
     for cell in plan.ordered_cells():
         methods = cell.run_methods(choice)
         records = read_records(run_folder(plan, cell, root=root))
         done = finished_users(records, methods) if methods else []
+        left = max(cell.users - len(done), 0)
+        prices = [seconds.get((cell.dataset, cell.simulator, method)) for method in methods or []]
+        hours = "0" if not left else "–" if not methods or None in prices else f"{left * sum(prices) / 3600:.1f}"
         rows.append({"cell": cell.name, "dataset": cell.dataset, "simulator": cell.simulator,
                      "methods": ", ".join(methods) if methods else ", ".join(cell.methods) + " (pilots unfinished)",
                      "users": f"{min(len(done), cell.users)} / {cell.users}", "sessions": len(records),
                      "errors": sum(r.status != "ok" for r in records),
-                     "shards not merged": len(unmerged_shards(plan, cell, root))})
+                     "shards not merged": len(unmerged_shards(plan, cell, root)), "core-hours left": hours})
     return rows
+
+
+HOURS_LEFT = ("core-hours left: the users a cell still lacks (merged ones counted) times a session of each of its "
+              "methods at this plan's own pace (one LM thread a core, as its runs had it); – where a method has no "
+              "session that reached the model yet; a compile cell's compiles come on top.")
 
 
 def pooled(plan: Plan, cells: Sequence[Cell], choice: PilotChoice | None, root: Path) -> dict[str, list[SessionRecord]]:
@@ -121,7 +144,7 @@ def write_tables(plan: Plan, root: Path = EVIDENCE) -> Path:
              f"Commit measured: {plan.commit} (plan digest {plan.digest}); LM {plan.lm or 'embedded (local)'}"
              + (f", simulator LM {plan.sim_lm}" if plan.sim_lm else "") + f"; {plan.users} test users, seed "
              f"{plan.seed}. Built from the transcripts under this folder alone (`python bench/evidence.py tables`).",
-             "", "## Cells, in priority order", "", markdown_table(status), ""]
+             "", "## Cells, in priority order", "", markdown_table(status), "", HOURS_LEFT, ""]
     if choice:
         parts += [f"Pilots' choice (SR@5 over every pilot, ties: lower AT, then the order listed): "
                   f"{', '.join(choice.ranked)}; the strongest {choice.strongest}: "

@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from afirs_dspy.cli import main as cli
-from afirs_dspy.evaluation.records import SessionRecord
+from afirs_dspy.evaluation.records import SessionRecord, Usage
+from afirs_dspy.evaluation.transcript import TRANSCRIPT, Transcript
 from afirs_dspy.evaluation.sampling import Shard
 from test_eval_significance import _session
 from test_optimize_cli import toy  # noqa: F401 (fixture)
@@ -202,6 +203,34 @@ def test_shards_are_merged_only_when_they_share_plan_code_and_programs(toy, tmp_
     assert json.loads((merged / "run.json").read_text())["shard"] is None
     assert "| 1-ablations | ml-latest-small | attribute | afirs, no-refine | 4 / 4 | 8 | 0 | 0 |" in \
         (root / "toy-plan" / "tables.md").read_text()
+
+
+def test_the_status_prices_the_users_a_cell_lacks_at_the_runs_own_pace(tmp_path):
+    data = {"format": 1, "commit": COMMIT, "cells": [
+        {"name": "1-ablations", "dataset": "ml-latest-small", "methods": ["afirs", "no-refine"], "users": 4},
+        {"name": "2-other", "dataset": "ml-latest-small", "methods": ["afirs", "zero-shot"], "users": 2}]}
+    plan, root = load_plan(write_plan(tmp_path, data)), tmp_path / "evidence"
+    cell = plan.cells[0]
+
+    def session(user: str, method: str, model_calls: int, seconds: float) -> SessionRecord:
+        record = _session(user, 1, method)  # one turn of 2 LM calls
+        record.turns[0].program_usage = Usage(lm_calls=2, model_calls=model_calls, seconds=seconds)
+        return record
+
+    # afirs: 2 calls a session, 30 s a call that reached the model (a cached session costs as much run afresh);
+    # no-refine 90 s a call, priced from a shard's session too; zero-shot: every call cached, no price.
+    for folder, records in ((evidence_runs.run_folder(plan, cell, root=root),
+                             [session("1", "afirs", 2, 60), session("1", "no-refine", 0, 0),
+                              session("2", "afirs", 0, 0)]),
+                            (evidence_runs.run_folder(plan, cell, Shard(1, 2), root), [session("3", "no-refine", 1, 90)]),
+                            (evidence_runs.run_folder(plan, plan.cells[1], root=root), [session("1", "zero-shot", 0, 0)])):
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text("{}")
+        for record in records:
+            Transcript(folder / TRANSCRIPT).append(record)
+    rows = evidence_tables.status_rows(plan, None, root)
+    # 1 of 4 users has both methods: 3 users × (60 + 180) s
+    assert [(row["users"], row["core-hours left"]) for row in rows] == [("1 / 4", "0.2"), ("0 / 2", "–")]
 
 
 def test_large_transcripts_are_gzipped_and_read_with_fields_this_code_does_not_know(tmp_path, monkeypatch):
