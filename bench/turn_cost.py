@@ -42,6 +42,7 @@ from afirs_dspy.evaluation.sampling import development_cases
 from afirs_dspy.evaluation.session import run_session
 from afirs_dspy.utils.jsonl_file import append_line, read_lines
 from afirs_dspy.lm import LlamaSettings, LMOptions, LocalEngines, make_lm
+from afirs_dspy.lm.llama_engine import available_cores
 from afirs_dspy.programs.registry import METHODS, build_program
 from afirs_dspy.utils.tables import markdown_table
 from results_files import RESULTS, write_results
@@ -169,7 +170,8 @@ def report(args, settings: dict, sessions: list[dict], threads: dict | None, mac
         f"`python bench/turn_cost.py {' '.join(sys.argv[1:])}` (last chunk): the first {args.turns} turns of seeded test "
         f"users of {args.dataset} (attribute simulator, seed {args.seed}); DSPy's response cache off; "
         f"setups (`bench/setups.py`): {'; '.join(f'{n}: {SETUPS[n].describe()}' for n in args.setups)}. "
-        f"Tree: {machine['tree']}. Machine: {machine['platform']}, {machine['cpus']} CPUs, load average "
+        f"Tree: {machine['tree']}. Machine: {machine['platform']}, {machine['cpus']} CPUs ({machine['usable cores']} "
+        f"this run could use: the LM's threads), load average "
         f"{machine['load average']} (1/5/15 min, at the last chunk's end: other jobs shared the CPU); "
         f"llama.cpp: `{machine['llama.cpp']}`.\n\n"
         f"## AF-IRS per turn, on the {len(paired)} users every setup finished\n\n"
@@ -269,7 +271,8 @@ def main() -> None:
 
     context = load_context(load_dataset(args.dataset))
     machine = {"tree": f"{len(context.tree.nodes)} nodes ({context.tree.meta.get('builder', 'builder not recorded')})",
-               "platform": platform.platform(), "cpus": os.cpu_count(), "llama.cpp": llama_build()}
+               "platform": platform.platform(), "cpus": os.cpu_count(), "usable cores": available_cores(),
+               "llama.cpp": llama_build()}
     threads = thread_check(args.thread_rounds, context.catalog) if args.thread_rounds else None
     with LocalEngines() as engines:
         measure(args, context, make_lm(None, options=LMOptions(cache=False), engines=engines), machine, threads)

@@ -24,7 +24,7 @@ def args_for(tmp_path: Path, **changes) -> Namespace:
 
 def test_every_setup_and_other_methods_are_measured_per_turn_and_per_call_then_resumed(tmp_path):
     context, lm = toy_context(tmp_path), toy_lm()
-    machine = {"tree": "toy", "platform": "test", "cpus": 1, "llama.cpp": "none"}
+    machine = {"tree": "toy", "platform": "test", "cpus": 1, "usable cores": 1, "llama.cpp": "none"}
     sessions = turn_cost.measure(args_for(tmp_path), context, lm, dict(machine))
     assert sorted((s["setup"], s["method"]) for s in sessions) == [
         ("new", "afirs"), ("new", "afirs"), ("new", "no-refine"), ("scored", "afirs"), ("scored", "afirs"),
@@ -51,7 +51,7 @@ def test_every_setup_and_other_methods_are_measured_per_turn_and_per_call_then_r
 
 def test_progress_from_other_settings_is_refused_unless_fresh(tmp_path):
     context, lm = toy_context(tmp_path), toy_lm()
-    machine = {"tree": "toy", "platform": "test", "cpus": 1, "llama.cpp": "none"}
+    machine = {"tree": "toy", "platform": "test", "cpus": 1, "usable cores": 1, "llama.cpp": "none"}
     turn_cost.measure(args_for(tmp_path, n_users=1, other_users=0), context, lm, dict(machine))
     with pytest.raises(SystemExit, match="other settings"):
         turn_cost.measure(args_for(tmp_path, n_users=1, other_users=0, turns=1), context, lm, dict(machine))
@@ -61,6 +61,6 @@ def test_progress_from_other_settings_is_refused_unless_fresh(tmp_path):
 
 def test_only_the_setups_asked_for_are_timed(tmp_path):
     context, lm = toy_context(tmp_path), toy_lm()
-    machine = {"tree": "toy", "platform": "test", "cpus": 1, "llama.cpp": "none"}
+    machine = {"tree": "toy", "platform": "test", "cpus": 1, "usable cores": 1, "llama.cpp": "none"}
     sessions = turn_cost.measure(args_for(tmp_path, setups=["new"], methods=["afirs"]), context, lm, dict(machine))
     assert {s["setup"] for s in sessions} == {"new"} and len(sessions) == 2
