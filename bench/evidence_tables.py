@@ -1,8 +1,9 @@
 """An evidence plan's tables, from its transcripts alone: ``bench/results/evidence/<plan>/tables.{md,json}``.
 
 First the state of every cell in priority order (users finished of those planned, sessions, errors, shards
-not yet merged, the core-hours its users left would take) and the pilots' choice. Then, per dataset and simulator, the cells' sessions pooled — each
-cell's users every one of its methods has a session of, each (method, user) once — into the paper's tables:
+not yet merged, the core-hours its users left would take) and the pilots' choice. Then, per dataset and
+simulator, the cells' sessions pooled — each cell's users every one of its methods has a session of, each
+(method, user) once — into the paper's tables:
 
 - Table 2, methods: AF-IRS and the baselines, tested against the best baseline by SR@5;
 - Table 3, ablations: AF-IRS and its ablations, each tested against AF-IRS, the full program;
