@@ -18,11 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from afirs_dspy.evaluation.provenance import code_digest
+from afirs_dspy.evaluation.provenance import MAPPED_PACKAGES, code_digest
 from afirs_dspy.lm.llama_engine import LLAMA_CPP_CMAKE_ARGS
 from afirs_dspy.utils.paths import cache_dir
 
-PACKAGE = ("afirs_dspy", "signatures", "programs", "optimize", "recsys")  # the folders that make the code
+# The folders that make the code: the package and those setup.cfg maps into it (programs/, …), as code_digest reads.
+PACKAGE = ("afirs_dspy", *(name.rpartition(".")[2] for name in MAPPED_PACKAGES))
 EXTRAS = "local,mipro"  # the embedded LM; MIPROv2 for a compile cell
 WHO = ("import afirs_dspy; from afirs_dspy.evaluation.provenance import code_digest, git_commit; "
        "print(git_commit(), code_digest(), afirs_dspy.__path__[0])")
