@@ -39,14 +39,15 @@ BEST_BASELINE = "the best baseline by SR@5 (ties: lower AT, then the order liste
 
 def session_seconds(plan: Plan, root: Path = EVIDENCE) -> dict[tuple[str, str, str], float | None]:
     """(dataset, simulator, method) → seconds a session of it takes run afresh at the plan's own pace, from all
-    its sessions so far, shards' included (``metrics.costs``: a call DSPy's cache answered is priced at the mean
-    of the calls that reached the model; None where none did)."""
-    sessions: dict[tuple[str, str, str], list[SessionRecord]] = defaultdict(list)
+    its sessions so far, shards' included, each (method, user) once as ``pooled`` counts it: the first cell's in
+    priority order, its own folder before its shards (``metrics.costs``: a call DSPy's cache answered is priced
+    at the mean of the calls that reached the model; None where none did)."""
+    sessions: dict[tuple[str, str, str], dict[tuple[str, str], SessionRecord]] = defaultdict(dict)
     for cell in plan.ordered_cells():
         for folder in (run_folder(plan, cell, root=root), *shard_folders(plan, cell, root)):
             for record in read_records(folder):
-                sessions[(cell.dataset, cell.simulator, record.method)].append(record)
-    return {key: costs(records)["seconds_per_session"] for key, records in sessions.items()}
+                sessions[(cell.dataset, cell.simulator, record.method)].setdefault(record.key, record)
+    return {key: costs(list(records.values()))["seconds_per_session"] for key, records in sessions.items()}
 
 
 def status_rows(plan: Plan, choice: PilotChoice | None, root: Path = EVIDENCE) -> list[dict]:

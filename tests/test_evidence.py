@@ -212,24 +212,27 @@ def test_the_status_prices_the_users_a_cell_lacks_at_the_runs_own_pace(tmp_path)
     plan, root = load_plan(write_plan(tmp_path, data)), tmp_path / "evidence"
     cell = plan.cells[0]
 
-    def session(user: str, method: str, model_calls: int, seconds: float) -> SessionRecord:
-        record = _session(user, 1, method)  # one turn of 2 LM calls
-        record.turns[0].program_usage = Usage(lm_calls=2, model_calls=model_calls, seconds=seconds)
+    def session(user: str, method: str, model_calls: int, seconds: float, lm_calls: int = 2) -> SessionRecord:
+        record = _session(user, 1, method)  # one turn
+        record.turns[0].program_usage = Usage(lm_calls=lm_calls, model_calls=model_calls, seconds=seconds)
         return record
 
-    # afirs: 2 calls a session, 30 s a call that reached the model (a cached session costs as much run afresh);
-    # no-refine 90 s a call, priced from a shard's session too; zero-shot: every call cached, no price.
+    # afirs: 30 s a call that reached the model, a cached session priced as run afresh: (2 + 4) calls · 30 s over
+    # 2 sessions, each once though the shard holds user 2's again (counted twice: 100 s); no-refine 90 s a call,
+    # priced from a shard's session too; zero-shot: every call cached, no price.
     for folder, records in ((evidence_runs.run_folder(plan, cell, root=root),
                              [session("1", "afirs", 2, 60), session("1", "no-refine", 0, 0),
-                              session("2", "afirs", 0, 0)]),
-                            (evidence_runs.run_folder(plan, cell, Shard(1, 2), root), [session("3", "no-refine", 1, 90)]),
+                              session("2", "afirs", 0, 0, lm_calls=4)]),
+                            (evidence_runs.run_folder(plan, cell, Shard(1, 2), root),
+                             [session("3", "no-refine", 1, 90), session("2", "afirs", 0, 0, lm_calls=4)]),
                             (evidence_runs.run_folder(plan, plan.cells[1], root=root), [session("1", "zero-shot", 0, 0)])):
         folder.mkdir(parents=True)
         (folder / "run.json").write_text("{}")
         for record in records:
             Transcript(folder / TRANSCRIPT).append(record)
+    assert evidence_tables.session_seconds(plan, root)[("ml-latest-small", "attribute", "afirs")] == 90
     rows = evidence_tables.status_rows(plan, None, root)
-    # 1 of 4 users has both methods: 3 users × (60 + 180) s
+    # 1 of 4 users has both methods: 3 users × (90 + 180) s
     assert [(row["users"], row["core-hours left"]) for row in rows] == [("1 / 4", "0.2"), ("0 / 2", "–")]
 
 
