@@ -11,6 +11,7 @@ from afirs_dspy.evaluation.metrics import (average_turns, costs, decision_succes
 from afirs_dspy.evaluation.records import SessionRecord, TurnRecord, Usage
 from afirs_dspy.evaluation.report import render_markdown, write_reports
 from afirs_dspy.evaluation.summary import build_summary
+from afirs_dspy.evaluation.target_funnel import target_funnel
 
 
 def turn(n, action, items=(), preselected=..., candidates=None, target=None, trace=()):
@@ -83,6 +84,25 @@ def test_hit_rates_have_the_sessions_as_denominator():
     assert per_turn_hit_rate(RECORDS) == pytest.approx((1 + 1 / 5 + 1 + 0) / 4)
     tool_less = [session("x", 1, [turn(1, "ask")])]
     assert first_turn_hit_rate(tool_less) is None and per_turn_hit_rate(tool_less) is None
+
+
+def test_the_funnel_counts_where_recommend_turns_lost_the_target():
+    # a: 7 in its candidates' head [7] but [7, 9] is not that head; b: candidates [] hold nothing, and one of its
+    # four asks had the target in its list; c: shows its tool's head [3], in order
+    assert target_funnel(RECORDS) == {
+        "recommend turns": 3, "target in candidates": 2, "target in tool's first n": 2, "target shown": 2,
+        "shown = tool's first n": 1, "ask turns": 5, "asks with target in its list": 1}
+    copied = [session("x", 1, [turn(1, "recommend", [4, 1], candidates=[4, 1, 9], target=1)]),
+              session("y", 2, [turn(1, "recommend", [5, 6], candidates=[5, 6, 2], target=2)])]
+    assert target_funnel(copied) == {
+        "recommend turns": 2, "target in candidates": 2, "target in tool's first n": 1, "target shown": 1,
+        "shown = tool's first n": 2, "ask turns": 0, "asks with target in its list": 0}
+    react = [session("z", 3, [turn(1, "ask", preselected=None), turn(2, "recommend", [3], target=3)])]
+    assert target_funnel(react) == {
+        "recommend turns": 1, "target in candidates": None, "target in tool's first n": None, "target shown": 1,
+        "shown = tool's first n": None, "ask turns": 1, "asks with target in its list": None}
+    text = render_markdown(build_summary({"react": react}, ["react"], 5, 50), "toy")
+    assert "| react | 1 | – | – | 1 | – | 1 | – |" in text
 
 
 def test_no_sessions_gives_no_numbers():

@@ -61,7 +61,7 @@ def decision_success_rate(records: Sequence[SessionRecord], t: int = 5) -> float
     return None if None in judged else _mean(judged)
 
 
-def _has_candidates(records: Sequence[SessionRecord]) -> bool:
+def has_candidates(records: Sequence[SessionRecord]) -> bool:
     return any(turn.candidates is not None for r in records for turn in r.turns)
 
 
@@ -71,14 +71,14 @@ def _hit(turn: TurnRecord, target: int) -> bool:
 
 def first_turn_hit_rate(records: Sequence[SessionRecord]) -> float | None:
     """Share of sessions whose first turn's candidates hold the target (None: the method passes none)."""
-    if not _has_candidates(records):
+    if not has_candidates(records):
         return None
     return _mean([bool(r.turns) and _hit(r.turns[0], r.target) for r in records])
 
 
 def per_turn_hit_rate(records: Sequence[SessionRecord]) -> float | None:
     """Mean over sessions of the share of a session's turns whose candidates hold the target."""
-    if not _has_candidates(records):
+    if not has_candidates(records):
         return None
     return _mean([np.mean([_hit(turn, r.target) for turn in r.turns]) if r.turns else 0.0 for r in records])
 

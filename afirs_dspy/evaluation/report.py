@@ -80,6 +80,11 @@ def costs_table(summary: dict) -> str:
     return markdown_table(rows)
 
 
+def funnel_table(summary: dict) -> str:
+    return markdown_table([{"Method": method, **{k: "–" if v is None else v for k, v in counts.items()}}
+                           for method, counts in summary["funnel"].items()])
+
+
 def missing_dsr_lines(summary: dict) -> list[str]:
     """Per method whose DSR@5 is blank, why: the registry's reason, or the turns that lack a judged decision."""
     return [f"{row['method']}: no DSR@5, "
@@ -98,6 +103,9 @@ def render_markdown(summary: dict, title: str) -> str:
                   "", significance_table(summary), ""]
     parts += ["Costs (program LM per turn and session; simulator apart; tokens and seconds price every LM call "
               "at the mean of the calls that reached the model, not DSPy's cache):", "", costs_table(summary), ""]
+    parts += ["Where the turns lost the target (counts of turns over the sessions; n: the length of the list "
+              "shown; `shown = tool's first n`: the list shown is the tool's own head, in order; "
+              "`afirs_dspy.evaluation.target_funnel`):", "", funnel_table(summary), ""]
     parts += [f"- {line}" for line in summary["notes"]]
     return "\n".join(parts) + "\n"
 
@@ -116,6 +124,7 @@ def csv_frame(summary: dict) -> pd.DataFrame:
                          "users_needed_SR@5": result["effect"]["SR@5"]["users_needed"],
                          "users_needed_AT": result["effect"]["AT"]["users_needed"]})
         flat.update(summary["costs"][row["method"]])
+        flat.update(summary["funnel"][row["method"]])
         rows.append(flat)
     return pd.DataFrame(rows)
 

@@ -7,6 +7,7 @@ from afirs_dspy.evaluation.metrics import average_turns, costs, success_curve, s
 from afirs_dspy.evaluation.records import SessionRecord
 from afirs_dspy.evaluation.significance import (ALPHA, AT_TEST, BOOTSTRAP_RESAMPLES, CORRECTION, NEEDED_ALPHA,
                                                 SR_TEST, adjust, compare, significant_improvements)
+from afirs_dspy.evaluation.target_funnel import target_funnel
 
 BASELINE_RULE = "the best other method by SR@5 (ties: lower AT, then the order listed)"
 
@@ -79,5 +80,6 @@ def build_summary(by_method: Mapping[str, Sequence[SessionRecord]], methods: Seq
         "comparisons": comparisons,
         "costs": {method: costs(by_method.get(method, [])) for method in methods},
         "curves": {method: success_curve(by_method.get(method, []), max_turns) for method in methods},
+        "funnel": {method: target_funnel(by_method.get(method, [])) for method in methods},
         "notes": notes(max_turns, n_candidates, baseline, len(comparisons), baseline_rule),
     }
