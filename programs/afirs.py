@@ -8,7 +8,6 @@ import numpy as np
 
 from afirs_dspy.domain.catalog import Catalog
 from afirs_dspy.domain.conversation_facts import ConversationFacts, read_conversation
-from afirs_dspy.domain.session import just_asked
 from afirs_dspy.text.embeddings import TextEmbedder
 from afirs_dspy.domain.preference_tree import PreferenceTree
 from afirs_dspy.programs.action_stage import REFINEMENTS, SUMMARIES, ActionStage
@@ -54,10 +53,6 @@ class AFIRSConfig:
     similarity_weight: float | None = None
     decision_facts: bool = True  # the decision sees computed evidence about the items (False: items only)
     brief_lists: bool = True  # the LM sees a past recommendation as its number of titles (False: the titles)
-    # Ask without the LM's decision when more than this many unseen items hold every session preference (a list
-    # of 10 shows under 5% of them) and the last turn did not ask: a rejection then tells less than the
-    # question that splits them best. None: the LM decides every turn.
-    ask_above_pool: int | None = 200
 
     def __post_init__(self):
         # A compiled program's manifest sets these too: refuse what breaks the turn contract.
@@ -78,9 +73,6 @@ class AFIRSConfig:
         weight = self.similarity_weight
         if weight is not None and (type(weight) not in (int, float) or not weight >= 0):
             raise ValueError(f"similarity_weight must be a number >= 0 or null, got {weight!r}")
-        pool = self.ask_above_pool
-        if pool is not None and (type(pool) is not int or pool < 1):
-            raise ValueError(f"ask_above_pool must be a whole number >= 1 or null, got {pool!r}")
         if self.summary not in SUMMARIES:
             raise ValueError(f"summary must be one of {', '.join(SUMMARIES)}, got {self.summary!r}")
 
@@ -140,11 +132,6 @@ class AFIRS(dspy.Module):
                 action = "recommend"
                 trace.append({"step": "critique", "status": "ok", "errors": [],
                               "note": "the message critiqued the list: recommending, without asking the LM"})
-            elif self.broad(acted.recommendation, dialogue):
-                action = "ask"
-                pool = acted.recommendation.pool
-                trace.append({"step": "broad", "status": "ok", "errors": [],
-                              "note": f"{pool} items hold every preference: asking, without the LM's decision"})
             else:
                 evidence = (self.matcher.evidence(acted.preselected, acted.preference_nodes, acted.preferences)
                             if self.config.decision_facts else None)
@@ -174,12 +161,6 @@ class AFIRS(dspy.Module):
                                       conversation=conversation, action=turn.action, content=turn.reply)
             turn.message = {**turn.message, "content": turn.reply}
         return turn
-
-
-    def broad(self, recommendation: Recommendation, dialogue: list[dict]) -> bool:
-        """More items hold every preference than ``ask_above_pool``, and the last turn did not ask."""
-        limit = self.config.ask_above_pool
-        return limit is not None and recommendation.pool > limit and not just_asked(dialogue, self.catalog)
 
 
 def in_play(recommendation: Recommendation, n_recommend: int) -> list[int]:

@@ -64,8 +64,7 @@ class Recommendation:
     for the hard filter); ``relaxed``: the keys dropped, in order; ``widened``:
     (key, parent) for each preference whose parent counted in the grade; ``steps``:
     how the list was made, in words; ``ignored``: keys not in the index; ``note``: a plain-language
-    account of all of it. ``pool``: how many unseen, not excluded items hold every known preference (pass
-    the hard filter), before the cut to k: how much of it the list covers.
+    account of all of it.
     """
 
     items: tuple[int, ...]
@@ -78,16 +77,10 @@ class Recommendation:
     note: str
     widened: tuple[tuple[str, str], ...] = ()
     steps: tuple[str, ...] = ()
-    pool: int = 0
 
     def stage_counts(self) -> dict[str, int]:
         """How many items each stage contributed, in ranking order."""
         return {stage: self.stages.count(stage) for stage in dict.fromkeys(self.stages)}
-
-
-def rankable(scores: np.ndarray, candidates: np.ndarray) -> int:
-    """How many ``candidates`` have a finite score (unseen, not excluded)."""
-    return int(np.isfinite(scores[candidates]).sum())
 
 
 def top_k(scores: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
@@ -220,8 +213,7 @@ class RecsysTool(SharedResource):
         items = np.concatenate(picked)
         if len(items) < k:
             notes.append(f"Only {len(items)} items are left to rank (unseen, not excluded), fewer than k={k}.")
-        return _result(items, np.concatenate(picked_scores), stages, known, relaxed, ignored, scored_by, notes,
-                       pool=rankable(scores, self.preference_index.intersection(known)))
+        return _result(items, np.concatenate(picked_scores), stages, known, relaxed, ignored, scored_by, notes)
 
     def _graded(self, scores: np.ndarray, rank: np.ndarray, known: list[str], parents: Mapping[str, str], k: int,
                 ignored: list[str], scored_by: str) -> Recommendation:
@@ -254,8 +246,7 @@ class RecsysTool(SharedResource):
         notes = [f"{step[0].upper()}{step[1:]}." for step in steps]
         if len(items) < k:
             notes.append(f"Only {len(items)} items are left to rank (unseen, not excluded), fewer than k={k}.")
-        return _result(items, scores[items], stages.tolist(), known, [], ignored, scored_by, notes, widened, steps,
-                       pool=rankable(scores, np.flatnonzero(grade >= len(known))))
+        return _result(items, scores[items], stages.tolist(), known, [], ignored, scored_by, notes, widened, steps)
 
     @with_callbacks
     def recommend_with_attribute_filter(self, history: Sequence[int], attributes: Sequence[str],
@@ -274,14 +265,13 @@ class RecsysTool(SharedResource):
         scores, scored_by = self.scores(history)
         scores[self.attribute_index.union(excluded)] = -np.inf
         scores[np.asarray(exclude_items, dtype=np.int64)] = -np.inf
-        passing = self.attribute_index.intersection(required)
-        items = top_k(scores, passing, k)
+        items = top_k(scores, self.attribute_index.intersection(required), k)
         notes = [f"Hard filter (all of {_join(required) or 'no attributes'}"
                  + (f"; none of {_join(excluded)}" if excluded else "") + f"): {len(items)} items."]
         if len(items) < k:
             notes.append(f"Only {len(items)} unseen items pass the filter, fewer than k={k}; nothing was relaxed.")
         return _result(items, scores[items], [ATTRIBUTE_FILTER] * len(items), required, [], ignored,
-                       scored_by, notes, pool=rankable(scores, passing))
+                       scored_by, notes)
 
 
 def _stage_note(stage: str, active: list[str], relaxed: list[str], count: int) -> str:
@@ -293,7 +283,7 @@ def _stage_note(stage: str, active: list[str], relaxed: list[str], count: int) -
 
 def _result(items: np.ndarray, scores: np.ndarray, stages: list[str], preferences: list[str],
             relaxed: list[str], ignored: list[str], scored_by: str, notes: list[str],
-            widened: list[tuple[str, str]] = (), steps: list[str] = (), pool: int = 0) -> Recommendation:
+            widened: list[tuple[str, str]] = (), steps: list[str] = ()) -> Recommendation:
     if ignored:
         notes.append(f"Ignored, not in the index: {_join(ignored)}.")
     if scored_by == "popularity":
@@ -309,5 +299,4 @@ def _result(items: np.ndarray, scores: np.ndarray, stages: list[str], preference
         note=" ".join(notes),
         widened=tuple(widened),
         steps=tuple(steps),
-        pool=pool,
     )

@@ -146,24 +146,6 @@ def test_action_first_asks_with_the_refined_list_it_would_recommend(context):
     assert no_refine.preselected == no_refine.candidates[:3]  # it recommends the tool's top items as they are
 
 
-def test_a_broad_pool_is_asked_about_without_the_lms_decision_but_never_twice_running(context):
-    comedies = len(set(context.tree.node_items(3).tolist()) - {1, 2})  # unseen: the history is (1, 2)
-    broad = AFIRSConfig(n_candidates=6, n_recommend=3, ask_above_pool=comedies - 1)
-    lm = ScriptedLM(rules())
-    out = run(context, lm, dialogue=COMEDY, config=broad)
-    assert out.action == "ask" and out.question == "Funny or dark?" and len(out.preselected) == 3
-    assert lm.calls["[[ ## items ## ]]"] == 0  # no decision prompt
-    assert next(e for e in out.trace if e["step"] == "broad")["note"].startswith(f"{comedies} items hold")
-    answered = [*COMEDY, out.message, {"role": "user", "content": "Something funny, please."}]
-    assert run(context, ScriptedLM(rules()), dialogue=answered, config=broad).action == "recommend"
-    # a pool within the limit, or no limit: the LM decides
-    for config in (AFIRSConfig(n_candidates=6, n_recommend=3, ask_above_pool=comedies),
-                   AFIRSConfig(n_candidates=6, n_recommend=3, ask_above_pool=None)):
-        lm = ScriptedLM(rules())
-        assert run(context, lm, dialogue=COMEDY, config=config).action == "recommend"
-        assert lm.calls["[[ ## items ## ]]"] == 1
-
-
 def test_no_llm2rs_skips_extraction(context):
     lm = ScriptedLM(rules())
     out = run(context, lm, "no-llm2rs")
@@ -203,10 +185,9 @@ def test_a_preference_with_too_few_candidates_widens_up_the_tree_and_says_so(con
     assert dropped.widened == () and dropped.relaxed == ("12",) and "sasrec" in dropped.stages
 
 
-@pytest.mark.parametrize("bad", [{"extraction": "greedy"}, {"relax_up_tree": "yes"}, {"ask_above_pool": 0},
-                                 {"ask_above_pool": 2.5}])
-def test_extraction_relaxation_and_pool_settings_are_checked(bad):
-    with pytest.raises(ValueError, match="extraction must be one of|relax_up_tree must be true or false|ask_above_pool"):
+@pytest.mark.parametrize("bad", [{"extraction": "greedy"}, {"relax_up_tree": "yes"}])
+def test_extraction_and_relaxation_settings_are_checked(bad):
+    with pytest.raises(ValueError, match="extraction must be one of|relax_up_tree must be true or false"):
         AFIRSConfig(**bad)
 
 

@@ -135,15 +135,6 @@ def test_empty_history_ranks_by_popularity(tool):
     assert np.all(tool.user_embedding([]) == 0)
 
 
-def test_the_pool_counts_every_rankable_item_holding_the_preferences_before_the_cut(tool):
-    # a ∩ b = {2, 4, …, 12}: 2 is in the history, 8 excluded; k cuts the list, not the pool
-    assert tool.recommend(HISTORY, ["a", "b"], k=3, exclude_items=[8]).pool == 4
-    assert tool.recommend(HISTORY, ["a", "b"], k=3, parents={}, exclude_items=[8]).pool == 4
-    assert tool.recommend(HISTORY, ["c", "empty"], k=5, parents={}).pool == 0
-    assert tool.recommend(HISTORY, None, k=3).pool == N_ITEMS - len(HISTORY)
-    assert tool.recommend_with_attribute_filter(HISTORY, ["a", "b"], k=2, exclude=["c"]).pool == 4
-
-
 def test_attribute_hard_filter_has_no_fallback(tool):
     result = tool.recommend_with_attribute_filter(HISTORY, ["a", "b"], k=10, exclude=["c", "zzz"])
     # a ∩ b minus history minus c = {6, 8, 10, 12}.

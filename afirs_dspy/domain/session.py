@@ -227,12 +227,6 @@ def last_shown(dialogue: Sequence[dict], catalog: Catalog) -> list[int]:
     return []
 
 
-def just_asked(dialogue: Sequence[dict], catalog: Catalog) -> bool:
-    """Whether the latest assistant message showed no items: it asked (False before any)."""
-    message = next((m for m in reversed(dialogue) if m["role"] == "assistant"), None)
-    return message is not None and not shown_items(message, catalog)
-
-
 def item_mask(tree: PreferenceTree, nodes: Sequence[int]) -> np.ndarray:
     """Boolean mask over item ids 0..n: the items under any of ``nodes``."""
     mask = np.zeros(tree.n_items + 1, dtype=bool)
