@@ -25,9 +25,9 @@ COLUMNS = ("recommend turns", "target in candidates", "target in tool's first n"
            "shown = tool's first n", "ask turns", "asks with target in its list")
 
 
-def _tool_head(turn: TurnRecord) -> list[int] | None:
-    """The candidates' first n, n the number of items shown; None without candidates."""
-    return None if turn.candidates is None else turn.candidates[:len(turn.items)]
+def _tool_head(turn: TurnRecord) -> list[int]:
+    """The candidates' first n, n the number of items shown ([] without candidates)."""
+    return (turn.candidates or [])[:len(turn.items)]
 
 
 def target_funnel(records: Sequence[SessionRecord]) -> dict[str, int | None]:
@@ -35,7 +35,7 @@ def target_funnel(records: Sequence[SessionRecord]) -> dict[str, int | None]:
     recommends = [(turn, r.target) for r in records for turn in r.turns if turn.action == "recommend"]
     asks = [(turn, r.target) for r in records for turn in r.turns if turn.action == "ask"]
     tool = has_candidates(records)
-    heads = [(_tool_head(turn) or [], turn, target) for turn, target in recommends]
+    heads = [(_tool_head(turn), turn, target) for turn, target in recommends]
     judged = all(turn.preselected is not None for turn, _ in asks)
     return dict(zip(COLUMNS, (
         len(recommends),
