@@ -65,7 +65,7 @@ def has_candidates(records: Sequence[SessionRecord]) -> bool:
     return any(turn.candidates is not None for r in records for turn in r.turns)
 
 
-def _hit(turn: TurnRecord, target: int) -> bool:
+def candidates_hold(turn: TurnRecord, target: int) -> bool:
     return turn.candidates is not None and target in turn.candidates
 
 
@@ -73,14 +73,14 @@ def first_turn_hit_rate(records: Sequence[SessionRecord]) -> float | None:
     """Share of sessions whose first turn's candidates hold the target (None: the method passes none)."""
     if not has_candidates(records):
         return None
-    return _mean([bool(r.turns) and _hit(r.turns[0], r.target) for r in records])
+    return _mean([bool(r.turns) and candidates_hold(r.turns[0], r.target) for r in records])
 
 
 def per_turn_hit_rate(records: Sequence[SessionRecord]) -> float | None:
     """Mean over sessions of the share of a session's turns whose candidates hold the target."""
     if not has_candidates(records):
         return None
-    return _mean([np.mean([_hit(turn, r.target) for turn in r.turns]) if r.turns else 0.0 for r in records])
+    return _mean([np.mean([candidates_hold(turn, r.target) for turn in r.turns]) if r.turns else 0.0 for r in records])
 
 
 def success_curve(records: Sequence[SessionRecord], max_turns: int) -> list[float | None]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from afirs_dspy.evaluation.metrics import has_candidates
+from afirs_dspy.evaluation.metrics import candidates_hold, decision_correct, has_candidates
 from afirs_dspy.evaluation.records import SessionRecord, TurnRecord
 
 COLUMNS = ("recommend turns", "target in candidates", "target in tool's first n", "target shown",
@@ -36,13 +36,13 @@ def target_funnel(records: Sequence[SessionRecord]) -> dict[str, int | None]:
     asks = [(turn, r.target) for r in records for turn in r.turns if turn.action == "ask"]
     tool = has_candidates(records)
     heads = [(_tool_head(turn), turn, target) for turn, target in recommends]
-    judged = all(turn.preselected is not None for turn, _ in asks)
+    asks_right = [decision_correct(turn, target) for turn, target in asks]
     return dict(zip(COLUMNS, (
         len(recommends),
-        sum(target in (turn.candidates or []) for turn, target in recommends) if tool else None,
+        sum(candidates_hold(turn, target) for turn, target in recommends) if tool else None,
         sum(target in head for head, _, target in heads) if tool else None,
         sum(target in turn.items for turn, target in recommends),
         sum(bool(turn.items) and head == turn.items for head, turn, _ in heads) if tool else None,
         len(asks),
-        sum(target in turn.preselected for turn, target in asks) if judged else None,
+        None if None in asks_right else asks_right.count(False),
     )))
